@@ -1,0 +1,184 @@
+"""Cost ledger, daily snapshots and the KPI definitions (conversion, retention, CPA, LTV, ROI).
+
+Definitions (docs/kpis.md says the same in words):
+
+- ``acquisitions``: customers converted during the run (day ≥ 1); stock customers (converted on
+  day 0) are not acquisitions.
+- ``conversion_rate`` = acquisitions / customers who were prospects on day 0.
+- ``retention_{d}d``: among customers converted at least ``d`` days before the horizon ends
+  (stock customers included, converted on day 0), the share not churned ``d`` days after their
+  conversion. ``None`` when no such customer exists (the horizon is too short).
+- ``cost_per_acquisition`` (CPA) = total spend / acquisitions.
+- ``ltv``: value (monthly value while active or at risk, accrued daily) earned within the
+  horizon per acquired customer; ``roi`` = (that value − spend) / spend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulation.population.stages import N_STAGES, STAGE_NAMES, Stage
+from simulation.population.state import PopulationState
+
+RETENTION_DAYS = (30, 90, 180)
+
+
+@dataclass(frozen=True)
+class LedgerItem:
+    name: str
+    category: str  # channel | perk | referral | adviser | group | other
+
+
+class Ledger:
+    """Spend and event counts per (item, day, segment); spend by segment adds up to the total."""
+
+    def __init__(self, days: int, n_segments: int) -> None:
+        self.days = days
+        self.n_segments = n_segments
+        self.items: dict[str, LedgerItem] = {}
+        self.spend: dict[str, np.ndarray] = {}
+        self.events: dict[tuple[str, str], np.ndarray] = {}
+
+    def register(self, item: str, category: str) -> None:
+        if item not in self.items:
+            self.items[item] = LedgerItem(item, category)
+            self.spend[item] = np.zeros((self.days + 1, self.n_segments), dtype=np.float64)
+
+    def charge(self, item: str, day: int, per_segment: np.ndarray) -> None:
+        """Add spend (yuan, one value per segment) to ``item`` on ``day``."""
+        self.spend[item][day] += per_segment
+
+    def count(self, item: str, event: str, day: int, per_segment: np.ndarray) -> None:
+        key = (item, event)
+        arr = self.events.get(key)
+        if arr is None:
+            arr = self.events[key] = np.zeros((self.days + 1, self.n_segments), dtype=np.int64)
+        arr[day] += per_segment
+
+    def total_spend(self, upto_day: int | None = None) -> float:
+        end = self.days + 1 if upto_day is None else upto_day + 1
+        return float(sum(a[:end].sum() for a in self.spend.values()))
+
+    def spend_by_segment_per_day(self) -> np.ndarray:
+        out = np.zeros((self.days + 1, self.n_segments))
+        for arr in self.spend.values():
+            out += arr
+        return out
+
+
+def per_segment_counts(segment: np.ndarray, idx: np.ndarray, n_segments: int) -> np.ndarray:
+    """How many of the customers ``idx`` fall in each segment."""
+    return np.bincount(segment[idx], minlength=n_segments)
+
+
+class DailyRecorder:
+    """End-of-day snapshots: stage counts and value earned, per segment."""
+
+    def __init__(self, days: int, n_segments: int) -> None:
+        self.stage_counts = np.zeros((days + 1, n_segments, N_STAGES), dtype=np.int64)
+        self.value = np.zeros((days + 1, n_segments), dtype=np.float64)
+        self.acquired = np.zeros((days + 1, n_segments), dtype=np.int64)
+        self.last_day = -1
+
+    def record(self, day: int, pop: PopulationState) -> None:
+        s = len(pop.segment_names)
+        flat = pop.segment.astype(np.int64) * N_STAGES + pop.stage
+        self.stage_counts[day] = np.bincount(flat, minlength=s * N_STAGES).reshape(s, N_STAGES)
+        self.last_day = day
+
+
+def retention(
+    converted_day: np.ndarray, churned_day: np.ndarray, horizon: int, d: int
+) -> float | None:
+    """Share of customers converted ≥ ``d`` days before ``horizon`` still not churned ``d`` days on."""
+    cohort = (converted_day >= 0) & (converted_day <= horizon - d)
+    if not cohort.any():
+        return None
+    c = churned_day[cohort]
+    c0 = converted_day[cohort]
+    kept = (c < 0) | (c - c0 > d)
+    return float(kept.mean())
+
+
+def retention_curve(converted_day: np.ndarray, churned_day: np.ndarray, horizon: int) -> np.ndarray:
+    """Retention at every age 0..horizon (NaN where no customer is old enough), vectorised.
+
+    A customer converted on day c0 is observed at ages 0..horizon−c0; one churned at age a is
+    lost at every observed age ≥ a. Same numbers as :func:`retention` at each age.
+    """
+    conv = converted_day >= 0
+    c0 = converted_day[conv].astype(np.int64)
+    max_age = horizon - c0
+    churn = churned_day[conv]
+    churned = churn >= 0
+    age = (churn[churned] - c0[churned]).astype(np.int64)
+    length = horizon + 2
+    observed = np.cumsum(np.bincount(max_age, minlength=length)[::-1])[::-1][: horizon + 1]
+    lost_from = np.cumsum(np.bincount(age, minlength=length))[: horizon + 1]
+    lost_gone = np.concatenate(
+        [[0], np.cumsum(np.bincount(max_age[churned], minlength=length))[:horizon]]
+    )
+    lost = lost_from - lost_gone
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(observed > 0, (observed - lost) / np.maximum(observed, 1), np.nan)
+    return out
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return None if b == 0 else float(a) / float(b)
+
+
+def kpis(
+    pop: PopulationState,
+    ledger: Ledger,
+    horizon: int,
+    mask: np.ndarray | None = None,
+    segment_index: int | None = None,
+) -> dict[str, float | int | None]:
+    """Headline KPIs over all customers, or over ``mask`` (spend of ``segment_index`` only)."""
+    sel = np.ones(pop.n, dtype=bool) if mask is None else mask
+    conv_day = pop.converted_day[sel]
+    churn_day = pop.churned_day[sel]
+    stage = pop.stage[sel]
+    acquired = conv_day >= 1
+    prospects_start = int(sel.sum() - (conv_day == 0).sum())
+    n_acq = int(acquired.sum())
+    if segment_index is None:
+        spend = ledger.total_spend()
+    else:
+        spend = float(sum(a[:, segment_index].sum() for a in ledger.spend.values()))
+    value_acq = float(pop.value_accrued[sel][acquired].sum())
+    out: dict[str, float | int | None] = {
+        "customers": int(sel.sum()),
+        "stock_customers": int((conv_day == 0).sum()),
+        "acquisitions": n_acq,
+        "conversion_rate": _ratio(n_acq, prospects_start),
+        "active": int(np.isin(stage, (Stage.CONVERTED, Stage.ACTIVE)).sum()),
+        "at_risk": int((stage == Stage.AT_RISK).sum()),
+        "dormant": int((stage == Stage.DORMANT).sum()),
+        "churned": int((stage == Stage.CHURNED).sum()),
+    }
+    for d in RETENTION_DAYS:
+        out[f"retention_{d}d"] = retention(conv_day, churn_day, horizon, d)
+    out["spend"] = spend
+    out["cost_per_acquisition"] = _ratio(spend, n_acq)
+    out["ltv"] = _ratio(value_acq, n_acq)
+    out["value_acquired"] = value_acq
+    out["roi"] = _ratio(value_acq - spend, spend)
+    return out
+
+
+def acquisitions_by_source(pop: PopulationState) -> dict[str, int]:
+    acquired = pop.converted_day >= 1
+    codes = pop.acquired_via[acquired]
+    return {
+        name: int((codes == code).sum())
+        for code, name in enumerate(pop.sources)
+    }
+
+
+def stage_columns() -> Iterable[str]:
+    return STAGE_NAMES

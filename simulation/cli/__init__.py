@@ -1,0 +1,39 @@
+"""The ``opmatrix`` command line. Each sub-module adds its commands to ``app``.
+
+Bad input never shows a traceback: a :class:`ScenarioError` is printed in at most three lines
+on stderr and the exit code is 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from simulation.errors import ScenarioError
+
+app = typer.Typer(
+    name="opmatrix",
+    help="Simulate and compare a bank's operating-matrix strategies on a synthetic population.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    # Imported for their side effect of adding commands to ``app``.
+    from simulation.cli import commands_run  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    _register()
+    try:
+        app(args=argv, prog_name="opmatrix", standalone_mode=True)
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,108 @@
+"""``opmatrix run``, ``validate`` and ``scenarios``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from simulation.cli import app
+from simulation.cli.common import (
+    console,
+    default_out,
+    progress,
+    resolve_scenario_path,
+    scenarios_dir,
+    summary_table,
+)
+from simulation.errors import ScenarioError
+from simulation.scenario.load import load_scenario, read_yaml
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a field: path.to.field=value (repeatable)."),
+]
+
+
+@app.command()
+def run(
+    scenario: Annotated[str, typer.Argument(help="Scenario YAML file or preset name.")],
+    seed: Annotated[int, typer.Option(min=0, help="Root random seed.")] = 0,
+    days: Annotated[int | None, typer.Option(min=1, help="Horizon in days.")] = None,
+    set_: SetOption = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: under results/).")] = None,
+    plots: Annotated[bool, typer.Option(help="Write PNG figures.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress.")] = False,
+) -> None:
+    """Simulate one scenario and write summary.json, daily.parquet, ledger and figures."""
+    from simulation.io import write_run
+    from simulation.model import OperatingMatrixModel
+    from simulation.plots.run_plots import save_run_figures
+    from simulation.result import collect_result
+
+    path = resolve_scenario_path(scenario)
+    overrides = list(set_ or [])
+    if days is not None:
+        overrides.append(f"days={days}")
+    sc = load_scenario(path, overrides)
+    target = out or default_out("runs", sc.name, seed)
+    try:
+        model = OperatingMatrixModel(sc, seed)
+    except ScenarioError as exc:
+        exc.source = str(path)
+        raise
+    if quiet:
+        model.run()
+    else:
+        with progress() as bar:
+            task = bar.add_task(f"{sc.name} · {sc.population.size:,} customers", total=sc.days)
+            model.run(lambda d: bar.update(task, completed=d))
+    result = collect_result(model)
+    write_run(result, target, save_run_figures if plots else None)
+    if not quiet:
+        console.print(summary_table(result.summary, f"{sc.name} · seed {seed} · {sc.days} days"))
+        console.print(f"results written to [bold]{target}[/bold]")
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="Scenario or experiment YAML.")],
+    set_: SetOption = None,
+) -> None:
+    """Check a scenario (or experiment) file without running it."""
+    data, _ = read_yaml(file)
+    if _is_experiment(data):
+        from simulation.runner.experiment import load_experiment
+
+        exp = load_experiment(file)
+        console.print(f"[green]ok[/green] experiment {exp.name}: {exp.describe()}")
+        return
+    sc = load_scenario(file, list(set_ or []))
+    console.print(
+        f"[green]ok[/green] scenario {sc.name}: {sc.population.size:,} customers, "
+        f"{len(sc.population.segments)} segments, {len(sc.channels)} channels, {sc.days} days"
+    )
+
+
+def _is_experiment(data: dict) -> bool:
+    return "scenario" in data and ("variants" in data or "sweep" in data or "replicates" in data)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the preset scenarios with a one-line description each."""
+    from rich.table import Table
+
+    table = Table(title=f"presets in {scenarios_dir()}", title_justify="left")
+    table.add_column("preset")
+    table.add_column("customers", justify="right")
+    table.add_column("description")
+    for path in sorted(scenarios_dir().glob("*.yaml")):
+        try:
+            sc = load_scenario(path)
+        except ScenarioError as exc:
+            table.add_row(path.stem, "", f"[red]invalid: {str(exc).splitlines()[0]}[/red]")
+            continue
+        table.add_row(path.stem, f"{sc.population.size:,}", sc.description)
+    console.print(table)

@@ -1,0 +1,111 @@
+"""Helpers shared by CLI commands: locating presets, printing tables, progress bars."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def scenarios_dir() -> Path:
+    """``./scenarios`` when run from a checkout, else the one beside the package."""
+    local = Path.cwd() / "scenarios"
+    return local if local.is_dir() else REPO_ROOT / "scenarios"
+
+
+def resolve_scenario_path(name: str) -> Path:
+    """Accept a path, or a preset name such as ``cmb_credit_card``."""
+    p = Path(name)
+    if p.exists() or p.suffix in {".yaml", ".yml"}:
+        return p
+    for cand in (scenarios_dir() / f"{name}.yaml", scenarios_dir() / "validation" / f"{name}.yaml"):
+        if cand.exists():
+            return cand
+    return p
+
+
+def default_out(kind: str, name: str, seed: int | None = None) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    suffix = f"-s{seed}" if seed is not None else ""
+    base = Path("results") / kind / f"{name}-{stamp}{suffix}"
+    out, i = base, 1
+    while out.exists():
+        i += 1
+        out = base.with_name(f"{base.name}-{i}")
+    return out
+
+
+def progress(transient: bool = True) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=transient,
+    )
+
+
+def fmt(value: Any, kind: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if kind == "pct":
+        return f"{100 * value:.1f}%"
+    if kind == "money":
+        return f"¥{value:,.0f}" if abs(value) >= 100 else f"¥{value:,.2f}"
+    if kind == "int":
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:,.3g}"
+    return str(value)
+
+
+SUMMARY_ROWS = (
+    ("customers", "customers", "int"),
+    ("stock customers (day 0)", "stock_customers", "int"),
+    ("acquisitions", "acquisitions", "int"),
+    ("conversion rate", "conversion_rate", "pct"),
+    ("retention 30 d", "retention_30d", "pct"),
+    ("retention 90 d", "retention_90d", "pct"),
+    ("retention 180 d", "retention_180d", "pct"),
+    ("churned", "churned", "int"),
+    ("spend", "spend", "money"),
+    ("cost per acquisition", "cost_per_acquisition", "money"),
+    ("LTV (horizon value / acquisition)", "ltv", "money"),
+    ("ROI", "roi", "pct"),
+)
+
+
+def summary_table(summary: dict[str, Any], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("KPI")
+    table.add_column("total", justify="right", style="bold")
+    segments = summary.get("segments", {})
+    for seg in segments:
+        table.add_column(seg, justify="right")
+    for label, key, kind in SUMMARY_ROWS:
+        table.add_row(
+            label,
+            fmt(summary.get(key), kind),
+            *(fmt(segments[s].get(key), kind) for s in segments),
+        )
+    return table

@@ -1,0 +1,72 @@
+"""Writing a run's outputs into a folder atomically: all files appear at once, or none do."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulation.result import RunResult
+
+
+@contextmanager
+def atomic_directory(target: Path):  # noqa: ANN201 - generator context manager
+    """Yield a temporary sibling folder; on success it replaces ``target`` in one rename.
+
+    An interrupted write leaves only a hidden ``.tmp-*`` folder (cleaned up on error), never a
+    half-written ``target``.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():
+            old = target.with_name(f".old-{target.name}-{os.getpid()}")
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, float):
+        return None
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def write_run(
+    result: RunResult,
+    out: Path,
+    figures: Callable[[RunResult, Path], list[Path]] | None = None,
+) -> Path:
+    """Write summary.json, daily.parquet, ledger.parquet, retention.parquet and figures."""
+    with atomic_directory(out) as tmp:
+        write_json(tmp / "summary.json", result.to_json_dict())
+        result.daily.to_parquet(tmp / "daily.parquet", index=False)
+        result.ledger.to_parquet(tmp / "ledger.parquet", index=False)
+        result.retention.to_parquet(tmp / "retention.parquet", index=False)
+        if figures is not None:
+            figures(result, tmp)
+    return Path(out)
+
+
+def read_daily(run_dir: Path) -> pd.DataFrame:
+    return pd.read_parquet(Path(run_dir) / "daily.parquet")

@@ -1,0 +1,117 @@
+"""The population as a structure of numpy arrays: the hot state every module acts on at once.
+
+One row per customer. ``Customer`` agents read and write through these arrays, so the Mesa view
+and the vectorised modules never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulation.population.stages import ADVOCATE_STAGES, CUSTOMER_STAGES, Ring, Stage
+
+
+@dataclass
+class PopulationState:
+    """Traits (fixed after sampling) and state (changing daily) of all customers."""
+
+    segment_names: list[str]
+    channel_names: list[str]
+    perk_names: list[str]
+    age_band_names: list[str]
+    # --- traits
+    segment: np.ndarray  # int16
+    city: np.ndarray  # int32
+    age_band: np.ndarray  # int16, index into age_band_names
+    digital_affinity: np.ndarray  # float32 in [0,1]
+    price_sensitivity: np.ndarray  # float32 in [0,1]
+    monthly_value: np.ndarray  # float32, yuan per month while active
+    channel_affinity: np.ndarray  # float32 (segments, channels): reach multiplier
+    perk_appeal: np.ndarray  # float32 (segments, perks) in [0,1]
+    availability: np.ndarray  # uint32 bitmask of good contact hours (bit h = hour h)
+    referral_propensity: np.ndarray  # float32 in [0,1]
+    churn_hazard: np.ndarray  # float32 daily hazard active → at-risk
+    # --- state
+    stage: np.ndarray  # int8 Stage
+    ring: np.ndarray  # int8 Ring
+    aware_day: np.ndarray  # int32, -1 = never
+    engaged_day: np.ndarray  # int32
+    converted_day: np.ndarray  # int32 (0 = stock customer at start)
+    churned_day: np.ndarray  # int32
+    acquired_via: np.ndarray  # int16: channel index, WOM, STOCK or NONE
+    referrer: np.ndarray  # int32 customer index, -1 = none
+    value_accrued: np.ndarray  # float64 yuan earned from this customer so far
+    #: Names of acquisition sources; ``acquired_via`` holds an index into this list. Channels
+    #: come first (index = channel index); modules register more (word of mouth, referral…).
+    sources: list[str] = field(default_factory=list)
+    #: Per-customer arrays that strategy modules own (fatigue, group id, adviser id…).
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    # acquired_via codes that are not sources
+    NONE = -1
+    STOCK = -2
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            self.sources = list(self.channel_names)
+
+    def source_code(self, name: str) -> int:
+        """The ``acquired_via`` code of a source, registering it on first use."""
+        if name not in self.sources:
+            self.sources.append(name)
+        return self.sources.index(name)
+
+    def source_name(self, code: int) -> str | None:
+        if code == self.NONE:
+            return None
+        if code == self.STOCK:
+            return "stock"
+        return self.sources[code]
+
+    @property
+    def n(self) -> int:
+        return int(self.stage.shape[0])
+
+    def in_stages(self, stages: tuple[Stage, ...]) -> np.ndarray:
+        """Boolean mask of customers in any of ``stages`` (stage codes are small ints)."""
+        lut = np.zeros(len(Stage), dtype=bool)
+        lut[list(stages)] = True
+        return lut[self.stage]
+
+    def customers_mask(self) -> np.ndarray:
+        return self.in_stages(CUSTOMER_STAGES)
+
+    def advocates_mask(self) -> np.ndarray:
+        return self.in_stages(ADVOCATE_STAGES)
+
+    def mark_converted(self, idx: np.ndarray, day: int, via: int, ring_draw: np.ndarray) -> None:
+        """Convert customers ``idx`` today through ``via`` (channel index or WOM)."""
+        if idx.size == 0:
+            return
+        self.stage[idx] = Stage.CONVERTED
+        self.converted_day[idx] = day
+        self.acquired_via[idx] = via
+        self.ring[idx] = ring_draw
+        first_aware = self.aware_day[idx] < 0
+        self.aware_day[idx[first_aware]] = day
+
+    def mark_aware(self, idx: np.ndarray, day: int) -> None:
+        if idx.size == 0:
+            return
+        unaware = idx[self.stage[idx] == Stage.UNAWARE]
+        self.stage[unaware] = Stage.AWARE
+        self.aware_day[unaware] = day
+
+    def mark_engaged(self, idx: np.ndarray, day: int) -> None:
+        if idx.size == 0:
+            return
+        sel = idx[self.stage[idx] <= Stage.AWARE]
+        self.stage[sel] = Stage.ENGAGED
+        self.engaged_day[sel] = day
+        new_aware = sel[self.aware_day[sel] < 0]
+        self.aware_day[new_aware] = day
+
+
+RING_CODES = np.array([Ring.OUTER, Ring.MIDDLE, Ring.INNER], dtype=np.int8)

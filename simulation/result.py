@@ -1,0 +1,167 @@
+"""``RunResult``: what one simulation run produces, as tidy tables with provenance.
+
+The simulation produces data only; writing files and drawing plots live elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulation.accounting import acquisitions_by_source, kpis, retention_curve
+from simulation.population.stages import N_STAGES, Stage
+
+DAILY_COLUMNS = (
+    "day",
+    "segment",
+    "customers",
+    "unaware",
+    "aware",
+    "engaged",
+    "new_conversions",
+    "converted_cumulative",
+    "active",
+    "at_risk",
+    "dormant",
+    "churned_cumulative",
+    "spend_cumulative",
+    "value_cumulative",
+)
+
+
+def package_version() -> str:
+    try:
+        return version("opmatrix")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+def scenario_hash(resolved: dict[str, Any]) -> str:
+    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class RunResult:
+    """Daily tidy table, cost ledger, summary KPIs and provenance of one run."""
+
+    summary: dict[str, Any]
+    daily: pd.DataFrame
+    ledger: pd.DataFrame
+    retention: pd.DataFrame
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {**self.provenance, "kpis": self.summary}
+
+
+def daily_table(model: Any) -> pd.DataFrame:
+    """One row per day × segment; summing over segments gives the totals."""
+    pop = model.population
+    rec = model.recorder
+    days = model.day
+    segs = pop.segment_names
+    s = len(segs)
+    counts = rec.stage_counts[: days + 1]  # (T+1, S, stages)
+    ever = np.zeros((days + 1, s), dtype=np.int64)
+    conv = pop.converted_day
+    ok = conv >= 0
+    np.add.at(ever, (conv[ok], pop.segment[ok]), 1)
+    ever = np.cumsum(ever, axis=0)
+    churned = counts[:, :, Stage.CHURNED]
+    spend = np.cumsum(model.ledger.spend_by_segment_per_day()[: days + 1], axis=0)
+    value = np.cumsum(rec.value[: days + 1], axis=0)
+    new = np.diff(ever, axis=0, prepend=0)
+    new[0] = 0
+    day_idx = np.repeat(np.arange(days + 1), s)
+    frame = {
+        "day": day_idx.astype(np.int32),
+        "segment": pd.Categorical(np.tile(np.array(segs, dtype=object), days + 1), categories=segs),
+        "customers": counts.sum(axis=2).ravel(),
+        "unaware": counts[:, :, Stage.UNAWARE].ravel(),
+        "aware": counts[:, :, Stage.AWARE].ravel(),
+        "engaged": counts[:, :, Stage.ENGAGED].ravel(),
+        "new_conversions": new.ravel(),
+        "converted_cumulative": ever.ravel(),
+        "active": (counts[:, :, Stage.CONVERTED] + counts[:, :, Stage.ACTIVE]).ravel(),
+        "at_risk": counts[:, :, Stage.AT_RISK].ravel(),
+        "dormant": counts[:, :, Stage.DORMANT].ravel(),
+        "churned_cumulative": churned.ravel(),
+        "spend_cumulative": spend.ravel(),
+        "value_cumulative": value.ravel(),
+    }
+    assert N_STAGES == counts.shape[2]
+    return pd.DataFrame(frame, columns=list(DAILY_COLUMNS))
+
+
+def ledger_table(model: Any) -> pd.DataFrame:
+    """Spend and event counts per day × item × segment (only non-zero rows)."""
+    ledger = model.ledger
+    segs = model.population.segment_names
+    rows: list[pd.DataFrame] = []
+    metrics: dict[str, dict[str, np.ndarray]] = {}
+    for item, arr in ledger.spend.items():
+        metrics.setdefault(item, {})["spend"] = arr
+    for (item, event), arr in ledger.events.items():
+        metrics.setdefault(item, {})[event] = arr
+    for item, cols in metrics.items():
+        category = ledger.items[item].category if item in ledger.items else "other"
+        shape = next(iter(cols.values())).shape
+        d, s = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+        df = pd.DataFrame(
+            {
+                "day": d.ravel().astype(np.int32),
+                "item": item,
+                "category": category,
+                "segment": np.array(segs, dtype=object)[s.ravel()],
+            }
+        )
+        for name, arr in cols.items():
+            df[name] = arr.ravel()
+        value_cols = list(cols)
+        df = df[(df[value_cols] != 0).any(axis=1)]
+        rows.append(df)
+    if not rows:
+        return pd.DataFrame(columns=["day", "item", "category", "segment", "spend"])
+    out = pd.concat(rows, ignore_index=True).fillna(0)
+    for col in out.columns:
+        if col not in ("day", "item", "category", "segment", "spend"):
+            out[col] = out[col].astype(np.int64)
+    return out
+
+
+def collect_result(model: Any) -> RunResult:
+    """Package a finished model as a RunResult (KPIs in total and by segment)."""
+    pop = model.population
+    summary: dict[str, Any] = dict(kpis(pop, model.ledger, model.day))
+    summary["represents_customers"] = pop.n * model.scenario.population.scale
+    summary["scale"] = model.scenario.population.scale
+    summary["acquisitions_by_source"] = acquisitions_by_source(pop)
+    summary["spend_by_item"] = {k: float(v.sum()) for k, v in model.ledger.spend.items()}
+    summary["segments"] = {
+        name: kpis(pop, model.ledger, model.day, pop.segment == i, i)
+        for i, name in enumerate(pop.segment_names)
+    }
+    curve = retention_curve(pop.converted_day, pop.churned_day, model.day)
+    retention = pd.DataFrame({"age_days": np.arange(curve.size), "retention": curve})
+    resolved = model.scenario.model_dump(mode="json")
+    provenance = {
+        "scenario": resolved,
+        "scenario_hash": scenario_hash(resolved),
+        "seed": model.seed,
+        "days": model.day,
+        "version": package_version(),
+    }
+    return RunResult(
+        summary=summary,
+        daily=daily_table(model),
+        ledger=ledger_table(model),
+        retention=retention,
+        provenance=provenance,
+    )

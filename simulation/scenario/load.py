@@ -1,0 +1,171 @@
+"""YAML → validated model, turning every kind of bad input into one :class:`ScenarioError`.
+
+The YAML is read with ruamel's round-trip loader, which builds only plain mappings, lists and
+scalars (no arbitrary objects, so it is as safe as ``safe_load``) and remembers the line of
+every key, so an error can say where in the file to look.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from simulation.errors import Problem, ScenarioError
+from simulation.scenario.overrides import apply_overrides
+from simulation.scenario.schema import CrossReferenceError, Scenario
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_yaml(path: Path | str) -> tuple[Any, str]:
+    """Parse a YAML file; returns (data with line info, source name). Raises ScenarioError."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError.single(source, "", "file not found") from None
+    except IsADirectoryError:
+        raise ScenarioError.single(source, "", "is a directory, expected a YAML file") from None
+    except UnicodeDecodeError:
+        raise ScenarioError.single(source, "", "not a text file (expected UTF-8 YAML)") from None
+    return parse_yaml(text, source), source
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        data = yaml.load(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = (exc.problem or exc.context or "syntax error").strip()
+        raise ScenarioError.single(source, "", f"not valid YAML: {what}", line) from None
+    except YAMLError as exc:
+        raise ScenarioError.single(source, "", f"not valid YAML: {exc}") from None
+    if data is None:
+        raise ScenarioError.single(source, "", "file is empty; expected a YAML mapping")
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise ScenarioError.single(
+            source, "", f"expected a YAML mapping of keys to values at the top, got a {kind}"
+        )
+    return data
+
+
+def line_of(data: Any, loc: tuple[str | int, ...]) -> int | None:
+    """The 1-based YAML line of the deepest part of ``loc`` that exists in ``data``."""
+    line: int | None = None
+    node = data
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            try:
+                line = node.lc.key(part)[0] + 1
+            except (KeyError, TypeError, AttributeError):
+                pass
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            try:
+                line = node.lc.item(part)[0] + 1
+            except (KeyError, TypeError, AttributeError):
+                pass
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """Drop pydantic's union-branch tags (e.g. 'watts_strogatz', 'float') from a location."""
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(part, str) and ("[" in part or part in _UNION_TAGS):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+_UNION_TAGS = {
+    "float",
+    "int",
+    "str",
+    "dict[str,float]",
+    "complete",
+    "watts_strogatz",
+    "barabasi_albert",
+    "sbm",
+    "function-after",
+}
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    msg = str(err.get("msg", "invalid"))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    if kind == "missing":
+        return "required field is missing"
+    if kind in {"float_parsing", "float_type", "int_parsing", "int_type", "bool_parsing"}:
+        return f"{msg[0].lower()}{msg[1:]}, got {err.get('input')!r}"
+    if kind in {"dict_type", "model_type", "list_type", "string_type"}:
+        return f"{msg[0].lower()}{msg[1:]}, got {type(err.get('input')).__name__}"
+    if kind == "literal_error":
+        return f"{msg[0].lower()}{msg[1:]}, got {err.get('input')!r}"
+    if kind == "union_tag_invalid":
+        return msg
+    return msg
+
+
+def _problems_from_validation(exc: ValidationError, data: Any, prefix: str) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    errors = exc.errors(include_url=False)
+    # A per-segment field accepts a number or a mapping; when both branches fail, report the
+    # number branch's complaint once instead of two confusing ones.
+    for err in errors:
+        loc = _clean_loc(tuple(err.get("loc", ())))
+        if err.get("type") == "unknown_key":
+            key = err.get("ctx", {}).get("key")
+            if key is not None:
+                loc = (*loc, key)
+        path = ".".join(str(p) for p in loc)
+        msg = _message(err)
+        if (path, msg) in seen:
+            continue
+        seen.add((path, msg))
+        full = f"{prefix}{path}" if prefix else path
+        problems.append(Problem(full, msg, line_of(data, loc)))
+    return problems
+
+
+def validate_model(model: type[M], data: Any, source: str, prefix: str = "") -> M:
+    """Validate ``data`` against ``model``; any failure becomes one ScenarioError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(source, _problems_from_validation(exc, data, prefix)) from None
+    except CrossReferenceError as exc:
+        problems = [
+            Problem(".".join(str(p) for p in loc), msg, line_of(data, loc))
+            for loc, msg in exc.problems
+        ]
+        raise ScenarioError(source, problems) from None
+
+
+def load_scenario(path: Path | str, overrides: list[str] | None = None) -> Scenario:
+    """Read, override (``a.b.c=value``) and validate a scenario file."""
+    data, source = read_yaml(path)
+    if overrides:
+        data = apply_overrides(data, overrides, source)
+    return validate_model(Scenario, data, source)
+
+
+def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    return validate_model(Scenario, data, source)

@@ -1,0 +1,18 @@
+"""The fixed daily order of strategy modules (DESIGN.md): lifecycle → contact planning →
+exposure & funnel → perks → referrals / word of mouth → groups → (accounting, in the model).
+
+Adding a lever means writing one module and listing it here, nothing else.
+"""
+
+from __future__ import annotations
+
+from simulation.strategies.base import StrategyModule
+from simulation.strategies.channels import Channels
+from simulation.strategies.lifecycle import Lifecycle
+from simulation.strategies.word_of_mouth import WordOfMouth
+
+MODULE_ORDER: tuple[type[StrategyModule], ...] = (
+    Lifecycle,
+    Channels,
+    WordOfMouth,
+)
