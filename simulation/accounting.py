@@ -93,7 +93,7 @@ class DailyRecorder:
 def retention(
     converted_day: np.ndarray, churned_day: np.ndarray, horizon: int, d: int
 ) -> float | None:
-    """Share of customers converted ≥ ``d`` days before ``horizon`` still not churned ``d`` days on."""
+    """Share of customers converted ≥ ``d`` days before ``horizon`` not churned ``d`` days on."""
     cohort = (converted_day >= 0) & (converted_day <= horizon - d)
     if not cohort.any():
         return None

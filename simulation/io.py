@@ -17,7 +17,7 @@ from simulation.result import RunResult
 
 
 @contextmanager
-def atomic_directory(target: Path):  # noqa: ANN201 - generator context manager
+def atomic_directory(target: Path):
     """Yield a temporary sibling folder; on success it replaces ``target`` in one rename.
 
     An interrupted write leaves only a hidden ``.tmp-*`` folder (cleaned up on error), never a

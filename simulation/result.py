@@ -96,7 +96,7 @@ def daily_table(model: Any) -> pd.DataFrame:
         "spend_cumulative": spend.ravel(),
         "value_cumulative": value.ravel(),
     }
-    assert N_STAGES == counts.shape[2]
+    assert counts.shape[2] == N_STAGES
     return pd.DataFrame(frame, columns=list(DAILY_COLUMNS))
 
 

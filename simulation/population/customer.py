@@ -26,7 +26,7 @@ class Customer(mesa.Agent):
         self.index = index
 
     @property
-    def _pop(self):  # noqa: ANN202 - internal shortcut
+    def _pop(self):
         return self.model.population
 
     @property

@@ -6,7 +6,7 @@ from enum import IntEnum
 
 
 class Stage(IntEnum):
-    """Customer lifecycle: unaware → aware → engaged → converted → active ↔ at-risk → dormant → churned.
+    """Lifecycle: unaware → aware → engaged → converted → active ↔ at-risk → dormant → churned.
 
     ``engaged`` means inside the bank's private domain (WeCom contact, group member, follower)
     but not yet a customer of the product ([002] lifecycle; [004] traffic paths).

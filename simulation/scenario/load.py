@@ -7,6 +7,7 @@ every key, so an error can say where in the file to look.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,16 +66,12 @@ def line_of(data: Any, loc: tuple[str | int, ...]) -> int | None:
     node = data
     for part in loc:
         if isinstance(node, CommentedMap) and part in node:
-            try:
+            with contextlib.suppress(KeyError, TypeError, AttributeError):
                 line = node.lc.key(part)[0] + 1
-            except (KeyError, TypeError, AttributeError):
-                pass
             node = node[part]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            try:
+            with contextlib.suppress(KeyError, TypeError, AttributeError):
                 line = node.lc.item(part)[0] + 1
-            except (KeyError, TypeError, AttributeError):
-                pass
             node = node[part]
         else:
             break
@@ -129,8 +126,11 @@ def _problems_from_validation(exc: ValidationError, data: Any, prefix: str) -> l
     errors = exc.errors(include_url=False)
     # A per-segment field accepts a number or a mapping; when both branches fail, report the
     # number branch's complaint once instead of two confusing ones.
+    failing_paths = [_clean_loc(tuple(e.get("loc", ()))) for e in errors]
     for err in errors:
         loc = _clean_loc(tuple(err.get("loc", ())))
+        if err.get("type") == "dict_type" and failing_paths.count(loc) > 1:
+            continue  # the number branch of a "number or per-segment mapping" union said it
         if err.get("type") == "unknown_key":
             key = err.get("ctx", {}).get("key")
             if key is not None:

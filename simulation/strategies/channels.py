@@ -35,7 +35,7 @@ class Channels(StrategyModule):
     name = "channels"
 
     @classmethod
-    def enabled(cls, scenario) -> bool:  # noqa: ANN001
+    def enabled(cls, scenario) -> bool:
         return bool(scenario.channels)
 
     def setup(self) -> None:
@@ -82,7 +82,9 @@ class Channels(StrategyModule):
             u = self.rng.random(idx.size)
             won = idx[u < plan.convert[seg]]
             pop.mark_converted(won, day.index, code, self.model.lifecycle.draw_rings(won))
-            ledger.count(plan.name, "conversions", day.index, per_segment_counts(pop.segment, won, s))
+            ledger.count(
+                plan.name, "conversions", day.index, per_segment_counts(pop.segment, won, s)
+            )
             rest = idx[(u >= plan.convert[seg]) & (pop.stage[idx] != Stage.CONVERTED)]
             if plan.engage.any() and rest.size:
                 engaged = rest[self.rng.random(rest.size) < plan.engage[pop.segment[rest]]]

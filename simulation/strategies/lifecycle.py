@@ -34,7 +34,7 @@ class Lifecycle(StrategyModule):
         m = cfg.ring_churn_multiplier
         self.ring_multiplier = np.array([1.0, m.outer, m.middle, m.inner], dtype=np.float32)
         self.ring_shares = np.array(
-            [[s.rings.outer, s.rings.middle, s.rings.inner] for s in sc.population.segments.values()]
+            [[g.rings.outer, g.rings.middle, g.rings.inner] for g in sc.population.segments.values()]
         )
         self.daily_value = (pop.monthly_value / DAYS_PER_MONTH).astype(np.float64)
 

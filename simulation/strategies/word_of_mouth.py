@@ -19,7 +19,7 @@ class WordOfMouth(StrategyModule):
     name = "word_of_mouth"
 
     @classmethod
-    def enabled(cls, scenario) -> bool:  # noqa: ANN001
+    def enabled(cls, scenario) -> bool:
         return scenario.word_of_mouth.imitation > 0
 
     def setup(self) -> None:
