@@ -31,7 +31,7 @@ def run(
     seed: Annotated[int, typer.Option(min=0, help="Root random seed.")] = 0,
     days: Annotated[int | None, typer.Option(min=1, help="Horizon in days.")] = None,
     set_: SetOption = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: results/runs/…).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
     plots: Annotated[bool, typer.Option(help="Write PNG figures.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress.")] = False,
 ) -> None:

@@ -33,9 +33,8 @@ class Lifecycle(StrategyModule):
         self.private_domain = pop.source_code("private_domain")
         m = cfg.ring_churn_multiplier
         self.ring_multiplier = np.array([1.0, m.outer, m.middle, m.inner], dtype=np.float32)
-        self.ring_shares = np.array(
-            [[g.rings.outer, g.rings.middle, g.rings.inner] for g in sc.population.segments.values()]
-        )
+        rings = [g.rings for g in sc.population.segments.values()]
+        self.ring_shares = np.array([[r.outer, r.middle, r.inner] for r in rings])
         self.daily_value = (pop.monthly_value / DAYS_PER_MONTH).astype(np.float64)
 
     def draw_rings(self, idx: np.ndarray) -> np.ndarray:
