@@ -20,10 +20,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation.population.stages import N_STAGES, STAGE_NAMES, Stage
+from simulation.population.stages import (
+    CUSTOMER_STAGES,
+    N_STAGES,
+    STAGE_NAMES,
+    Ring,
+    Stage,
+)
 from simulation.population.state import PopulationState
 
 RETENTION_DAYS = (30, 90, 180)
+N_RINGS = len(Ring)
 
 
 @dataclass(frozen=True)
@@ -81,12 +88,17 @@ class DailyRecorder:
         self.stage_counts = np.zeros((days + 1, n_segments, N_STAGES), dtype=np.int64)
         self.value = np.zeros((days + 1, n_segments), dtype=np.float64)
         self.acquired = np.zeros((days + 1, n_segments), dtype=np.int64)
+        #: Customers won and not lost (CUSTOMER_STAGES) per ring, for the ring-migration plot.
+        self.ring_counts = np.zeros((days + 1, n_segments, N_RINGS), dtype=np.int64)
         self.last_day = -1
 
     def record(self, day: int, pop: PopulationState) -> None:
+        # One bincount over (segment, stage, ring) gives both tables at the cost of one pass.
         s = len(pop.segment_names)
-        flat = pop.segment.astype(np.int64) * N_STAGES + pop.stage
-        self.stage_counts[day] = np.bincount(flat, minlength=s * N_STAGES).reshape(s, N_STAGES)
+        flat = (pop.segment.astype(np.int64) * N_STAGES + pop.stage) * N_RINGS + pop.ring
+        full = np.bincount(flat, minlength=s * N_STAGES * N_RINGS).reshape(s, N_STAGES, N_RINGS)
+        self.stage_counts[day] = full.sum(axis=2)
+        self.ring_counts[day] = full[:, list(CUSTOMER_STAGES), :].sum(axis=1)
         self.last_day = day
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from simulation.accounting import acquisitions_by_source, kpis, retention_curve
-from simulation.population.stages import N_STAGES, Stage
+from simulation.population.stages import N_STAGES, Ring, Stage
 
 DAILY_COLUMNS = (
     "day",
@@ -32,6 +32,9 @@ DAILY_COLUMNS = (
     "churned_cumulative",
     "spend_cumulative",
     "value_cumulative",
+    "ring_outer",
+    "ring_middle",
+    "ring_inner",
 )
 
 
@@ -69,6 +72,7 @@ def daily_table(model: Any) -> pd.DataFrame:
     segs = pop.segment_names
     s = len(segs)
     counts = rec.stage_counts[: days + 1]  # (T+1, S, stages)
+    rings = rec.ring_counts[: days + 1]  # (T+1, S, rings): customers won, not lost
     ever = np.zeros((days + 1, s), dtype=np.int64)
     conv = pop.converted_day
     ok = conv >= 0
@@ -95,6 +99,9 @@ def daily_table(model: Any) -> pd.DataFrame:
         "churned_cumulative": churned.ravel(),
         "spend_cumulative": spend.ravel(),
         "value_cumulative": value.ravel(),
+        "ring_outer": rings[:, :, Ring.OUTER].ravel(),
+        "ring_middle": rings[:, :, Ring.MIDDLE].ravel(),
+        "ring_inner": rings[:, :, Ring.INNER].ravel(),
     }
     assert counts.shape[2] == N_STAGES
     return pd.DataFrame(frame, columns=list(DAILY_COLUMNS))
