@@ -100,7 +100,9 @@ def block_model_edges(
     order = np.argsort(inverse, kind="stable")  # igraph numbers nodes block by block
     _seeded_igraph(seed)
     try:
-        g = ig.Graph.SBM(n, pref.tolist(), sizes.tolist(), directed=False, loops=False)
+        g = ig.Graph.SBM(
+            pref.tolist(), sizes.tolist(), directed=False, allowed_edge_types="simple"
+        )
     finally:
         ig.set_random_number_generator(random)
     el = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
