@@ -1,15 +1,50 @@
-"""Shared figure conventions: headless backend, sizes, and a palette per segment."""
+"""Shared figure conventions: headless backend, sizes, palettes and axis formatters.
+
+Every figure function returns a :class:`~matplotlib.figure.Figure` and never shows it; callers
+save it (``save``) or embed it (``png_bytes``). The Agg backend keeps everything headless.
+"""
 
 from __future__ import annotations
+
+import io
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg", force=False)
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 PALETTE = plt.get_cmap("tab10").colors
+
+#: Lifecycle stage colours, cold (prospects) → green (customers) → red (lost).
+STAGE_COLOURS: dict[str, str] = {
+    "unaware": "#c7c7c7",
+    "aware": "#9ecae1",
+    "engaged": "#3182bd",
+    "converted": "#74c476",
+    "active": "#238b45",
+    "at_risk": "#fd8d3c",
+    "dormant": "#a1662f",
+    "churned": "#de2d26",
+}
+
+#: CMB rings ([004]): outer = APP only … inner = APP + debit card.
+RING_COLOURS: dict[str, str] = {"outer": "#c6dbef", "middle": "#6baed6", "inner": "#08519c"}
+
+#: Ledger categories (accounting.LedgerItem.category).
+CATEGORY_COLOURS: dict[str, str] = {
+    "channel": "#1f77b4",
+    "perk": "#ff7f0e",
+    "referral": "#2ca02c",
+    "adviser": "#9467bd",
+    "group": "#8c564b",
+    "organic": "#7f7f7f",
+    "other": "#bcbd22",
+}
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, width: float = 10.0, height: float = 4.2):
@@ -17,6 +52,45 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float = 10.0, height: floa
     return fig, axes
 
 
-def save(fig: Figure, path) -> None:
+def save(fig: Figure, path: Path | str) -> None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes (for HTML reports and the dashboard); closes the figure."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def yuan(value: float, _pos: int | None = None) -> str:
+    """Axis label for money: ¥1.2M, ¥35k, ¥120."""
+    a = abs(value)
+    if a >= 1e6:
+        return f"¥{value / 1e6:.1f}M"
+    if a >= 1e4:
+        return f"¥{value / 1e3:.0f}k"
+    if a >= 1e3:
+        return f"¥{value / 1e3:.1f}k"
+    return f"¥{value:.0f}" if a >= 10 or value == 0 else f"¥{value:.2f}"
+
+
+def money_axis(ax: Axes, axis: str = "y") -> None:
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(yuan))
+
+
+def percent_axis(
+    ax: Axes, axis: str = "y", xmax: float = 100.0, decimals: int | None = None
+) -> None:
+    """Values already in percent (0–100) shown with a % sign."""
+    fmt = PercentFormatter(xmax=xmax, decimals=decimals)
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+
+
+def note(ax: Axes, text: str) -> None:
+    """A centred message on an empty axes (e.g. 'no perk spend in this run')."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
