@@ -31,6 +31,7 @@ from simulation.scenario.types import (  # noqa: F401 - re-exported for users of
     per_segment_problems,
     resolve_per_segment,
 )
+from simulation.strategies.channel_config import ChannelConfig, FlowsConfig
 
 # ---------------------------------------------------------------------------- population
 
@@ -209,22 +210,6 @@ class LifecycleConfig(StrictModel):
 # ---------------------------------------------------------------------------- channels
 
 
-ProspectStage = Literal["unaware", "aware", "engaged"]
-
-
-class ChannelConfig(StrictModel):
-    """A paid channel: who it reaches each day, what a contact costs, what a contact does."""
-
-    daily_reach: PerSegmentProbability = 0.0
-    cost_per_contact: Yuan = 0.0
-    conversion_on_contact: PerSegmentProbability = 0.0
-    engage_on_contact: PerSegmentProbability = 0.0
-    budget: Yuan | None = None
-    targets: list[ProspectStage] = Field(
-        default_factory=lambda: ["unaware", "aware", "engaged"]
-    )
-
-
 class WordOfMouthConfig(StrictModel):
     """Imitation: hazard = ``imitation`` × share of a customer's ties who are customers (Bass q)."""
 
@@ -246,6 +231,7 @@ class Scenario(StrictModel):
     graph: GraphConfig = WattsStrogatzGraph(kind="watts_strogatz")
     lifecycle: LifecycleConfig = LifecycleConfig()
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    flows: FlowsConfig = FlowsConfig()
     word_of_mouth: WordOfMouthConfig = WordOfMouthConfig()
 
     # Fields whose values are per-segment mappings, checked against the segment names.

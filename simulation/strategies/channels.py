@@ -1,8 +1,20 @@
-"""Paid channels (the minimal operating-matrix surface): daily reach per segment, a cost per
-contact, and what a contact does (convert, or bring the customer into the private domain).
+"""The operating matrix: every channel's daily reach, cost, caps and funnel, and the flows its
+responders follow.
+
+Per channel and day: fixed costs (monthly fee, staff) are paid if the budget allows, else the
+channel is shut; **reach** is drawn per segment (``daily_reach`` × segment affinity × (1 −
+finance-content throttling)) among the targeted stages, minus customers at the platform's
+message cap, within the channel's daily capacity and budget; **contacts** are the ``open_rate``
+of the reach; each contact then converts (``conversion_on_contact`` × completion of the
+conversion path), joins the private domain, responds into the channel's route, or (retention
+channels) brings an at-risk or dormant customer back. Contact windows, fatigue, themed days and
+urgency (``contact_policy``) scale every response when switched on. Spend goes to the ledger per
+channel; funnel events (``reach``, ``contacts``, ``engaged``, ``responses``, ``leads``,
+``screened_in``, ``conversions``, ``retained``) are counted per channel.
 
 With one channel of reach p converting on contact and word of mouth of imitation q this is the
-Bass diffusion model (scenarios/validation/bass.yaml).
+Bass diffusion model (scenarios/validation/bass.yaml): at default values of the newer fields the
+draws are exactly those of the original minimal channel.
 """
 
 from __future__ import annotations
@@ -12,23 +24,93 @@ import numpy as np
 from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
 from simulation.rng import bernoulli_indices
-from simulation.scenario.schema import ChannelConfig, resolve_per_segment, stage_code
+from simulation.scenario.types import resolve_per_segment
 from simulation.strategies.base import Day, StrategyModule
+from simulation.strategies.channel_config import ChannelConfig
+from simulation.strategies.channel_routes import Routes
+
+#: Average days per month, to spread a monthly fee over days.
+DAYS_PER_MONTH = 365.25 / 12
+WEEK_DAYS = 7
+MONTH_DAYS = 30  # platform "per month" caps are counted in 30-day blocks of the run (inf.)
+
+
+class Purse:
+    """The channel mix's shared budget (``flows.budget``); unlimited when not set."""
+
+    def __init__(self, budget: float | None) -> None:
+        self.left = float("inf") if budget is None else float(budget)
+
+    def spend(self, yuan: float) -> None:
+        self.left -= yuan
+
+
+class CapCounter:
+    """Messages each customer received from one channel in the current week / 30-day block.
+
+    A channel reaches a customer at most once a day, so a daily cap of ≥ 1 always holds.
+    """
+
+    def __init__(self, n: int, per_week: int | None, per_month: int | None) -> None:
+        self.per_week = per_week
+        self.per_month = per_month
+        self.week = np.zeros(n, dtype=np.uint16) if per_week is not None else None
+        self.month = np.zeros(n, dtype=np.uint16) if per_month is not None else None
+
+    @property
+    def active(self) -> bool:
+        return self.week is not None or self.month is not None
+
+    def new_day(self, day: int) -> None:
+        if self.week is not None and (day - 1) % WEEK_DAYS == 0:
+            self.week[:] = 0
+        if self.month is not None and (day - 1) % MONTH_DAYS == 0:
+            self.month[:] = 0
+
+    def under_cap(self, idx: np.ndarray) -> np.ndarray:
+        keep = np.ones(idx.size, dtype=bool)
+        if self.week is not None:
+            keep &= self.week[idx] < self.per_week
+        if self.month is not None:
+            keep &= self.month[idx] < self.per_month
+        return idx[keep]
+
+    def add(self, idx: np.ndarray) -> None:
+        if self.week is not None:
+            self.week[idx] += 1
+        if self.month is not None:
+            self.month[idx] += 1
 
 
 class ChannelPlan:
-    """One channel's per-segment probabilities, resolved once from the scenario."""
+    """One channel's per-segment probabilities and limits, resolved once from the scenario."""
 
-    def __init__(self, name: str, cfg: ChannelConfig, segments: list[str], affinity: np.ndarray):
+    def __init__(
+        self, name: str, cfg: ChannelConfig, segments: list[str], affinity: np.ndarray, n: int
+    ) -> None:
         self.name = name
         self.cfg = cfg
-        reach = np.array(resolve_per_segment(cfg.daily_reach, segments)) * affinity
+
+        def seg(value: float | dict[str, float]) -> np.ndarray:
+            return np.array(resolve_per_segment(value, segments))
+
+        reach = seg(cfg.daily_reach) * affinity * (1.0 - cfg.throttle)
         self.reach = np.clip(reach, 0.0, 1.0)
-        self.convert = np.array(resolve_per_segment(cfg.conversion_on_contact, segments))
-        self.engage = np.array(resolve_per_segment(cfg.engage_on_contact, segments))
+        self.open = seg(cfg.open_rate)
+        self.opens_all = bool(np.all(self.open >= 1.0))
+        self.convert = seg(cfg.conversion_on_contact) * cfg.path_completion
+        self.engage = seg(cfg.engage_on_contact)
+        self.respond = seg(cfg.respond_on_contact)
+        self.retain = seg(cfg.retain_on_contact)
         self.targets = np.zeros(len(Stage), dtype=bool)
-        self.targets[[stage_code(t) for t in cfg.targets]] = True
+        self.targets[[int(Stage[t.upper()]) for t in cfg.effective_targets]] = True
         self.budget_left = float("inf") if cfg.budget is None else float(cfg.budget)
+        caps = cfg.effective_caps
+        self.caps = CapCounter(n, caps.per_week, caps.per_month)
+        self.limit = cfg.daily_limit
+        staff_cost = 0.0 if cfg.staff is None else cfg.staff.headcount * cfg.staff.cost_per_day
+        self.fixed_per_day = cfg.fixed_per_month / DAYS_PER_MONTH + staff_cost
+        self.shut = False
 
 
 class Channels(StrategyModule):
@@ -39,15 +121,23 @@ class Channels(StrategyModule):
         return bool(scenario.channels)
 
     def setup(self) -> None:
-        sc = self.model.scenario
-        pop = self.model.population
+        model = self.model
+        sc = model.scenario
+        pop = model.population
         self.plans = [
-            ChannelPlan(name, cfg, sc.segment_names, pop.channel_affinity[:, c])
+            ChannelPlan(name, cfg, sc.segment_names, pop.channel_affinity[:, c], pop.n)
             for c, (name, cfg) in enumerate(sc.channels.items())
         ]
         for plan in self.plans:
-            self.model.ledger.register(plan.name, "channel")
+            model.ledger.register(plan.name, "channel")
+        self.purse = Purse(sc.flows.budget)
+        self.routes = Routes(model, self.purse)
+        self.windows = next(
+            (m for m in model.modules if m.name == "contact_windows"), None
+        )
+        self.segment_share = np.bincount(pop.segment, minlength=len(sc.segment_names)) / pop.n
 
+    # ------------------------------------------------------------------ reach and spend
     def contacts(self, plan: ChannelPlan) -> np.ndarray:
         """Customers the channel reaches today: Bernoulli(reach of their segment), targets only."""
         pop = self.model.population
@@ -61,36 +151,122 @@ class Channels(StrategyModule):
             return cand
         return cand[self.rng.random(cand.size) * p_max < p]
 
+    def _left(self, plan: ChannelPlan) -> float:
+        return min(plan.budget_left, self.purse.left)
+
+    def _pay(self, plan: ChannelPlan, day: int, per_segment_yuan: np.ndarray) -> None:
+        total = float(per_segment_yuan.sum())
+        if total <= 0:
+            return
+        self.model.ledger.charge(plan.name, day, per_segment_yuan)
+        plan.budget_left -= total
+        self.purse.spend(total)
+
+    def _afford(self, plan: ChannelPlan, idx: np.ndarray, unit: float) -> np.ndarray:
+        """The customers ``idx`` the budget can pay ``unit`` yuan each for (a random subset)."""
+        if unit > 0 and idx.size * unit > self._left(plan):
+            affordable = int(self._left(plan) // unit)
+            idx = np.sort(self.rng.choice(idx, size=affordable, replace=False))
+        return idx
+
+    def _pay_fixed(self, plan: ChannelPlan, day: int) -> bool:
+        """Pay today's share of the monthly fee and staff; a channel that cannot is shut."""
+        if plan.fixed_per_day <= 0:
+            return True
+        if plan.shut or plan.fixed_per_day > self._left(plan) + 1e-9:
+            plan.shut = True
+            return False
+        self._pay(plan, day, self.segment_share * plan.fixed_per_day)
+        return True
+
+    # ------------------------------------------------------------------ the day
     def step(self, day: Day) -> None:
+        for code, plan in enumerate(self.plans):
+            plan.caps.new_day(day.index)
+            if self._pay_fixed(plan, day.index):
+                self._run_channel(code, plan, day)
+
+    def _run_channel(self, code: int, plan: ChannelPlan, day: Day) -> None:
         pop = self.model.population
         ledger = self.model.ledger
         s = len(pop.segment_names)
-        for code, plan in enumerate(self.plans):
-            idx = self.contacts(plan)
-            cost = plan.cfg.cost_per_contact
-            if cost > 0 and idx.size * cost > plan.budget_left:
-                affordable = int(plan.budget_left // cost)
-                idx = np.sort(self.rng.choice(idx, size=affordable, replace=False))
-            if idx.size == 0:
-                continue
-            seg_counts = per_segment_counts(pop.segment, idx, s)
-            ledger.charge(plan.name, day.index, seg_counts * cost)
-            plan.budget_left -= idx.size * cost
-            ledger.count(plan.name, "contacts", day.index, seg_counts)
+        d = day.index
+        cfg = plan.cfg
 
-            seg = pop.segment[idx]
-            u = self.rng.random(idx.size)
-            won = idx[u < plan.convert[seg]]
-            pop.mark_converted(won, day.index, code, self.model.lifecycle.draw_rings(won))
+        idx = self.contacts(plan)
+        if plan.caps.active:
+            idx = plan.caps.under_cap(idx)
+        if self.windows is not None:
+            idx = self.windows.admit(code, idx)
+        if plan.limit is not None and idx.size > plan.limit:
+            idx = np.sort(self.rng.choice(idx, size=plan.limit, replace=False))
+        reach_unit = cfg.cost_per_impression + (cfg.cost_per_contact if plan.opens_all else 0.0)
+        idx = self._afford(plan, idx, reach_unit)
+        if idx.size == 0:
+            return
+        plan.caps.add(idx)
+        seg_counts = per_segment_counts(pop.segment, idx, s)
+        self._pay(plan, d, seg_counts * reach_unit)
+        if not plan.opens_all:
+            ledger.count(plan.name, "reach", d, seg_counts)
+            idx = idx[self.rng.random(idx.size) < plan.open[pop.segment[idx]]]
+            idx = self._afford(plan, idx, cfg.cost_per_contact)
+            if idx.size == 0:
+                return
+            seg_counts = per_segment_counts(pop.segment, idx, s)
+            self._pay(plan, d, seg_counts * cfg.cost_per_contact)
+        else:
+            ledger.count(plan.name, "reach", d, seg_counts)
+        ledger.count(plan.name, "contacts", d, seg_counts)
+        self._respond(code, plan, idx, day)
+
+    def _respond(self, code: int, plan: ChannelPlan, idx: np.ndarray, day: Day) -> None:
+        """What contacts do: convert, engage, respond into the route, or come back."""
+        pop = self.model.population
+        ledger = self.model.ledger
+        s = len(pop.segment_names)
+        d = day.index
+        mult = self.windows.deliver(code, idx, day) if self.windows is not None else None
+        sentiment = pop.extra.get("negative_sentiment")
+        if sentiment is not None:
+            damp = 1.0 - sentiment[idx].astype(np.float64)
+            mult = damp if mult is None else mult * damp
+
+        def scaled(p: np.ndarray, sel: np.ndarray | slice = slice(None)) -> np.ndarray:
+            return p if mult is None else p * mult[sel]
+
+        seg = pop.segment[idx]
+        stage = pop.stage[idx]
+        prospect = stage <= Stage.ENGAGED
+        u = self.rng.random(idx.size)
+        won_mask = prospect & (u < scaled(plan.convert[seg]))
+        won = idx[won_mask]
+        pop.mark_converted(won, d, code, self.model.lifecycle.draw_rings(won))
+        ledger.count(plan.name, "conversions", d, per_segment_counts(pop.segment, won, s))
+
+        rest_mask = prospect & ~won_mask
+        rest = idx[rest_mask]
+        rest_pos = np.flatnonzero(rest_mask)
+        if plan.engage.any() and rest.size:
+            hit = self.rng.random(rest.size) < scaled(plan.engage[pop.segment[rest]], rest_pos)
+            newly = rest[hit & (pop.stage[rest] <= Stage.AWARE)]
+            pop.mark_engaged(newly, d)
+            ledger.count(plan.name, "engaged", d, per_segment_counts(pop.segment, newly, s))
+            rest, rest_pos = rest[~hit], rest_pos[~hit]
+        if plan.respond.any() and rest.size and plan.cfg.route is not None:
+            hit = self.rng.random(rest.size) < scaled(plan.respond[pop.segment[rest]], rest_pos)
+            responders = rest[hit]
             ledger.count(
-                plan.name, "conversions", day.index, per_segment_counts(pop.segment, won, s)
+                plan.name, "responses", d, per_segment_counts(pop.segment, responders, s)
             )
-            rest = idx[(u >= plan.convert[seg]) & (pop.stage[idx] != Stage.CONVERTED)]
-            if plan.engage.any() and rest.size:
-                engaged = rest[self.rng.random(rest.size) < plan.engage[pop.segment[rest]]]
-                pop.mark_engaged(engaged, day.index)
-                ledger.count(
-                    plan.name, "engaged", day.index, per_segment_counts(pop.segment, engaged, s)
-                )
-                rest = np.setdiff1d(rest, engaged, assume_unique=True)
-            pop.mark_aware(rest, day.index)
+            self.routes.process(plan.cfg.route, plan.name, code, responders, d)
+            rest = rest[~hit]
+        pop.mark_aware(rest, d)
+
+        if plan.retain.any():
+            lapsing = np.flatnonzero((stage == Stage.AT_RISK) | (stage == Stage.DORMANT))
+            if lapsing.size:
+                p = scaled(plan.retain[seg[lapsing]], lapsing)
+                back = idx[lapsing[self.rng.random(lapsing.size) < p]]
+                pop.stage[back] = Stage.ACTIVE
+                ledger.count(plan.name, "retained", d, per_segment_counts(pop.segment, back, s))

@@ -1,0 +1,256 @@
+"""Scenario sections of the operating matrix: ``channels`` (one :class:`ChannelConfig` each) and
+``flows`` (the routes a channel sends its responders along, and the budget of the whole mix).
+
+Imports only ``scenario/types.py`` so the schema can import it without a cycle. Every new field
+defaults to "off" (or to the channel's catalogue entry when a ``kind`` is given), so scenarios
+written before these fields existed behave exactly as before.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from simulation.scenario.types import (
+    NonNegative,
+    PerSegmentProbability,
+    Probability,
+    Problems,
+    StrictModel,
+    Yuan,
+    per_segment_problems,
+)
+from simulation.strategies.channel_catalogue import CATALOGUE, CatalogueEntry, ChannelKind, Role
+
+#: Stages a channel may contact. Prospects are converted or engaged; customers (active, at
+#: risk, dormant) can only be retained.
+TargetStage = Literal["unaware", "aware", "engaged", "active", "at_risk", "dormant"]
+PROSPECTS: tuple[str, ...] = ("unaware", "aware", "engaged")
+RETENTION_TARGETS: tuple[str, ...] = ("engaged", "active", "at_risk", "dormant")
+
+Count = Annotated[int, Field(ge=0)]
+PositiveCount = Annotated[int, Field(ge=1)]
+
+
+class MessageCaps(StrictModel):
+    """Most messages one customer may receive from the channel per day / week / 30-day month."""
+
+    per_day: PositiveCount | None = None
+    per_week: PositiveCount | None = None
+    per_month: PositiveCount | None = None
+
+
+class StaffCapacity(StrictModel):
+    """A staffed channel (outbound calls, branch, advisers): capacity and cost come from people."""
+
+    headcount: Count
+    contacts_per_day: NonNegative  # per staff member
+    cost_per_day: Yuan = 0.0  # per staff member, paid whether or not the capacity is used
+
+
+class ChannelConfig(StrictModel):
+    """One channel of the operating matrix: who it reaches, what it costs, what a contact does.
+
+    Daily funnel: ``reach`` (impressions: ``daily_reach`` × segment affinity × (1 − platform
+    throttling), within message caps and capacity) → ``contacts`` (``open_rate`` of the reach
+    read or watch) → each contact converts (``conversion_on_contact`` × completion of the
+    channel's conversion path), joins the private domain (``engage_on_contact``), responds to a
+    call to action and enters ``route`` (``respond_on_contact``), or — for at-risk and dormant
+    customers — is retained (``retain_on_contact``).
+    """
+
+    kind: ChannelKind = "custom"
+    role: Role | None = None  # default: the catalogue's
+    daily_reach: PerSegmentProbability = 0.0
+    open_rate: PerSegmentProbability = 1.0
+    cost_per_impression: Yuan = 0.0
+    cost_per_contact: Yuan = 0.0
+    fixed_per_month: Yuan = 0.0
+    staff: StaffCapacity | None = None
+    daily_capacity: Count | None = None
+    budget: Yuan | None = None
+    conversion_on_contact: PerSegmentProbability = 0.0
+    engage_on_contact: PerSegmentProbability = 0.0
+    respond_on_contact: PerSegmentProbability = 0.0
+    retain_on_contact: PerSegmentProbability = 0.0
+    route: str | None = None
+    funnel_steps: Count | None = None  # default: the catalogue's
+    drop_off_per_step: Probability | None = None  # default: the catalogue's
+    caps: MessageCaps | None = None  # default: the catalogue's platform caps
+    finance_throttle: Probability | None = None  # default: the catalogue's
+    targets: list[TargetStage] | None = None  # default: prospects, or customers if retention
+
+    #: Per-segment fields checked here (the schema checks daily_reach, conversion_on_contact
+    #: and engage_on_contact itself).
+    _per_segment: ClassVar[tuple[str, ...]] = (
+        "open_rate",
+        "respond_on_contact",
+        "retain_on_contact",
+    )
+
+    @model_validator(mode="after")
+    def _route_needs_response(self) -> ChannelConfig:
+        responds = isinstance(self.respond_on_contact, dict) or self.respond_on_contact > 0
+        if responds and self.route is None:
+            raise PydanticCustomError(
+                "route_missing",
+                "respond_on_contact sends responders along a route: set 'route' to one of "
+                "flows.routes",
+                {},
+            )
+        return self
+
+    # --- catalogue-resolved values (what the simulation uses)
+    @property
+    def entry(self) -> CatalogueEntry:
+        return CATALOGUE[self.kind]
+
+    @property
+    def effective_role(self) -> Role:
+        return self.role or self.entry.role
+
+    @property
+    def effective_targets(self) -> tuple[str, ...]:
+        if self.targets is not None:
+            return tuple(self.targets)
+        return RETENTION_TARGETS if self.effective_role == "retention" else PROSPECTS
+
+    @property
+    def effective_caps(self) -> MessageCaps:
+        if self.caps is not None:
+            return self.caps
+        e = self.entry
+        return MessageCaps(
+            per_day=e.cap_per_day, per_week=e.cap_per_week, per_month=e.cap_per_month
+        )
+
+    @property
+    def path_completion(self) -> float:
+        """Share of those who start the conversion path who finish it: (1 − drop)^steps."""
+        steps = self.entry.funnel_steps if self.funnel_steps is None else self.funnel_steps
+        drop = (
+            self.entry.drop_off_per_step
+            if self.drop_off_per_step is None
+            else self.drop_off_per_step
+        )
+        return float((1.0 - drop) ** steps)
+
+    @property
+    def throttle(self) -> float:
+        if self.finance_throttle is None:
+            return self.entry.finance_throttle
+        return self.finance_throttle
+
+    @property
+    def daily_limit(self) -> int | None:
+        """Most contacts a day: the explicit capacity and the staff's, whichever is lower."""
+        limits = [c for c in (self.daily_capacity,) if c is not None]
+        if self.staff is not None:
+            limits.append(int(self.staff.headcount * self.staff.contacts_per_day))
+        return min(limits) if limits else None
+
+    def problems(self, name: str, segments: list[str], routes: list[str]) -> Problems:
+        out: Problems = []
+        for field_name in self._per_segment:
+            out += per_segment_problems(
+                getattr(self, field_name), segments, ("channels", name, field_name)
+            )
+        if self.route is not None and self.route not in routes:
+            out.append(
+                (
+                    ("channels", name, "route"),
+                    f"unknown route '{self.route}'; flows.routes: {', '.join(routes) or '(none)'}",
+                )
+            )
+        return out
+
+
+# ---------------------------------------------------------------------------- flows
+
+StepKind = Literal["lead_capture", "call", "screening", "redirect", "landing", "wecom_add", "apply"]
+
+STEP_EVENTS: dict[str, str] = {
+    "lead_capture": "leads",
+    "call": "calls_connected",
+    "screening": "screened_in",
+    "redirect": "redirected",
+    "landing": "path_completed",
+    "wecom_add": "engaged",
+    "apply": "conversions",
+}
+
+
+class RouteStep(StrictModel):
+    """One step responders pass (``pass_rate``) or leave at; what a pass means is its ``kind``:
+
+    - ``lead_capture``: leaves a phone number (a *lead*; e.g. the credit-limit check form [000]);
+    - ``call``: an outbound call reaches the lead;
+    - ``screening``: the bank's risk screen; the same customer gets the same answer every time
+      (one eligibility draw per customer), so screening early or late changes who is a lead,
+      not who is creditworthy;
+    - ``redirect``: an external platform (e.g. Alipay [000]) with its own conversion;
+    - ``landing``: a conversion path: ``path`` names a catalogue kind (mini_program, h5, app)
+      whose steps and drop-off apply, times ``pass_rate``;
+    - ``wecom_add``: joins the private domain (engaged); outbound call → WeCom add ≥ 60 % [001];
+    - ``apply``: applies and draws down: converts.
+    """
+
+    kind: StepKind
+    pass_rate: PerSegmentProbability = 1.0
+    cost_per_entry: Yuan = 0.0
+    daily_capacity: Count | None = None
+    path: ChannelKind | None = None
+
+    @model_validator(mode="after")
+    def _landing_path(self) -> RouteStep:
+        if (self.kind == "landing") != (self.path is not None):
+            raise PydanticCustomError(
+                "landing_path",
+                "'path' (mini_program, h5, app, …) goes with kind 'landing' and only there",
+                {},
+            )
+        return self
+
+    @property
+    def path_completion(self) -> float:
+        if self.path is None:
+            return 1.0
+        e = CATALOGUE[self.path]
+        return float((1.0 - e.drop_off_per_step) ** e.funnel_steps)
+
+
+class RouteConfig(StrictModel):
+    """An ordered list of steps; survivors of the last ``apply`` step convert."""
+
+    description: str = ""
+    steps: list[RouteStep]
+    budget: Yuan | None = None
+
+    @model_validator(mode="after")
+    def _has_steps(self) -> RouteConfig:
+        if not self.steps:
+            raise PydanticCustomError("no_steps", "a route needs at least one step", {})
+        return self
+
+
+class FlowsConfig(StrictModel):
+    """The channel mix as a whole: a total budget over every channel and route, and the routes."""
+
+    budget: Yuan | None = None
+    routes: dict[str, RouteConfig] = Field(default_factory=dict)
+
+    def cross_problems(self, scenario, path: tuple[str | int, ...]) -> Problems:
+        """Channels' per-segment values and route names; routes' per-segment pass rates."""
+        segments = list(scenario.population.segments)
+        routes = list(self.routes)
+        out: Problems = []
+        for name, ch in scenario.channels.items():
+            out += ch.problems(name, segments, routes)
+        for r_name, route in self.routes.items():
+            for i, step in enumerate(route.steps):
+                out += per_segment_problems(
+                    step.pass_rate, segments, (*path, "routes", r_name, "steps", i, "pass_rate")
+                )
+        return out
