@@ -1,0 +1,308 @@
+"""Analysis of stored runs: CIs over replicates, paired differences, ranking, sensitivity.
+
+All functions take the tidy frames of :class:`~simulation.runner.store.ResultStore` and return
+tidy frames (contract for plots and reports; column names are stable):
+
+- :func:`variant_summary` → ``variant, metric, n, mean, ci_low, ci_high``
+- :func:`paired_differences` → ``variant, metric, n_pairs, mean_diff, ci_low, ci_high, p_value``
+- :func:`pareto_front` → boolean mask (minimise ``x``, maximise ``y``)
+- :func:`rank` → arms ordered by an objective, with ``feasible`` from constraints
+- :func:`sensitivity` → ``variant, parameter, metric, method, index, value, conf``
+- :func:`retention_bands` → ``variant, day, n, mean, ci_low, ci_high`` of the retained share
+
+Intervals are Student-t intervals over replicates (95 % by default). Paired differences match a
+variant's run with the baseline's run of the same replicate (same seed: common random numbers)
+and sweep point, so the noise both share cancels.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from simulation.errors import ScenarioError
+from simulation.runner.experiment import DEFAULT_OUTCOMES
+
+if TYPE_CHECKING:
+    from simulation.runner.store import ResultStore
+
+#: Metrics where lower is better (everything else is maximised).
+MINIMISE = frozenset({"cost_per_acquisition", "spend", "churned", "at_risk", "dormant"})
+
+
+def t_interval(
+    values: Sequence[float] | np.ndarray, level: float = 0.95
+) -> tuple[int, float, float, float]:
+    """``(n, mean, low, high)`` of the finite ``values``; the interval is NaN when n < 2."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    if n == 0:
+        return 0, math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if n < 2:
+        return n, mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return n, mean, mean - half, mean + half
+
+
+def _done(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["status"] == "done"] if "status" in runs.columns else runs
+
+
+def variant_summary(
+    runs: pd.DataFrame,
+    metrics: Sequence[str] = DEFAULT_OUTCOMES,
+    by: Sequence[str] = ("variant",),
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Mean and t-interval of each metric per variant (or per ``by`` groups) over done runs."""
+    done = _done(runs)
+    rows: list[dict[str, Any]] = []
+    for key, group in done.groupby(list(by), sort=False, observed=True):
+        keys = key if isinstance(key, tuple) else (key,)
+        for metric in metrics:
+            values = group[metric] if metric in group.columns else pd.Series(dtype=float)
+            n, mean, low, high = t_interval(values.to_numpy(dtype=float), level)
+            rows.append(
+                {**dict(zip(by, keys, strict=True)), "metric": metric, "n": n, "mean": mean,
+                 "ci_low": low, "ci_high": high}
+            )
+    return pd.DataFrame(rows, columns=[*by, "metric", "n", "mean", "ci_low", "ci_high"])
+
+
+def paired_differences(
+    runs: pd.DataFrame,
+    baseline: str,
+    metrics: Sequence[str] = DEFAULT_OUTCOMES,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Variant − baseline per metric, paired by replicate seed and sweep point, with t-CIs."""
+    columns = ["variant", "metric", "n_pairs", "mean_diff", "ci_low", "ci_high", "p_value"]
+    done = _done(runs)
+    if baseline not in set(done["variant"]):
+        return pd.DataFrame(columns=columns)
+    keys = ["seed", "sample_id"]
+    base = done[done["variant"] == baseline].set_index(keys)
+    rows: list[dict[str, Any]] = []
+    for variant, group in done.groupby("variant", sort=False, observed=True):
+        if variant == baseline:
+            continue
+        joined = group.set_index(keys).join(base, how="inner", rsuffix="__base")
+        for metric in metrics:
+            if metric not in joined.columns:
+                continue
+            diff = (joined[metric] - joined[f"{metric}__base"]).to_numpy(dtype=float)
+            diff = diff[np.isfinite(diff)]
+            n, mean, low, high = t_interval(diff, level)
+            p = math.nan
+            if n >= 2:
+                sd = diff.std(ddof=1)
+                p = 1.0 if sd == 0 and mean == 0 else (
+                    0.0 if sd == 0 else float(stats.ttest_1samp(diff, 0.0).pvalue)
+                )
+            rows.append(
+                {"variant": variant, "metric": metric, "n_pairs": n, "mean_diff": mean,
+                 "ci_low": low, "ci_high": high, "p_value": p}
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def pareto_front(
+    df: pd.DataFrame, x: str = "cost_per_acquisition", y: str = "conversion_rate"
+) -> np.ndarray:
+    """Rows not dominated by another row (minimise ``x``, maximise ``y``; NaN rows excluded)."""
+    xs = df[x].to_numpy(dtype=float)
+    ys = df[y].to_numpy(dtype=float)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    mask = np.zeros(len(df), dtype=bool)
+    idx = np.flatnonzero(ok)
+    for i in idx:
+        better_or_equal = (xs[idx] <= xs[i]) & (ys[idx] >= ys[i])
+        strictly = (xs[idx] < xs[i]) | (ys[idx] > ys[i])
+        mask[i] = not np.any(better_or_equal & strictly)
+    return mask
+
+
+# ---------------------------------------------------------------------------- ranking
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "<": operator.lt,
+    ">": operator.gt,
+    "==": operator.eq,
+}
+_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w:.]*)\s*(<=|>=|==|<|>)\s*([-+0-9.eE]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``metric op value`` on an arm's mean, e.g. ``cost_per_acquisition<=200``."""
+
+    metric: str
+    op: str
+    value: float
+
+    def holds(self, mean: float) -> bool:
+        return bool(np.isfinite(mean) and _OPS[self.op](mean, self.value))
+
+    def __str__(self) -> str:
+        return f"{self.metric}{self.op}{self.value:g}"
+
+
+def parse_constraint(text: str, valid: Sequence[str]) -> Constraint:
+    """Parse ``metric<=value``; a bad one raises :class:`ScenarioError` naming what is allowed."""
+    m = _CONSTRAINT.match(text)
+    if not m:
+        raise ScenarioError.single(
+            "--constraint", text, "expected metric<=number (operators: <=, >=, <, >, ==)"
+        )
+    metric, op, raw = m.groups()
+    if metric not in valid:
+        raise ScenarioError.single(
+            "--constraint", text, f"unknown metric '{metric}'; valid: {', '.join(valid)}"
+        )
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ScenarioError.single("--constraint", text, f"'{raw}' is not a number") from None
+    return Constraint(metric, op, value)
+
+
+def rank(
+    runs: pd.DataFrame,
+    objective: str = "conversion_rate",
+    constraints: Sequence[Constraint] = (),
+    by: Sequence[str] = ("variant",),
+    maximise: bool | None = None,
+) -> pd.DataFrame:
+    """Arms ordered best first by the mean ``objective``; infeasible arms (any constraint fails
+    on its mean) after the feasible ones. Columns: ``by…, n, <metric means>, feasible, rank``."""
+    done = _done(runs)
+    metrics = list(dict.fromkeys([objective, *(c.metric for c in constraints)]))
+    means = done.groupby(list(by), sort=False, observed=True)[metrics].mean().reset_index()
+    counts = done.groupby(list(by), sort=False, observed=True).size().rename("n").reset_index()
+    table = counts.merge(means, on=list(by))
+    table["feasible"] = [
+        all(c.holds(float(row[c.metric])) for c in constraints) for _, row in table.iterrows()
+    ]
+    up = (objective not in MINIMISE) if maximise is None else maximise
+    score = table[objective].to_numpy(dtype=float) * (1 if up else -1)
+    order = np.lexsort((-np.nan_to_num(score, nan=-np.inf), ~table["feasible"].to_numpy()))
+    table = table.iloc[order].reset_index(drop=True)
+    table["rank"] = np.arange(1, len(table) + 1)
+    return table
+
+
+# ---------------------------------------------------------------------------- sensitivity
+
+SENSITIVITY_COLUMNS = ["variant", "parameter", "metric", "method", "index", "value", "conf"]
+
+
+def sensitivity(
+    store_or_runs: ResultStore | pd.DataFrame, metric: str, seed: int = 0
+) -> pd.DataFrame:
+    """Sobol (S1, ST) or Morris (mu_star, sigma) indices of ``metric`` per variant via SALib.
+
+    The sweep must have used the matching sampler (``sobol`` or ``morris``); for ``lhs`` and
+    ``random`` designs RBD-FAST first-order indices (S1) are given. The metric is averaged over
+    replicates at each design point (they share seeds, so this removes noise, not signal).
+    Raises ``ValueError`` when the design is incomplete (failed or missing runs).
+    """
+    runs = store_or_runs.runs_frame() if hasattr(store_or_runs, "runs_frame") else store_or_runs
+    info = runs.attrs.get("sweep")
+    if not info or info.get("sampler") not in ("sobol", "morris", "lhs", "random"):
+        return pd.DataFrame(columns=SENSITIVITY_COLUMNS)
+    problem = info["problem"]
+    names = problem["names"]
+    sampler = info["sampler"]
+    rows: list[dict[str, Any]] = []
+    for variant, group in _done(runs).groupby("variant", sort=False, observed=True):
+        per_point = group.groupby("sample_id")[metric].mean().sort_index()
+        n_points = int(runs.loc[runs["variant"] == variant, "sample_id"].max()) + 1
+        if len(per_point) != n_points or not np.all(np.isfinite(per_point.to_numpy(float))):
+            missing = n_points - int(np.isfinite(per_point.to_numpy(float)).sum())
+            raise ValueError(
+                f"variant {variant}: {missing} of {n_points} design points have no finite "
+                f"{metric}; {sampler} indices need every point (rerun with --retry-failed)"
+            )
+        y = per_point.to_numpy(dtype=float)
+        x = _design_x(group, names)
+        for method, index, param, value, conf in _salib(sampler, problem, x, y, info, seed):
+            rows.append(
+                {"variant": variant, "parameter": param, "metric": metric, "method": method,
+                 "index": index, "value": value, "conf": conf}
+            )
+    return pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
+
+
+def _design_x(group: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    first = group.sort_values("sample_id").drop_duplicates("sample_id")
+    return first[[f"param:{n}" for n in names]].to_numpy(dtype=float)
+
+
+def _salib(
+    sampler: str,
+    problem: dict[str, Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    info: dict[str, Any],
+    seed: int,
+) -> list[tuple[str, str, str, float, float]]:
+    names = problem["names"]
+    out: list[tuple[str, str, str, float, float]] = []
+    if sampler == "sobol":
+        from SALib.analyze import sobol
+
+        res = sobol.analyze(problem, y, calc_second_order=False, seed=seed)
+        for key in ("S1", "ST"):
+            for j, name in enumerate(names):
+                out.append(("sobol", key, name, float(res[key][j]), float(res[f"{key}_conf"][j])))
+    elif sampler == "morris":
+        from SALib.analyze import morris
+
+        res = morris.analyze(problem, x, y, num_levels=int(info["morris_levels"]), seed=seed)
+        for j, name in enumerate(names):
+            out.append(("morris", "mu_star", name, float(res["mu_star"][j]),
+                        float(res["mu_star_conf"][j])))
+            out.append(("morris", "sigma", name, float(res["sigma"][j]), math.nan))
+    else:
+        from SALib.analyze import rbd_fast
+
+        res = rbd_fast.analyze(problem, x, y, seed=seed)
+        for j, name in enumerate(names):
+            out.append(("rbd_fast", "S1", name, float(res["S1"][j]), float(res["S1_conf"][j])))
+    return out
+
+
+# ---------------------------------------------------------------------------- retention
+
+def retention_bands(daily: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per variant and day: mean and t-interval over runs of the retained share.
+
+    Retained share = customers ever won who have not churned, i.e.
+    ``(converted_cumulative − churned_cumulative) / converted_cumulative`` (stock customers
+    included); NaN before the first customer is won.
+    """
+    columns = ["variant", "day", "n", "mean", "ci_low", "ci_high"]
+    if daily.empty:
+        return pd.DataFrame(columns=columns)
+    won = daily["converted_cumulative"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(won > 0, (won - daily["churned_cumulative"].to_numpy(float)) / won, np.nan)
+    frame = daily[["variant", "day"]].assign(share=share)
+    rows = []
+    for (variant, day), group in frame.groupby(["variant", "day"], sort=True, observed=True):
+        n, mean, low, high = t_interval(group["share"].to_numpy(), level)
+        rows.append({"variant": variant, "day": int(day), "n": n, "mean": mean,
+                     "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows, columns=columns)

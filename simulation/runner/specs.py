@@ -1,0 +1,106 @@
+"""Expansion of an experiment into run specs, each keyed by a content hash.
+
+``run_id`` hashes exactly what determines a run's numbers: the fully resolved scenario (every
+default filled in), the seed, the model and the package version. Two variants that resolve to
+the same scenario therefore share one stored run, renaming a variant redoes nothing, and a new
+package version never reuses stale results.
+
+Common random numbers: replicate ``i`` uses seed ``experiment.seed + i`` in every variant and at
+every sweep point, so differences between variants are paired on identical random streams.
+Specs are ordered replicate-major, so an interrupted sweep holds complete pairs first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from simulation.result import package_version
+from simulation.runner.experiment import Experiment
+from simulation.scenario.schema import Scenario
+
+
+@dataclass(frozen=True, eq=False)
+class RunSpec:
+    """One run: where it sits in the experiment, and everything needed to compute it."""
+
+    run_id: str
+    experiment: str
+    variant: str
+    replicate: int
+    seed: int
+    sample_id: int
+    params: dict[str, Any]
+    model: str = "opmatrix"
+    scenario: Scenario | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    #: Set when the scenario at this sweep point does not validate: recorded as failed, not run.
+    invalid: str | None = None
+
+    def labels(self) -> dict[str, Any]:
+        """The JSON-safe description of the spec (written beside its result)."""
+        return {
+            "run_id": self.run_id,
+            "experiment": self.experiment,
+            "variant": self.variant,
+            "replicate": self.replicate,
+            "seed": self.seed,
+            "sample_id": self.sample_id,
+            "params": self.params,
+            "model": self.model,
+        }
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def run_content(
+    model: str, scenario: Scenario | None, inputs: dict[str, Any], seed: int
+) -> dict[str, Any]:
+    """What a run's numbers depend on, as plain data (hashed into its ``run_id``)."""
+    return {
+        "model": model,
+        "scenario": scenario.model_dump(mode="json") if scenario is not None else None,
+        "inputs": inputs,
+        "seed": seed,
+        "version": package_version(),
+    }
+
+
+def expand(exp: Experiment) -> list[RunSpec]:
+    """variants × sweep points × replicates → run specs (replicate-major order)."""
+    arms = exp.arms()
+    contents: list[dict[str, Any] | None] = []
+    for arm in arms:
+        base = None
+        if arm.error is None:
+            base = run_content(exp.model, arm.scenario, arm.inputs, 0)
+        contents.append(base)
+    specs: list[RunSpec] = []
+    for replicate, seed in enumerate(exp.seeds):
+        for arm, content in zip(arms, contents, strict=True):
+            if content is None:
+                key = {"invalid": arm.error, "variant": arm.variant, "params": arm.params}
+                run_id = content_hash({**key, "seed": seed, "version": package_version()})
+            else:
+                run_id = content_hash({**content, "seed": seed})
+            specs.append(
+                RunSpec(
+                    run_id=run_id,
+                    experiment=exp.name,
+                    variant=arm.variant,
+                    replicate=replicate,
+                    seed=seed,
+                    sample_id=arm.sample_id,
+                    params=arm.params,
+                    model=exp.model,
+                    scenario=arm.scenario,
+                    inputs=arm.inputs,
+                    invalid=arm.error,
+                )
+            )
+    return specs

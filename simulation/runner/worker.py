@@ -1,0 +1,80 @@
+"""What an executor's worker runs: one spec in, one picklable outcome out.
+
+An exception inside the simulation becomes a ``failed`` outcome carrying its error text, so one
+bad run never stops a sweep. Files are written by the parent (``ResultStore.write``), which keeps
+the store single-writer and lets a remote Dask worker run without a shared filesystem.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from simulation.runner import testmodels
+from simulation.runner.specs import RunSpec
+
+
+@dataclass
+class RunOutcome:
+    """Status, scalar KPIs, per-segment KPIs and the daily × segment table of one run."""
+
+    run_id: str
+    status: str  # "done" | "failed"
+    kpis: dict[str, float | None] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    daily: pd.DataFrame | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def execute(spec: RunSpec) -> RunOutcome:
+    """Run ``spec`` to completion; never raises for a failure of the run itself."""
+    start = time.perf_counter()
+    try:
+        if spec.invalid is not None:
+            raise ValueError(spec.invalid)
+        if spec.model == "opmatrix":
+            outcome = _simulate(spec)
+        else:
+            outcome = RunOutcome(
+                spec.run_id, "done", kpis=testmodels.evaluate(spec.model, spec.inputs)
+            )
+    except Exception as exc:  # a run that raises is recorded, not propagated
+        outcome = RunOutcome(spec.run_id, "failed", error=_describe(exc))
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def _simulate(spec: RunSpec) -> RunOutcome:
+    from simulation.api import run
+
+    assert spec.scenario is not None
+    result = run(spec.scenario, spec.seed)
+    kpis: dict[str, float | None] = {}
+    details: dict[str, Any] = {}
+    for key, value in result.summary.items():
+        if isinstance(value, dict):
+            details[key] = value
+        elif value is None or isinstance(value, int | float):
+            kpis[key] = _finite(value)
+    return RunOutcome(spec.run_id, "done", kpis=kpis, details=details, daily=result.daily)
+
+
+def _finite(value: float | int | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` and the innermost frame, short enough for a table cell."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
+    message = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {message}{where}"
