@@ -86,7 +86,8 @@ def validate(
 
 
 def _is_experiment(data: dict) -> bool:
-    return "scenario" in data and ("variants" in data or "sweep" in data or "replicates" in data)
+    has_model = "scenario" in data or "model" in data  # model: a runner test function
+    return has_model and ("variants" in data or "sweep" in data or "replicates" in data)
 
 
 @app.command()
