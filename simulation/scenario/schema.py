@@ -32,6 +32,8 @@ from simulation.scenario.types import (  # noqa: F401 - re-exported for users of
     resolve_per_segment,
 )
 from simulation.strategies.channel_config import ChannelConfig, FlowsConfig
+from simulation.strategies.contact_windows import ContactPolicyConfig
+from simulation.strategies.perks import PerksConfig
 
 # ---------------------------------------------------------------------------- population
 
@@ -232,6 +234,8 @@ class Scenario(StrictModel):
     lifecycle: LifecycleConfig = LifecycleConfig()
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     flows: FlowsConfig = FlowsConfig()
+    contact_policy: ContactPolicyConfig | None = None
+    perks: PerksConfig = PerksConfig()
     word_of_mouth: WordOfMouthConfig = WordOfMouthConfig()
 
     # Fields whose values are per-segment mappings, checked against the segment names.

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from simulation.strategies.base import StrategyModule
 from simulation.strategies.channels import Channels
+from simulation.strategies.contact_windows import ContactWindows
 from simulation.strategies.lifecycle import Lifecycle
+from simulation.strategies.perks import Perks
 from simulation.strategies.word_of_mouth import WordOfMouth
 
 MODULE_ORDER: tuple[type[StrategyModule], ...] = (
     Lifecycle,
+    ContactWindows,
     Channels,
+    Perks,
     WordOfMouth,
 )

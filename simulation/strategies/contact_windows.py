@@ -1,0 +1,219 @@
+"""Contact windows: when a message lands, how often a customer may be contacted, and how
+fatigue, themed weekdays and urgent wording change the response.
+
+Every contact a channel makes gets a send hour drawn from the channel's send hours; it lands
+*in window* when that hour is set in the customer's availability bitmask (elderly 9–11, 14–17,
+20–22 [001]). Contact outside the window costs the same and responds ``out_of_window_response``
+times as well. Each contact adds to the customer's fatigue (``pop.extra["fatigue"]``, decaying
+with a half-life), and the response falls as exp(−``response_drop`` × fatigue); once fatigue
+passes ``opt_out_threshold`` a contact from a channel the customer can leave (unfollow, leave
+the group, delete the WeCom contact; see the channel catalogue) makes them opt out with
+``opt_out_per_contact``: they are not contacted by such channels again (``pop.extra
+["opted_out"]``) and an engaged prospect leaves the private domain. More contacts thus first
+raise, then lower the total response: the interior optimum Zhang, Kumar & Cosguner (2017) find
+(DOMAIN.md §2.4; :func:`expected_responses` computes the curve). Weekly caps per channel,
+themed weekdays (Tue early-bird, Wed half-price dining, Thu joint perks, Fri movie day [001])
+and the urgency multiplier (+30 % reads for "limited, while stocks last" wording [000]) complete
+the policy. ``enabled: false`` switches the whole policy off (the paired on/off comparison).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field
+
+from simulation.accounting import per_segment_counts
+from simulation.population.stages import Stage
+from simulation.scenario.types import (
+    WEEKDAYS,
+    HourRanges,
+    NonNegative,
+    Positive,
+    Probability,
+    Problems,
+    StrictModel,
+    hours_mask,
+)
+from simulation.strategies.base import Day, StrategyModule
+from simulation.strategies.channel_catalogue import CATALOGUE
+
+Weekday = Literal[WEEKDAYS]  # type: ignore[valid-type]
+#: Hours a channel sends when the policy does not say (inf.: a working day, 8:00–22:00).
+DEFAULT_SEND_HOURS = ["8-22"]
+
+
+class FatigueConfig(StrictModel):
+    """Fatigue per contact, its half-life, its effect on response and on opting out.
+
+    Defaults (inf.) put the optimum near 2 contacts a week (≈ 7 a month, Zhang, Kumar &
+    Cosguner 2017's optimum of 7) and make opting out rare at 1 a week and common at 3–5 a week
+    (Localytics 2017: push disabled by 10 % at 1/week, 37 % at 2–5/week), DOMAIN.md §2.4.
+    """
+
+    per_contact: NonNegative = 1.0
+    half_life_days: Positive = 7.0
+    response_drop: NonNegative = 0.25
+    opt_out_threshold: NonNegative = 2.5
+    opt_out_per_contact: Probability = 0.02
+
+
+class ThemedDay(StrictModel):
+    """A weekday theme: contacts that day respond ``response`` times as well ([001])."""
+
+    theme: str
+    response: NonNegative = 1.0
+    channels: list[str] | None = None  # None: every channel
+
+
+class UrgencyConfig(StrictModel):
+    """Urgent, scarce wording on these channels: +30 % average reads [000]."""
+
+    multiplier: NonNegative = 1.3
+    channels: list[str] = Field(default_factory=list)
+
+
+class ContactPolicyConfig(StrictModel):
+    """The ``contact_policy`` section: windows, caps, fatigue, themed days, urgency."""
+
+    enabled: bool = True
+    send_hours: dict[str, HourRanges] = Field(default_factory=dict)  # channel or 'default'
+    out_of_window_response: Probability = 0.3  # (inf.) a message read hours later, if at all
+    weekly_caps: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    fatigue: FatigueConfig = FatigueConfig()
+    themed_days: dict[Weekday, ThemedDay] = Field(default_factory=dict)
+    urgency: UrgencyConfig = UrgencyConfig(multiplier=1.0)
+
+    def cross_problems(self, scenario, path: tuple[str | int, ...]) -> Problems:
+        """Channel names the policy mentions must be channels of the scenario."""
+        channels = list(scenario.channels)
+        known = ", ".join(channels) or "(none)"
+        out: Problems = []
+
+        def check(name: str, where: tuple[str | int, ...]) -> None:
+            if name != "default" and name not in channels:
+                out.append((where, f"unknown channel '{name}'; channels: {known}"))
+
+        for name in self.send_hours:
+            check(name, (*path, "send_hours", name))
+        for name in self.weekly_caps:
+            check(name, (*path, "weekly_caps", name))
+        for i, name in enumerate(self.urgency.channels):
+            check(name, (*path, "urgency", "channels", i))
+        for day, theme in self.themed_days.items():
+            for i, name in enumerate(theme.channels or []):
+                check(name, (*path, "themed_days", day, "channels", i))
+        return out
+
+
+def hours_of(ranges: list[str]) -> np.ndarray:
+    """The hours (0–23) covered by ranges like ``['9-11', '20-22']``."""
+    mask = hours_mask(ranges)
+    return np.array([h for h in range(24) if mask >> h & 1], dtype=np.uint32)
+
+
+def expected_responses(
+    fatigue: FatigueConfig, contacts_per_week: float, weeks: int = 26
+) -> float:
+    """Expected responses of one customer contacted evenly ``contacts_per_week`` times a week
+    (response 1 for a fresh, in-window contact), with fatigue and opt-outs from a channel the
+    customer can leave. Zero contacts give zero; too many give fewer than the optimum."""
+    if contacts_per_week <= 0:
+        return 0.0
+    decay = 0.5 ** (1.0 / fatigue.half_life_days)
+    gap = 7.0 / contacts_per_week
+    level, staying, total = 0.0, 1.0, 0.0
+    for _ in range(int(weeks * contacts_per_week)):
+        total += staying * math.exp(-fatigue.response_drop * level)
+        level += fatigue.per_contact
+        if level > fatigue.opt_out_threshold:
+            staying *= 1.0 - fatigue.opt_out_per_contact
+        level *= decay**gap
+    return total
+
+
+class ContactWindows(StrategyModule):
+    """Runs before channels each day (fatigue decays, weekly counters reset, today's theme);
+    channels call :meth:`admit` before paying for contacts and :meth:`deliver` after."""
+
+    name = "contact_windows"
+
+    @classmethod
+    def enabled(cls, scenario) -> bool:
+        policy = getattr(scenario, "contact_policy", None)
+        return policy is not None and policy.enabled and bool(scenario.channels)
+
+    def setup(self) -> None:
+        model = self.model
+        pop = model.population
+        sc = model.scenario
+        self.policy: ContactPolicyConfig = sc.contact_policy
+        names = list(sc.channels)
+        self.names = names
+        default_hours = self.policy.send_hours.get("default", DEFAULT_SEND_HOURS)
+        self.send_hours = [hours_of(self.policy.send_hours.get(c, default_hours)) for c in names]
+        default_cap = self.policy.weekly_caps.get("default")
+        self.caps = [self.policy.weekly_caps.get(c, default_cap) for c in names]
+        self.week_counts = [
+            None if cap is None else np.zeros(pop.n, dtype=np.uint16) for cap in self.caps
+        ]
+        self.can_leave = [CATALOGUE[sc.channels[c].kind].opt_out for c in names]
+        urgency = self.policy.urgency
+        self.urgency = [urgency.multiplier if c in urgency.channels else 1.0 for c in names]
+        self.fatigue = pop.extra.setdefault("fatigue", np.zeros(pop.n, dtype=np.float32))
+        self.opted_out = pop.extra.setdefault("opted_out", np.zeros(pop.n, dtype=bool))
+        f = self.policy.fatigue
+        self.decay = np.float32(0.5 ** (1.0 / f.half_life_days))
+        self.theme = [1.0] * len(names)
+
+    def step(self, day: Day) -> None:
+        self.fatigue *= self.decay
+        if (day.index - 1) % 7 == 0:
+            for counts in self.week_counts:
+                if counts is not None:
+                    counts[:] = 0
+        theme = self.policy.themed_days.get(day.weekday_name)
+        self.theme = [
+            theme.response if theme and (theme.channels is None or c in theme.channels) else 1.0
+            for c in self.names
+        ]
+
+    def admit(self, code: int, idx: np.ndarray) -> np.ndarray:
+        """Drop customers who opted out of a channel they can leave, or are at its weekly cap."""
+        if self.can_leave[code] and idx.size:
+            idx = idx[~self.opted_out[idx]]
+        counts = self.week_counts[code]
+        if counts is not None and idx.size:
+            idx = idx[counts[idx] < self.caps[code]]
+        return idx
+
+    def deliver(self, code: int, idx: np.ndarray, day: Day) -> np.ndarray:
+        """Land contacts ``idx`` at a send hour each; return each one's response multiplier and
+        update caps, fatigue and opt-outs."""
+        pop = self.model.population
+        ledger = self.model.ledger
+        name = self.names[code]
+        s = len(pop.segment_names)
+        hours = self.send_hours[code]
+        sent = hours[self.rng.integers(hours.size, size=idx.size)]
+        in_window = (pop.availability[idx] >> sent) & 1 == 1
+        f = self.policy.fatigue
+        mult = np.where(in_window, 1.0, self.policy.out_of_window_response)
+        mult *= np.exp(-f.response_drop * self.fatigue[idx].astype(np.float64))
+        mult *= self.theme[code] * self.urgency[code]
+        outside = idx[~in_window]
+        ledger.count(name, "out_of_window", day.index, per_segment_counts(pop.segment, outside, s))
+
+        counts = self.week_counts[code]
+        if counts is not None:
+            counts[idx] += 1
+        self.fatigue[idx] += np.float32(f.per_contact)
+        if self.can_leave[code] and f.opt_out_per_contact > 0:
+            tired = idx[self.fatigue[idx] > f.opt_out_threshold]
+            leave = tired[self.rng.random(tired.size) < f.opt_out_per_contact]
+            self.opted_out[leave] = True
+            pop.stage[leave[pop.stage[leave] == Stage.ENGAGED]] = Stage.AWARE
+            ledger.count(name, "opt_outs", day.index, per_segment_counts(pop.segment, leave, s))
+        return mult

@@ -1,0 +1,256 @@
+"""Perks (权益): a catalogue of offers with cost, appeal by segment, daily stock, and what being
+shown, claiming and redeeming one does.
+
+Each day a perk is shown to ``offer_rate`` of its target stages (on its themed ``weekdays``
+only, if set). Being shown has an **exposure effect** of its own (Venkatesan & Farris 2012: it
+outweighs redemption; DOMAIN.md §2.6): prospects join the private domain with
+``exposure_engage``. Shown customers **claim** with ``claim_rate`` × their segment's appeal
+(``population.segments.*.perk_appeal``) × price sensitivity × (1 − negative sentiment), times
+``urgency_multiplier`` while stock is limited ("limited, while stocks last": +30 % reads [000]).
+Claims beyond the day's stock are refused and raise the claimant's ``negative_sentiment``
+(complaints when coupons run out [001]). Claims are **redeemed** with a rate that rises with
+face value (Coupons.com) and, for offline perks, only where merchants are (``merchant_cities``:
+the largest cities; CMB's coupons are redeemed offline, so geography gates redemption [001][004]).
+Redemption costs ``unit_cost`` (ledger category ``perk``) and does what the perk's lifecycle
+trigger is for [002]: a **first-order** red packet converts a prospect, a **fission** red packet
+is shared with a tie who becomes aware or engaged, a **recall** red packet brings an at-risk or
+dormant customer back.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from simulation.accounting import per_segment_counts
+from simulation.population.stages import Stage
+from simulation.rng import bernoulli_indices
+from simulation.scenario.types import (
+    WEEKDAYS,
+    NonNegative,
+    Positive,
+    Probability,
+    Problems,
+    StrictModel,
+    Yuan,
+)
+from simulation.strategies.base import Day, StrategyModule
+from simulation.strategies.channel_config import Count, TargetStage
+
+Weekday = Literal[WEEKDAYS]  # type: ignore[valid-type]
+Trigger = Literal["first_order", "fission", "recall", "general"]
+
+#: Whom each lifecycle red packet is for by default ([002]).
+TRIGGER_TARGETS: dict[str, tuple[str, ...]] = {
+    "first_order": ("aware", "engaged"),
+    "fission": ("active",),
+    "recall": ("at_risk", "dormant"),
+    "general": ("aware", "engaged", "active"),
+}
+
+
+class PerkConfig(StrictModel):
+    """One perk of the catalogue. Money in yuan; rates are daily probabilities."""
+
+    description: str = ""
+    trigger: Trigger = "general"
+    targets: list[TargetStage] | None = None  # default: the trigger's stages
+    offer_rate: Probability = 0.0
+    weekdays: list[Weekday] | None = None  # themed days only (e.g. Friday movie tickets [001])
+    face_value: Yuan = 10.0
+    unit_cost: Yuan | None = None  # per redemption; default: the face value
+    daily_stock: Count | None = None  # claims a day; None: unlimited
+    urgency_multiplier: NonNegative = 1.3  # claims × this while stock is limited [000]
+    claim_rate: Probability = 0.2  # × segment appeal (inf.)
+    redemption_rate: Probability = 0.08  # at the reference face value (inf., inside 1–15 %)
+    reference_face_value: Positive = 10.0
+    face_value_elasticity: NonNegative = 0.5  # redemption ∝ (face / reference)^e (inf.)
+    merchant_cities: Count | None = None  # offline: redeemable in the N largest cities only
+    exposure_engage: Probability = 0.0
+    convert_on_redeem: Probability = 0.0
+    recall_on_redeem: Probability = 0.0
+    share_on_redeem: Probability = 0.0
+    share_effect: Literal["aware", "engage"] = "aware"
+    complaint: Probability = 0.2  # negative sentiment added per refused claim (inf.)
+
+    @property
+    def effective_targets(self) -> tuple[str, ...]:
+        return tuple(self.targets) if self.targets is not None else TRIGGER_TARGETS[self.trigger]
+
+    @property
+    def cost(self) -> float:
+        return self.face_value if self.unit_cost is None else self.unit_cost
+
+    @property
+    def redemption(self) -> float:
+        """Redemption probability of a claim where merchants are: rises with face value."""
+        ratio = self.face_value / self.reference_face_value
+        return float(min(1.0, self.redemption_rate * ratio**self.face_value_elasticity))
+
+
+class PerksConfig(StrictModel):
+    """The ``perks`` section: a budget over all perks and the catalogue."""
+
+    budget: Yuan | None = None
+    catalogue: dict[str, PerkConfig] = Field(default_factory=dict)
+
+    def cross_problems(self, scenario, path: tuple[str | int, ...]) -> Problems:
+        """Segments' ``perk_appeal`` keys must name perks of the catalogue."""
+        known = ", ".join(self.catalogue) or "(none; add perks.catalogue)"
+        out: Problems = []
+        for seg_name, seg in scenario.population.segments.items():
+            for perk in seg.perk_appeal:
+                if perk not in self.catalogue:
+                    out.append(
+                        (
+                            ("population", "segments", seg_name, "perk_appeal", perk),
+                            f"unknown perk '{perk}'; perks.catalogue: {known}",
+                        )
+                    )
+        return out
+
+
+class PerkPlan:
+    """One perk resolved for a run."""
+
+    def __init__(self, name: str, cfg: PerkConfig, appeal: np.ndarray) -> None:
+        self.name = name
+        self.item = f"perk:{name}"
+        self.cfg = cfg
+        self.appeal = appeal.astype(np.float64)
+        self.targets = np.zeros(len(Stage), dtype=bool)
+        self.targets[[int(Stage[t.upper()]) for t in cfg.effective_targets]] = True
+        self.weekdays = None if cfg.weekdays is None else {WEEKDAYS.index(d) for d in cfg.weekdays}
+        self.urgency = cfg.urgency_multiplier if cfg.daily_stock is not None else 1.0
+
+
+class Perks(StrategyModule):
+    name = "perks"
+
+    @classmethod
+    def enabled(cls, scenario) -> bool:
+        perks = getattr(scenario, "perks", None)
+        return perks is not None and any(p.offer_rate > 0 for p in perks.catalogue.values())
+
+    def setup(self) -> None:
+        model = self.model
+        pop = model.population
+        cfg: PerksConfig = model.scenario.perks
+        self.plans = []
+        for name, perk in cfg.catalogue.items():
+            col = pop.perk_names.index(name) if name in pop.perk_names else None
+            appeal = (
+                pop.perk_appeal[:, col]
+                if col is not None
+                else np.zeros(len(pop.segment_names), dtype=np.float32)
+            )
+            self.plans.append(PerkPlan(name, perk, appeal))
+            model.ledger.register(f"perk:{name}", "perk")
+        self.budget_left = float("inf") if cfg.budget is None else float(cfg.budget)
+        self.sentiment = pop.extra.setdefault(
+            "negative_sentiment", np.zeros(pop.n, dtype=np.float32)
+        )
+        self.codes = {p.name: pop.source_code(p.item) for p in self.plans}
+
+    def step(self, day: Day) -> None:
+        for plan in self.plans:
+            if plan.cfg.offer_rate > 0 and (plan.weekdays is None or day.weekday in plan.weekdays):
+                self._offer(plan, day)
+
+    def _count(self, plan: PerkPlan, event: str, day: int, idx: np.ndarray) -> None:
+        pop = self.model.population
+        counts = per_segment_counts(pop.segment, idx, len(pop.segment_names))
+        self.model.ledger.count(plan.item, event, day, counts)
+
+    def _offer(self, plan: PerkPlan, day: Day) -> None:
+        pop = self.model.population
+        rng = self.rng
+        cfg = plan.cfg
+        d = day.index
+        shown = bernoulli_indices(rng, pop.n, cfg.offer_rate)
+        shown = shown[plan.targets[pop.stage[shown]]]
+        if shown.size == 0:
+            return
+        self._count(plan, "shown", d, shown)
+        if cfg.exposure_engage > 0:
+            prospects = shown[pop.stage[shown] <= Stage.AWARE]
+            engaged = prospects[rng.random(prospects.size) < cfg.exposure_engage]
+            pop.mark_engaged(engaged, d)
+            self._count(plan, "engaged", d, engaged)
+
+        p = (
+            cfg.claim_rate
+            * plan.appeal[pop.segment[shown]]
+            * (0.5 + pop.price_sensitivity[shown])  # mean 1 at sensitivity 0.5 (inf.)
+            * (1.0 - self.sentiment[shown])
+            * plan.urgency
+        )
+        claims = shown[rng.random(shown.size) < p]
+        if cfg.daily_stock is not None and claims.size > cfg.daily_stock:
+            order = rng.permutation(claims.size)
+            refused = claims[order[cfg.daily_stock :]]
+            claims = np.sort(claims[order[: cfg.daily_stock]])
+            self.sentiment[refused] = np.minimum(self.sentiment[refused] + cfg.complaint, 1.0)
+            self._count(plan, "stock_outs", d, refused)
+        self._count(plan, "claims", d, claims)
+
+        redeem_p = np.full(claims.size, cfg.redemption)
+        if cfg.merchant_cities is not None:
+            redeem_p[pop.city[claims] >= cfg.merchant_cities] = 0.0
+        redeemed = claims[rng.random(claims.size) < redeem_p]
+        cost = plan.cfg.cost
+        if cost > 0 and redeemed.size * cost > self.budget_left:
+            affordable = int(self.budget_left // cost)
+            redeemed = np.sort(rng.choice(redeemed, size=affordable, replace=False))
+        if redeemed.size == 0:
+            return
+        self._count(plan, "redemptions", d, redeemed)
+        if cost > 0:
+            s = len(pop.segment_names)
+            self.model.ledger.charge(
+                plan.item, d, per_segment_counts(pop.segment, redeemed, s) * cost
+            )
+            self.budget_left -= redeemed.size * cost
+        self._effects(plan, redeemed, d)
+
+    def _effects(self, plan: PerkPlan, redeemed: np.ndarray, d: int) -> None:
+        """What redeeming does, by lifecycle trigger ([002])."""
+        pop = self.model.population
+        rng = self.rng
+        cfg = plan.cfg
+        stage = pop.stage[redeemed]
+        if cfg.convert_on_redeem > 0:
+            prospects = redeemed[stage <= Stage.ENGAGED]
+            won = prospects[rng.random(prospects.size) < cfg.convert_on_redeem]
+            pop.mark_converted(won, d, self.codes[plan.name], self.model.lifecycle.draw_rings(won))
+            self._count(plan, "conversions", d, won)
+        if cfg.recall_on_redeem > 0:
+            lapsing = redeemed[(stage == Stage.AT_RISK) | (stage == Stage.DORMANT)]
+            back = lapsing[rng.random(lapsing.size) < cfg.recall_on_redeem]
+            pop.stage[back] = Stage.ACTIVE
+            self._count(plan, "recalled", d, back)
+        if cfg.share_on_redeem > 0:
+            sharers = redeemed[rng.random(redeemed.size) < cfg.share_on_redeem]
+            friends = self._one_tie_each(sharers)
+            friends = np.unique(friends)
+            friends = friends[pop.stage[friends] <= Stage.AWARE]
+            if cfg.share_effect == "engage":
+                pop.mark_engaged(friends, d)
+            else:
+                pop.mark_aware(friends, d)
+            self._count(plan, "shared_to", d, friends)
+
+    def _one_tie_each(self, idx: np.ndarray) -> np.ndarray:
+        """One random tie of each customer in ``idx`` (anyone, on a well-mixed network)."""
+        net = self.model.network
+        if idx.size == 0:
+            return idx
+        if net.is_complete:
+            return self.rng.integers(net.n, size=idx.size)
+        deg = net.degree[idx]
+        has = deg > 0
+        idx, deg = idx[has], deg[has]
+        pick = (self.rng.random(idx.size) * deg).astype(np.int64)
+        return net.indices[net.indptr[idx] + pick].astype(np.int64)
