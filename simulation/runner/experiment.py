@@ -317,6 +317,7 @@ def load_experiment(path: Path | str) -> Experiment:
         base_data = checker.scenario_paths(raw, ("overrides",), base_values, None)
         checker.raise_if_any()
         base = validate_model(Scenario, base_data, str(scenario_path))
+        base_data = _plain(base_data)  # plain containers copy ~100× faster than ruamel's
         variant_overrides = checker.variants(cfg, base, base_data)
         checker.sweep_paths(cfg, base, base_data, variant_overrides)
     else:
@@ -336,7 +337,7 @@ def _resolve_scenario(name: str, experiment_path: Path) -> Path | None:
     if not name.endswith((".yaml", ".yml")):
         for folder in (here.parent / "scenarios", Path.cwd() / "scenarios"):
             candidates += [folder / f"{name}.yaml", folder / "validation" / f"{name}.yaml"]
-    return next((c for c in candidates if c.is_file()), None)
+    return next((c.resolve() for c in candidates if c.is_file()), None)
 
 
 class _Checker:
