@@ -53,6 +53,11 @@ def bernoulli_indices(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
         return np.arange(n, dtype=np.int64)
     if p > 0.25:
         return np.flatnonzero(rng.random(n) < p)
+    if p < 1e-9:
+        # Geometric gaps would overflow int64; successes are so rare that a binomial count
+        # and a uniform draw of that many distinct positions is exact and cheap.
+        k = int(rng.binomial(n, p))
+        return np.sort(rng.choice(n, size=k, replace=False)).astype(np.int64)
     out: list[np.ndarray] = []
     pos = -1
     expected = n * p

@@ -1,0 +1,87 @@
+"""Shared fixtures: small scenarios built in code, and the CLI runner."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def small_scenario_dict(**changes: Any) -> dict[str, Any]:
+    """A two-segment scenario small enough for unit tests (a fresh dict on every call)."""
+    base: dict[str, Any] = {
+        "name": "small",
+        "days": 60,
+        "population": {
+            "size": 2000,
+            "cities": {"count": 4},
+            "segments": {
+                "credit_card": {
+                    "share": 0.6,
+                    "digital_affinity": {"mean": 0.7, "sd": 0.1},
+                    "monthly_value": {"median": 40.0, "sigma": 0.5},
+                    "churn_hazard": 0.002,
+                    "initial": {"aware": 0.2, "converted": 0.1},
+                },
+                "payroll": {
+                    "share": 0.4,
+                    "monthly_value": {"median": 60.0, "sigma": 0.5},
+                    "churn_hazard": 0.004,
+                    "availability": ["9-11", "14-17"],
+                },
+            },
+        },
+        "graph": {"kind": "watts_strogatz", "k": 6, "p": 0.1},
+        "lifecycle": {"at_risk_to_dormant": 0.2, "dormant_to_churned": 0.2},
+        "channels": {
+            "ads": {
+                "daily_reach": 0.02,
+                "cost_per_contact": 0.5,
+                "conversion_on_contact": 0.05,
+                "engage_on_contact": 0.1,
+            },
+            "wecom": {
+                "daily_reach": {"payroll": 0.1, "default": 0.05},
+                "cost_per_contact": 1.0,
+                "conversion_on_contact": 0.05,
+                "targets": ["engaged"],
+            },
+        },
+        "word_of_mouth": {"imitation": 0.05},
+    }
+    out = copy.deepcopy(base)
+    for path, value in changes.items():
+        node = out
+        parts = path.split("__")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+@pytest.fixture
+def small_dict() -> dict[str, Any]:
+    return small_scenario_dict()
+
+
+def opmatrix(
+    *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """Run the real ``opmatrix`` CLI in a subprocess (as a user would)."""
+    return subprocess.run(
+        [sys.executable, "-m", "simulation", *args],
+        cwd=cwd or REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "160", "NO_COLOR": "1"},
+    )
