@@ -25,9 +25,15 @@ class OperatingMatrixModel(mesa.Model):
 
     Every customer is a :class:`Customer` Mesa agent; their hot state is the model's
     :class:`PopulationState` arrays, on which strategy modules act a whole day at a time.
+    Agents are materialised lazily: ``model.agents`` (what DataCollector agent reporters and
+    SolaraViz read), ``agents_by_type`` and ``customers`` create all of them on first access,
+    ``customer(i)`` just one. docs/performance.md explains the trade-off.
     """
 
     def __init__(self, scenario: Scenario, seed: int = 0) -> None:
+        # Customer agents are created on first use (see ``agents``), not here: at 1M customers
+        # eager creation costs ~4-7 s and ~1 GB, while a run itself never touches an agent.
+        self._customers: dict[int, Customer] = {}
         self.streams = Streams(seed)
         super().__init__(rng=self.streams.int_seed("mesa"))
         self.scenario = scenario
@@ -52,7 +58,6 @@ class OperatingMatrixModel(mesa.Model):
         self.lifecycle: Lifecycle = next(m for m in self.modules if isinstance(m, Lifecycle))
         for module in self.modules:
             module.setup()
-        self.customers: list[Customer] = [Customer(self, i) for i in range(self.population.n)]
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "customers_won": lambda m: int(m.population.customers_mask().sum()),
@@ -92,8 +97,47 @@ class OperatingMatrixModel(mesa.Model):
     def summary(self) -> dict[str, float | int | None]:
         return kpis(self.population, self.ledger, self.day)
 
+    # ------------------------------------------------------------------ Mesa agents, on demand
+
     def customer(self, index: int) -> Customer:
-        return self.customers[index]
+        """The ``Customer`` agent of row ``index``, created (and registered) on first use."""
+        agent = self._customers.get(index)
+        if agent is None:
+            if not 0 <= index < self.population.n:
+                raise IndexError(f"customer index {index} outside 0..{self.population.n - 1}")
+            agent = self._customers[index] = Customer(self, index)
+        return agent
+
+    def materialise_customers(self) -> None:
+        """Create every customer agent not created yet, in row order (once per model)."""
+        pop = getattr(self, "population", None)
+        if pop is None or len(self._customers) == pop.n:
+            return
+        for i in range(pop.n):
+            if i not in self._customers:
+                self._customers[i] = Customer(self, i)
+
+    @property
+    def customers(self) -> list[Customer]:
+        """All customer agents in row order (materialises them: ~4 µs and ~1 KB each)."""
+        self.materialise_customers()
+        return [self._customers[i] for i in range(self.population.n)]
+
+    @property
+    def agents(self) -> mesa.AgentSet:
+        """Mesa's set of all agents; customers are materialised on first access."""
+        self.materialise_customers()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict[type[mesa.Agent], mesa.AgentSet]:
+        self.materialise_customers()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        self.materialise_customers()
+        return super().agent_types
 
     def stage_counts(self) -> np.ndarray:
         return self.recorder.stage_counts[self.day].sum(axis=0)
