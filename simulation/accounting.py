@@ -91,12 +91,41 @@ class DailyRecorder:
         #: Customers won and not lost (CUSTOMER_STAGES) per ring, for the ring-migration plot.
         self.ring_counts = np.zeros((days + 1, n_segments, N_RINGS), dtype=np.int64)
         self.last_day = -1
+        # Counts per (segment, stage, ring), kept up to date from yesterday's stage and ring:
+        # only customers whose stage or ring changed are recounted (O(changes), exact integers).
+        self._cells: np.ndarray | None = None
+        self._prev_stage: np.ndarray | None = None
+        self._prev_ring: np.ndarray | None = None
+
+    @staticmethod
+    def _cell(segment: np.ndarray, stage: np.ndarray, ring: np.ndarray) -> np.ndarray:
+        return (segment.astype(np.int64) * N_STAGES + stage) * N_RINGS + ring
 
     def record(self, day: int, pop: PopulationState) -> None:
-        # One bincount over (segment, stage, ring) gives both tables at the cost of one pass.
+        # One bincount over (segment, stage, ring) gives both tables; traits (segment) are fixed
+        # after sampling, so after the first day only changed rows need recounting.
         s = len(pop.segment_names)
-        flat = (pop.segment.astype(np.int64) * N_STAGES + pop.stage) * N_RINGS + pop.ring
-        full = np.bincount(flat, minlength=s * N_STAGES * N_RINGS).reshape(s, N_STAGES, N_RINGS)
+        size = s * N_STAGES * N_RINGS
+        prev_stage, prev_ring = self._prev_stage, self._prev_ring
+        if self._cells is None or prev_stage is None or prev_ring is None or (
+            prev_stage.shape != pop.stage.shape
+        ):
+            self._cells = np.bincount(self._cell(pop.segment, pop.stage, pop.ring), minlength=size)
+            self._prev_stage = pop.stage.copy()
+            self._prev_ring = pop.ring.copy()
+        else:
+            changed = np.flatnonzero((pop.stage != prev_stage) | (pop.ring != prev_ring))
+            if changed.size:
+                seg = pop.segment[changed]
+                self._cells += np.bincount(
+                    self._cell(seg, pop.stage[changed], pop.ring[changed]), minlength=size
+                )
+                self._cells -= np.bincount(
+                    self._cell(seg, prev_stage[changed], prev_ring[changed]), minlength=size
+                )
+                prev_stage[changed] = pop.stage[changed]
+                prev_ring[changed] = pop.ring[changed]
+        full = self._cells.reshape(s, N_STAGES, N_RINGS)
         self.stage_counts[day] = full.sum(axis=2)
         self.ring_counts[day] = full[:, list(CUSTOMER_STAGES), :].sum(axis=1)
         self.last_day = day

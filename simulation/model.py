@@ -12,6 +12,7 @@ from simulation.errors import ScenarioError
 from simulation.network.social import SocialNetwork, build_network
 from simulation.population.customer import Customer
 from simulation.population.sampling import sample_population
+from simulation.population.stages import CUSTOMER_STAGES
 from simulation.population.state import PopulationState
 from simulation.rng import Streams
 from simulation.scenario.schema import WEEKDAYS, Scenario
@@ -60,8 +61,10 @@ class OperatingMatrixModel(mesa.Model):
             module.setup()
         self.datacollector = mesa.DataCollector(
             model_reporters={
-                "customers_won": lambda m: int(m.population.customers_mask().sum()),
-                "acquisitions": lambda m: int((m.population.converted_day >= 1).sum()),
+                "customers_won": lambda m: int(
+                    m.recorder.stage_counts[m.day][:, list(CUSTOMER_STAGES)].sum()
+                ),
+                "acquisitions": lambda m: int(np.count_nonzero(m.population.converted_day >= 1)),
                 "spend": lambda m: m.ledger.total_spend(m.day),
             }
         )

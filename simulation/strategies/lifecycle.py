@@ -36,6 +36,8 @@ class Lifecycle(StrategyModule):
         rings = [g.rings for g in sc.population.segments.values()]
         self.ring_shares = np.array([[r.outer, r.middle, r.inner] for r in rings])
         self.daily_value = (pop.monthly_value / DAYS_PER_MONTH).astype(np.float64)
+        self._earned = np.zeros(pop.n, dtype=np.float64)  # today's value per customer (scratch)
+        self._segment_index = pop.segment.astype(np.intp)  # bincount wants intp: cast once
 
     def draw_rings(self, idx: np.ndarray) -> np.ndarray:
         """Ring each newly converted customer lands in, from its segment's ring shares."""
@@ -107,9 +109,11 @@ class Lifecycle(StrategyModule):
         """Active and at-risk customers earn their daily value (called at the end of the day)."""
         pop = self.model.population
         earning = (pop.stage >= Stage.CONVERTED) & (pop.stage <= Stage.AT_RISK)
-        np.add(pop.value_accrued, self.daily_value, out=pop.value_accrued, where=earning)
-        rec = self.model.recorder
+        # value × True/False is the value or +0.0 exactly, so this equals a masked add; the
+        # dense multiply-add is ~10x faster than ``np.add(..., where=earning)`` at 1M customers.
+        np.multiply(self.daily_value, earning, out=self._earned)
+        pop.value_accrued += self._earned
         s = len(pop.segment_names)
-        rec.value[day.index] = np.bincount(
-            pop.segment, weights=np.where(earning, self.daily_value, 0.0), minlength=s
+        self.model.recorder.value[day.index] = np.bincount(
+            self._segment_index, weights=self._earned, minlength=s
         )
