@@ -9,7 +9,8 @@ import numpy as np
 
 from simulation.accounting import DailyRecorder, Ledger, kpis
 from simulation.errors import ScenarioError
-from simulation.network.social import SocialNetwork, build_network
+from simulation.network.cache import cached_network
+from simulation.network.social import SocialNetwork
 from simulation.population.customer import Customer
 from simulation.population.sampling import sample_population
 from simulation.population.stages import CUSTOMER_STAGES
@@ -45,8 +46,8 @@ class OperatingMatrixModel(mesa.Model):
             scenario, self.streams.get("population")
         )
         try:
-            self.network: SocialNetwork = build_network(
-                scenario.graph, self.population, self.streams.get("graph")
+            self.network: SocialNetwork = cached_network(
+                scenario.graph, self.population, self.streams.get("graph"), seed
             )
         except ValueError as exc:
             raise ScenarioError.single("<scenario>", "graph", str(exc)) from None
