@@ -109,6 +109,44 @@ def block_model_edges(
     return order[el[:, 0]], order[el[:, 1]]
 
 
+def weak_tie_edges(
+    mean_degree: float,
+    within_city_odds: float,
+    population: PopulationState,
+    rng: np.random.Generator,
+    exclude: Edges | None = None,
+) -> Edges:
+    """Random acquaintance ties (the weak layer), ``within_city_odds`` times likelier in-city.
+
+    Draws ``n·mean_degree/2`` endpoint pairs: the first uniform, the second from the same city
+    with the probability the odds imply, else uniform; self-loops, duplicates and ties already
+    in ``exclude`` (the strong layer) are dropped, so the realised degree is a shade lower.
+    """
+    n = population.n
+    m = round(n * mean_degree / 2)
+    if n < 2 or m == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    city = population.city.astype(np.int64)
+    sizes = np.bincount(city).astype(float)
+    same_pairs = float((sizes * sizes).sum())
+    weight = within_city_odds * same_pairs
+    p_same = weight / (weight + float(n) * n - same_pairs) if within_city_odds > 1.0 else 0.0
+    src = rng.integers(0, n, size=m)
+    dst = rng.integers(0, n, size=m)
+    same = np.flatnonzero(rng.random(m) < p_same)
+    if same.size:
+        order = np.argsort(city, kind="stable")
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        c = city[src[same]]
+        pick = starts[c] + (rng.random(same.size) * sizes[c]).astype(np.int64)
+        dst[same] = order[pick]
+    keep = src != dst
+    keys = np.unique(_edge_keys(src[keep], dst[keep], n))
+    if exclude is not None and exclude[0].size:
+        keys = keys[~np.isin(keys, _edge_keys(exclude[0], exclude[1], n))]
+    return keys // n, keys % n
+
+
 def build_edges(
     cfg: WattsStrogatzGraph | BarabasiAlbertGraph | BlockModelGraph,
     population: PopulationState,

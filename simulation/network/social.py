@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from simulation.network.builders import build_edges
+from simulation.network.builders import build_edges, weak_tie_edges
 from simulation.population.state import PopulationState
 from simulation.scenario.schema import CompleteGraph, GraphConfig
 
@@ -24,6 +24,8 @@ class SocialNetwork:
         self.n = n
         self.indptr = indptr
         self.indices = indices
+        #: The optional weak-tie layer (``graph.weak_ties``); ``None`` when not configured.
+        self.weak: SocialNetwork | None = None
 
     @classmethod
     def complete(cls, n: int) -> SocialNetwork:
@@ -107,4 +109,11 @@ def build_network(
     if isinstance(cfg, CompleteGraph):
         return SocialNetwork.complete(population.n)
     src, dst = build_edges(cfg, population, rng)
-    return SocialNetwork.from_edges(population.n, src, dst)
+    net = SocialNetwork.from_edges(population.n, src, dst)
+    weak = cfg.weak_ties
+    if weak is not None:  # drawn after the strong layer, so the strong ties are unchanged
+        wsrc, wdst = weak_tie_edges(
+            weak.mean_degree, weak.within_city_odds, population, rng, (src, dst)
+        )
+        net.weak = SocialNetwork.from_edges(population.n, wsrc, wdst)
+    return net

@@ -34,6 +34,7 @@ from simulation.scenario.types import (  # noqa: F401 - re-exported for users of
 from simulation.strategies.channel_config import ChannelConfig, FlowsConfig
 from simulation.strategies.contact_windows import ContactPolicyConfig
 from simulation.strategies.perks import PerksConfig
+from simulation.strategies.referral import ReferralConfig
 
 # ---------------------------------------------------------------------------- population
 
@@ -140,13 +141,29 @@ class PopulationConfig(StrictModel):
 # ---------------------------------------------------------------------------- social graph
 
 
+class WeakTieLayer(StrictModel):
+    """A second, weak-tie layer of acquaintances beside the strong ties (Goldenberg, Libai &
+    Muller 2001: 5–29 weak ties per person, DOMAIN.md §2.2), random across the population,
+    optionally ``within_city_odds`` times likelier within one city. Referral invitations may
+    travel along either layer."""
+
+    mean_degree: Positive = 10.0
+    within_city_odds: Annotated[float, Field(ge=1.0)] = 1.0
+
+
+class _LayeredGraph(StrictModel):
+    """A materialised graph; ``weak_ties`` (optional) adds the weak-tie layer."""
+
+    weak_ties: WeakTieLayer | None = None
+
+
 class CompleteGraph(StrictModel):
     """Well mixed: everyone is everyone's tie, computed as a mean field (no N² edges)."""
 
     kind: Literal["complete"]
 
 
-class WattsStrogatzGraph(StrictModel):
+class WattsStrogatzGraph(_LayeredGraph):
     kind: Literal["watts_strogatz"]
     k: Annotated[int, Field(ge=2)] = 10
     p: Probability = 0.1
@@ -158,12 +175,12 @@ class WattsStrogatzGraph(StrictModel):
         return self
 
 
-class BarabasiAlbertGraph(StrictModel):
+class BarabasiAlbertGraph(_LayeredGraph):
     kind: Literal["barabasi_albert"]
     m: Annotated[int, Field(ge=1)] = 5
 
 
-class BlockModelGraph(StrictModel):
+class BlockModelGraph(_LayeredGraph):
     """Stochastic block model over (segment, city) blocks with homophily.
 
     A tie is ``within_segment_odds`` times likelier between two customers of the same segment
@@ -237,6 +254,7 @@ class Scenario(StrictModel):
     contact_policy: ContactPolicyConfig | None = None
     perks: PerksConfig = PerksConfig()
     word_of_mouth: WordOfMouthConfig = WordOfMouthConfig()
+    referral: ReferralConfig = ReferralConfig()
 
     # Fields whose values are per-segment mappings, checked against the segment names.
     _per_segment_fields: ClassVar[tuple[str, ...]] = (

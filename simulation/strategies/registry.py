@@ -11,6 +11,7 @@ from simulation.strategies.channels import Channels
 from simulation.strategies.contact_windows import ContactWindows
 from simulation.strategies.lifecycle import Lifecycle
 from simulation.strategies.perks import Perks
+from simulation.strategies.referral import Referral
 from simulation.strategies.word_of_mouth import WordOfMouth
 
 MODULE_ORDER: tuple[type[StrategyModule], ...] = (
@@ -18,5 +19,6 @@ MODULE_ORDER: tuple[type[StrategyModule], ...] = (
     ContactWindows,
     Channels,
     Perks,
+    Referral,
     WordOfMouth,
 )

@@ -1,0 +1,308 @@
+"""Referral tiers (推荐官, member-get-member): customers invite their ties, the bank pays a reward
+per successful referral that rises in steps with how many the referrer has brought in
+(CMB card invitations "梯级式叠加" [004]; the online 推荐官 that shows "how many, what reward"
+[000]), up to a cap per referrer.
+
+Mechanisms and their sources (DOMAIN.md §2.2–2.3):
+
+- invitations travel along the **strong** ties (``graph``) or the **weak** ties
+  (``graph.weak_ties``), each layer with its own acceptance (Goldenberg et al. 2001);
+- the reward for the *next* referral raises the wish to invite (tiers "增加了用户的邀请动力"
+  [004]; Wolters et al. 2020: larger rewards bring more referrals) …
+- … but the referred customers of larger rewards are less valuable (Wolters et al.): the value
+  uplift shrinks with the log of the reward over ``reward_reference``;
+- referred customers are worth more (Schmitt et al. 2011: ≥ 16 %, margin advantage gone after
+  ~2.5 years) and stay longer (~18 % more likely to stay) — **only while their referrer stays**
+  (Van den Bulte et al. 2018);
+- referrers themselves defect less (Garnefeld et al. 2013: 19 % → 7 %).
+
+State owned: ``pop.extra["referrals"]`` (successful referrals per customer), ``pop.referrer``.
+The daily step costs O(invitations + referred customers), never O(population).
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import TYPE_CHECKING, Annotated
+
+import numpy as np
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from simulation.accounting import per_segment_counts
+from simulation.population.stages import PROSPECT_STAGES, Stage
+from simulation.rng import bernoulli_indices
+from simulation.scenario.types import (
+    NonNegative,
+    Positive,
+    Probability,
+    Problems,
+    StrictModel,
+    Yuan,
+)
+from simulation.strategies.base import Day, StrategyModule
+
+if TYPE_CHECKING:
+    from simulation.network.social import SocialNetwork
+
+# ---------------------------------------------------------------------------- configuration
+
+
+class ReferralTier(StrictModel):
+    """From the ``from_referral``-th successful referral on, each one pays ``reward`` yuan."""
+
+    from_referral: Annotated[int, Field(ge=1)]
+    reward: Yuan
+
+
+class TieAcceptance(StrictModel):
+    """Chance an invited prospect converts, by the layer the invitation travelled on."""
+
+    strong: Probability = 0.10  # (inf.) per invitation
+    weak: Probability = 0.04  # weak ties ⅓–½ of strong (Winzar's replication), DOMAIN.md §2.2
+
+
+class ReferredCustomers(StrictModel):
+    """How referred customers differ from others (Schmitt et al. 2011; Van den Bulte 2018)."""
+
+    value_uplift: NonNegative = 0.16  # ≥ 16 % more valuable, DOMAIN.md §2.3
+    value_uplift_days: Positive = 900.0  # margin advantage gone after ~2.5 years, DOMAIN.md §2.3
+    churn_multiplier: NonNegative = 0.82  # ~18 % more likely to stay, DOMAIN.md §2.3
+    #: Lower churn holds only while the referrer stays (Van den Bulte et al. 2018), DOMAIN.md §2.3
+    churn_multiplier_after_referrer_churns: NonNegative = 1.0
+
+
+class ReferralConfig(StrictModel):
+    """The referral programme; off while ``invite_rate`` is 0 (the default)."""
+
+    invite_rate: Probability = 0.0
+    tiers: list[ReferralTier] = Field(
+        default_factory=lambda: [ReferralTier(from_referral=1, reward=0.0)]
+    )
+    cap_per_referrer: Annotated[int, Field(ge=1)] = 10
+    referee_reward: Yuan = 0.0
+    weak_tie_share: Probability = 0.5
+    acceptance: TieAcceptance = TieAcceptance()
+    reward_reference: Positive = 50.0
+    reward_elasticity: NonNegative = 0.3
+    reward_dilution: NonNegative = 0.08
+    officer_visible: bool = False
+    officer_uplift: Positive = 1.2
+    referred: ReferredCustomers = ReferredCustomers()
+    referrer_churn_multiplier: NonNegative = 1.0
+
+    @model_validator(mode="after")
+    def _increasing_tiers(self) -> ReferralConfig:
+        if not self.tiers:
+            raise PydanticCustomError("tiers", "needs at least one tier", {})
+        starts = [t.from_referral for t in self.tiers]
+        if starts[0] != 1:
+            raise PydanticCustomError(
+                "tiers", "the first tier must start at from_referral: 1, got {s}", {"s": starts[0]}
+            )
+        if any(b <= a for a, b in pairwise(starts)):
+            raise PydanticCustomError(
+                "tiers", "tiers must have strictly increasing from_referral, got {s}", {"s": starts}
+            )
+        return self
+
+    def cross_problems(self, scenario: object, path: tuple[str | int, ...]) -> Problems:
+        """Invitations along weak ties need a weak-tie layer in ``graph``."""
+        graph = getattr(scenario, "graph", None)
+        has_weak = getattr(graph, "weak_ties", None) is not None
+        if self.invite_rate > 0 and self.weak_tie_share > 0 and not has_weak:
+            if getattr(graph, "kind", "") == "complete":
+                return []  # mean field: an invitation reaches anyone, strong and weak alike
+            return [
+                (
+                    (*path, "weak_tie_share"),
+                    f"is {self.weak_tie_share} but graph has no weak_ties layer; add "
+                    "graph.weak_ties: {mean_degree: …} or set weak_tie_share: 0",
+                )
+            ]
+        return []
+
+    def reward_schedule(self) -> np.ndarray:
+        """Reward of the k-th successful referral for k = 0..cap (index 0 unused, 0 yuan)."""
+        k = np.arange(self.cap_per_referrer + 1)
+        starts = np.array([t.from_referral for t in self.tiers])
+        rewards = np.array([t.reward for t in self.tiers], dtype=np.float64)
+        tier = np.searchsorted(starts, k, side="right") - 1
+        out = np.where(tier >= 0, rewards[np.maximum(tier, 0)], 0.0)
+        out[0] = 0.0
+        return out
+
+
+def total_reward(schedule: np.ndarray, referrals: np.ndarray) -> np.ndarray:
+    """Total paid to referrers with ``referrals`` successes each (the tier table, summed)."""
+    return np.cumsum(schedule)[np.minimum(referrals, schedule.size - 1)]
+
+
+# ---------------------------------------------------------------------------- module
+
+
+def random_neighbour(
+    net: SocialNetwork, idx: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """One tie of each customer in ``idx`` drawn uniformly (−1 for a customer with none)."""
+    if net.is_complete:
+        other = rng.integers(0, net.n - 1, size=idx.size)
+        return other + (other >= idx)  # anyone but oneself
+    assert net.indptr is not None and net.indices is not None
+    deg = net.indptr[idx + 1] - net.indptr[idx]
+    pick = (rng.random(idx.size) * deg).astype(np.int64)
+    out = np.full(idx.size, -1, dtype=np.int64)
+    has = deg > 0
+    out[has] = net.indices[net.indptr[idx[has]] + pick[has]]
+    return out
+
+
+class Referral(StrategyModule):
+    """Daily: inviters are drawn, invitations travel a tie, accepted ones convert and pay."""
+
+    name = "referral"
+
+    @classmethod
+    def enabled(cls, scenario) -> bool:
+        return scenario.referral.invite_rate > 0
+
+    def setup(self) -> None:
+        model = self.model
+        pop = model.population
+        cfg = model.scenario.referral
+        self.cfg = cfg
+        self.code = pop.source_code("referral")
+        model.ledger.register("referral_rewards", "referral")
+        if cfg.referee_reward > 0:
+            model.ledger.register("referral_welcome", "referral")
+        self.referrals = pop.extra.setdefault("referrals", np.zeros(pop.n, np.int32))
+        self.schedule = cfg.reward_schedule()
+        # Invitation multiplier by referrals so far: the reward of the *next* referral.
+        nxt = np.append(self.schedule[1:], 0.0)
+        rel = np.maximum(nxt, 1e-9) / cfg.reward_reference
+        self.motivation = np.where(nxt > 0, rel**cfg.reward_elasticity, 1.0)
+        self.motivation[-1] = 0.0  # at the cap: nothing more to earn, the programme stops
+        officer = cfg.officer_uplift if cfg.officer_visible else 1.0
+        self.base_rate = (cfg.invite_rate * officer) * pop.referral_propensity.astype(np.float64)
+        self.p_max = min(1.0, float(self.base_rate.max(initial=0.0) * self.motivation.max()))
+        self.strong = model.network
+        self.weak = model.network.weak
+        self.weak_share = cfg.weak_tie_share if self.weak is not None else 0.0
+        if model.network.is_complete:
+            self.weak_share = 0.0
+        # Referred customers: index, base churn hazard, base daily value, value uplift.
+        self.ref_idx = np.empty(0, dtype=np.int64)
+        self.ref_base_hazard = np.empty(0, dtype=np.float32)
+        self.ref_base_value = np.empty(0, dtype=np.float64)
+        self.ref_uplift = np.empty(0, dtype=np.float64)
+        self.referrer_idx = np.empty(0, dtype=np.int64)
+        self.referrer_base_hazard = np.empty(0, dtype=np.float32)
+
+    # -------------------------------------------------------------- daily step
+    def inviters(self) -> np.ndarray:
+        """Customers inviting a tie today: rate × propensity × tier motivation (thinned)."""
+        pop = self.model.population
+        cand = bernoulli_indices(self.rng, pop.n, self.p_max)
+        if cand.size == 0:
+            return cand
+        st = pop.stage[cand]
+        cand = cand[(st == Stage.ACTIVE) | (st == Stage.CONVERTED)]
+        p = self.base_rate[cand] * self.motivation[np.minimum(self.referrals[cand],
+                                                              self.schedule.size - 1)]
+        return cand[self.rng.random(cand.size) * self.p_max < p]
+
+    def step(self, day: Day) -> None:
+        model = self.model
+        pop = model.population
+        cfg = self.cfg
+        s = len(pop.segment_names)
+        inviter = self.inviters()
+        if inviter.size:
+            weak = self.rng.random(inviter.size) < self.weak_share
+            invitee = np.empty(inviter.size, dtype=np.int64)
+            invitee[~weak] = random_neighbour(self.strong, inviter[~weak], self.rng)
+            if weak.any():
+                assert self.weak is not None
+                invitee[weak] = random_neighbour(self.weak, inviter[weak], self.rng)
+            ok = invitee >= 0
+            inviter, invitee, weak = inviter[ok], invitee[ok], weak[ok]
+            model.ledger.count(
+                "referral_rewards", "invitations", day.index,
+                per_segment_counts(pop.segment, inviter, s),
+            )
+            prospect = pop.in_stages(PROSPECT_STAGES)[invitee]
+            accept = np.where(weak, cfg.acceptance.weak, cfg.acceptance.strong)
+            won = prospect & (self.rng.random(invitee.size) < accept)
+            inviter, invitee = inviter[won], invitee[won]
+            # One invitee accepts one invitation: the first of the day wins.
+            invitee, first = np.unique(invitee, return_index=True)
+            inviter = inviter[first]
+            if invitee.size:
+                self._convert(day, inviter, invitee)
+        self._update_referred(day)
+
+    def _convert(self, day: Day, inviter: np.ndarray, invitee: np.ndarray) -> None:
+        model = self.model
+        pop = model.population
+        cfg = self.cfg
+        s = len(pop.segment_names)
+        pop.mark_converted(invitee, day.index, self.code, model.lifecycle.draw_rings(invitee))
+        pop.referrer[invitee] = inviter
+        self.referrals[inviter] += 1
+        reward = self.schedule[self.referrals[inviter]]
+        model.ledger.charge(
+            "referral_rewards", day.index,
+            np.bincount(pop.segment[inviter], weights=reward, minlength=s),
+        )
+        model.ledger.count(
+            "referral_rewards", "conversions", day.index,
+            per_segment_counts(pop.segment, invitee, s),
+        )
+        if cfg.referee_reward > 0:
+            model.ledger.charge(
+                "referral_welcome", day.index,
+                per_segment_counts(pop.segment, invitee, s) * cfg.referee_reward,
+            )
+        # Wolters et al.: the larger the reward, the smaller the referred customer's edge.
+        dilution = cfg.reward_dilution * np.log(np.maximum(reward, 1e-9) / cfg.reward_reference)
+        uplift = np.where(reward > 0, cfg.referred.value_uplift - np.maximum(dilution, 0.0),
+                          cfg.referred.value_uplift)
+        daily_value = model.lifecycle.daily_value
+        self.ref_idx = np.concatenate([self.ref_idx, invitee])
+        self.ref_base_hazard = np.concatenate([self.ref_base_hazard, pop.churn_hazard[invitee]])
+        self.ref_base_value = np.concatenate([self.ref_base_value, daily_value[invitee]])
+        self.ref_uplift = np.concatenate([self.ref_uplift, uplift])
+        first_time = self.referrals[inviter] == 1
+        new_referrers = inviter[first_time]
+        if cfg.referrer_churn_multiplier != 1.0 and new_referrers.size:
+            self.referrer_idx = np.concatenate([self.referrer_idx, new_referrers])
+            self.referrer_base_hazard = np.concatenate(
+                [self.referrer_base_hazard, pop.churn_hazard[new_referrers]]
+            )
+            pop.churn_hazard[new_referrers] *= cfg.referrer_churn_multiplier
+
+    def _update_referred(self, day: Day) -> None:
+        """Referred customers: decaying margin uplift; churn advantage while the referrer stays."""
+        if self.ref_idx.size == 0:
+            return
+        pop = self.model.population
+        ref = self.cfg.referred
+        idx = self.ref_idx
+        age = day.index - pop.converted_day[idx]
+        decay = np.clip(1.0 - age / ref.value_uplift_days, 0.0, 1.0)
+        uplifted = self.ref_base_value * (1.0 + self.ref_uplift * decay)
+        self.model.lifecycle.daily_value[idx] = uplifted
+        referrer_gone = pop.stage[pop.referrer[idx]] == Stage.CHURNED
+        mult = np.where(
+            referrer_gone, ref.churn_multiplier_after_referrer_churns, ref.churn_multiplier
+        )
+        # A referred customer who refers in turn keeps the referrer's own lower defection.
+        mult = mult * np.where(self.referrals[idx] > 0, self.cfg.referrer_churn_multiplier, 1.0)
+        pop.churn_hazard[idx] = np.minimum(self.ref_base_hazard * mult, 1.0)
+        gone = pop.stage[idx] == Stage.CHURNED
+        if gone.any():  # churned customers no longer need tracking
+            keep = ~gone
+            self.ref_idx = idx[keep]
+            self.ref_base_hazard = self.ref_base_hazard[keep]
+            self.ref_base_value = self.ref_base_value[keep]
+            self.ref_uplift = self.ref_uplift[keep]
