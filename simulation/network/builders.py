@@ -9,8 +9,8 @@ builds a 1M-node Watts–Strogatz graph in ~14 s and ~2.8 GB; these take well un
 from __future__ import annotations
 
 import random
+from types import ModuleType
 
-import igraph as ig
 import numpy as np
 
 from simulation.population.state import PopulationState
@@ -63,16 +63,23 @@ def watts_strogatz_edges(n: int, k: int, p: float, rng: np.random.Generator) -> 
     return src, dst
 
 
-def _seeded_igraph(seed: int) -> None:
-    ig.set_random_number_generator(random.Random(seed))
+def _seeded_igraph(seed: int) -> ModuleType:
+    """igraph, seeded. Imported here, not at module level: importing igraph costs ~0.3 s
+    (it pulls in its drawing stack) and Watts–Strogatz runs never need it."""
+    import igraph
+
+    igraph.set_random_number_generator(random.Random(seed))
+    return igraph
 
 
 def barabasi_albert_edges(n: int, m: int, seed: int) -> Edges:
     if m >= n:
         raise ValueError(f"Barabási–Albert needs m < n (m={m}, n={n})")
-    _seeded_igraph(seed)
+    ig = _seeded_igraph(seed)
     try:
-        g = ig.Graph.Barabasi(n, m, outpref=False, directed=False)
+        # zero_appeal ≈ 0: attachment ∝ degree, as in Barabási–Albert and networkx; igraph's
+        # default (+1 on every degree) gives a thinner tail (tests/test_network_generators.py).
+        g = ig.Graph.Barabasi(n, m, outpref=True, directed=False, zero_appeal=1e-9)
     finally:
         ig.set_random_number_generator(random)
     el = np.asarray(g.get_edgelist(), dtype=np.int64).reshape(-1, 2)
@@ -98,7 +105,7 @@ def block_model_edges(
     scale = cfg.mean_degree * n / total if total > 0 else 0.0
     pref = np.minimum(weight * scale, 1.0)
     order = np.argsort(inverse, kind="stable")  # igraph numbers nodes block by block
-    _seeded_igraph(seed)
+    ig = _seeded_igraph(seed)
     try:
         g = ig.Graph.SBM(
             pref.tolist(), sizes.tolist(), directed=False, allowed_edge_types="simple"
