@@ -97,3 +97,14 @@ def test_results_identical_cold_warm_and_off(store: Path, monkeypatch) -> None:
     for other in (warm, off):
         pd.testing.assert_frame_equal(cold.daily, other.daily)
         assert cold.summary == other.summary
+
+
+def test_weak_tie_layer_is_cached_with_the_strong_one(store: Path) -> None:
+    graph = {"kind": "watts_strogatz", "k": 6, "p": 0.1, "weak_ties": {"mean_degree": 4.0}}
+    cold = _model(graph=graph)
+    warm = _model(graph=graph)
+    assert len(list(store.glob("*.npz"))) == 1
+    assert cold.network.weak is not None and warm.network.weak is not None
+    assert warm.network.weak.n_edges == cold.network.weak.n_edges > 0
+    assert np.array_equal(cold.network.weak.indices, warm.network.weak.indices)
+    assert np.array_equal(cold.network.indices, warm.network.indices)
