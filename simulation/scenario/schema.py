@@ -33,6 +33,7 @@ from simulation.scenario.types import (  # noqa: F401 - re-exported for users of
 )
 from simulation.strategies.channel_config import ChannelConfig, FlowsConfig
 from simulation.strategies.contact_windows import ContactPolicyConfig
+from simulation.strategies.groups import GroupsConfig
 from simulation.strategies.perks import PerksConfig
 from simulation.strategies.referral import ReferralConfig
 
@@ -255,6 +256,7 @@ class Scenario(StrictModel):
     perks: PerksConfig = PerksConfig()
     word_of_mouth: WordOfMouthConfig = WordOfMouthConfig()
     referral: ReferralConfig = ReferralConfig()
+    groups: GroupsConfig = GroupsConfig()
 
     # Fields whose values are per-segment mappings, checked against the segment names.
     _per_segment_fields: ClassVar[tuple[str, ...]] = (

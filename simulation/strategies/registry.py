@@ -9,6 +9,7 @@ from __future__ import annotations
 from simulation.strategies.base import StrategyModule
 from simulation.strategies.channels import Channels
 from simulation.strategies.contact_windows import ContactWindows
+from simulation.strategies.groups import Groups
 from simulation.strategies.lifecycle import Lifecycle
 from simulation.strategies.perks import Perks
 from simulation.strategies.referral import Referral
@@ -21,4 +22,5 @@ MODULE_ORDER: tuple[type[StrategyModule], ...] = (
     Perks,
     Referral,
     WordOfMouth,
+    Groups,
 )

@@ -1,0 +1,347 @@
+"""Community groups (社群): customers scan a group code and land in the open group of their
+city; a full group overflows into a new one. Content is posted on a cadence, with themed-day
+posts; posts convert engaged members and win back lapsing ones. Members mute groups that have no
+1:1 follow-up, complaints (``negative_sentiment``) spread inside a group and KOC members damp
+them, and over-hot groups get blocked.
+
+Sources: 200-member passive-scan cap, full within hours, assignment by geography, over-hot
+groups blocked by Tencent, muting without tag-based 1:1 follow-up (CMB [004]); external groups
+≤ 500 and "join group" codes that create a new group when full (DOMAIN.md §2.4); coupon
+scarcity → complaints in CCB's groups, hence a KOC system (CCB [001]); CGB's national groups
+without sustained content [001]; themed weekdays [001].
+
+State owned: ``pop.extra["group"]`` (group id, −1 = none), ``pop.extra["group_muted"]``,
+``pop.extra["koc"]``. Shared: ``pop.extra["negative_sentiment"]`` (raised by perks' stock-outs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from simulation.accounting import per_segment_counts
+from simulation.population.stages import Stage
+from simulation.rng import bernoulli_indices
+from simulation.scenario.types import (
+    WEEKDAYS,
+    NonNegative,
+    PerSegmentProbability,
+    Positive,
+    Probability,
+    Problems,
+    StrictModel,
+    Yuan,
+    per_segment_problems,
+    resolve_per_segment,
+)
+from simulation.strategies.base import Day, StrategyModule
+
+#: Passive-scan cap of a WeCom customer group [004]; external groups take up to 500 (§2.4).
+PASSIVE_SCAN_CAP = 200
+EXTERNAL_GROUP_CAP = 500
+DAYS_PER_MONTH = 365.25 / 12
+
+JoinStage = Literal["aware", "engaged", "converted", "active", "at_risk", "dormant"]
+Weekday = Literal[WEEKDAYS]  # type: ignore[valid-type]
+
+
+class GroupsConfig(StrictModel):
+    """Community groups; off while ``join_rate`` is 0 everywhere (the default)."""
+
+    join_rate: PerSegmentProbability = 0.0
+    join_stages: list[JoinStage] = Field(default_factory=lambda: ["aware", "engaged", "active"])
+    cap: Annotated[int, Field(ge=1, le=EXTERNAL_GROUP_CAP)] = PASSIVE_SCAN_CAP
+    external: bool = False
+    assignment: Literal["city", "national"] = "city"
+    posts_per_week: NonNegative = 3.0
+    themed_days: list[Weekday] = Field(default_factory=list)
+    themed_day_lift: Positive = 1.5
+    content_half_life_days: Positive | None = None
+    conversion_per_post: PerSegmentProbability = 0.0
+    recovery_per_post: Probability = 0.0
+    mute_rate: Probability = 0.0
+    tag_based_followup: bool = False
+    followup_mute_multiplier: NonNegative = 0.3
+    koc_share: Probability = 0.0
+    koc_damping: Probability = 0.3
+    sentiment_spread: Probability = 0.2
+    sentiment_decay: Probability = 0.02
+    leave_per_sentiment: Probability = 0.05
+    hot_join_threshold: Annotated[int, Field(ge=1)] | None = None
+    block_probability: Probability = 0.0
+    cost_per_group_per_month: Yuan = 0.0
+    cost_per_post: Yuan = 0.0
+
+    @model_validator(mode="after")
+    def _cap_allowed(self) -> GroupsConfig:
+        if not self.external and self.cap > PASSIVE_SCAN_CAP:
+            raise PydanticCustomError(
+                "group_cap",
+                "cap {cap} exceeds the {lim}-member passive-scan cap; set external: true for "
+                "external groups (≤ {ext})",
+                {"cap": self.cap, "lim": PASSIVE_SCAN_CAP, "ext": EXTERNAL_GROUP_CAP},
+            )
+        return self
+
+    def cross_problems(self, scenario: object, path: tuple[str | int, ...]) -> Problems:
+        segments = list(getattr(scenario, "segment_names", []))
+        return per_segment_problems(self.join_rate, segments, (*path, "join_rate")) + (
+            per_segment_problems(
+                self.conversion_per_post, segments, (*path, "conversion_per_post")
+            )
+        )
+
+
+@dataclass
+class GroupBook:
+    """Sizes and pools of all groups ever opened, and each pool's open (newest) group."""
+
+    cap: int
+    size: np.ndarray  # int64 per group
+    pool: np.ndarray  # int32 per group
+    blocked: np.ndarray  # bool per group
+    open_group: np.ndarray  # int64 per pool, −1 = none open
+
+    @classmethod
+    def empty(cls, cap: int, n_pools: int) -> GroupBook:
+        return cls(
+            cap,
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, bool),
+            np.full(n_pools, -1, np.int64),
+        )
+
+    @property
+    def n_groups(self) -> int:
+        return int(self.size.size)
+
+    def assign(self, pools: np.ndarray) -> np.ndarray:
+        """Seat joiners (their pools given, in arrival order) and return their group ids.
+
+        Each pool fills its open group up to ``cap``; the overflow opens new groups of ``cap``
+        in order, as a "join group" code does when its group is full (DOMAIN.md §2.4).
+        """
+        out = np.empty(pools.size, dtype=np.int64)
+        if pools.size == 0:
+            return out
+        order = np.argsort(pools, kind="stable")
+        sp = pools[order]
+        n_pools = self.open_group.size
+        counts = np.bincount(sp, minlength=n_pools)
+        first = np.cumsum(counts) - counts
+        rank = np.arange(sp.size) - first[sp]
+        og = self.open_group
+        room = np.zeros(n_pools, dtype=np.int64)
+        valid = og >= 0
+        room[valid] = np.where(self.blocked[og[valid]], 0, self.cap - self.size[og[valid]])
+        room = np.maximum(room, 0)
+        n_new = -(-np.maximum(counts - room, 0) // self.cap)  # ceil
+        base = self.n_groups + np.cumsum(n_new) - n_new
+        in_open = rank < room[sp]
+        seat = np.where(in_open, og[sp], base[sp] + (rank - room[sp]) // self.cap)
+        out[order] = seat
+        total_new = int(n_new.sum())
+        if total_new:
+            self.size = np.concatenate([self.size, np.zeros(total_new, np.int64)])
+            self.pool = np.concatenate(
+                [self.pool, np.repeat(np.arange(n_pools, dtype=np.int32), n_new)]
+            )
+            self.blocked = np.concatenate([self.blocked, np.zeros(total_new, bool)])
+            has_new = n_new > 0
+            self.open_group[has_new] = base[has_new] + n_new[has_new] - 1
+        self.size += np.bincount(out, minlength=self.n_groups)
+        return out
+
+    def leave(self, groups: np.ndarray) -> None:
+        """Members of ``groups`` (one entry per leaver) leave; their groups shrink."""
+        if groups.size:
+            self.size -= np.bincount(groups, minlength=self.n_groups)
+
+
+class Groups(StrategyModule):
+    """Daily: joins and overflow, blocking of over-hot groups, mutes, sentiment, posts."""
+
+    name = "groups"
+
+    @classmethod
+    def enabled(cls, scenario) -> bool:
+        return any(resolve_per_segment(scenario.groups.join_rate, scenario.segment_names))
+
+    def setup(self) -> None:
+        model = self.model
+        pop = model.population
+        sc = model.scenario
+        cfg: GroupsConfig = sc.groups
+        self.cfg = cfg
+        segs = sc.segment_names
+        self.join_rate = np.array(resolve_per_segment(cfg.join_rate, segs))
+        self.convert = np.array(resolve_per_segment(cfg.conversion_per_post, segs))
+        self.join_ok = np.zeros(len(Stage), dtype=bool)
+        self.join_ok[[Stage[s.upper()] for s in cfg.join_stages]] = True
+        self.pool_of = (
+            pop.city.astype(np.int64) if cfg.assignment == "city" else np.zeros(pop.n, np.int64)
+        )
+        n_pools = int(self.pool_of.max(initial=0)) + 1
+        self.book = GroupBook.empty(cfg.cap, n_pools)
+        self.group = pop.extra.setdefault("group", np.full(pop.n, -1, np.int32))
+        self.muted = pop.extra.setdefault("group_muted", np.zeros(pop.n, bool))
+        self.koc = pop.extra.setdefault("koc", np.zeros(pop.n, bool))
+        self.sentiment = pop.extra.setdefault("negative_sentiment", np.zeros(pop.n, np.float32))
+        self.left = np.zeros(pop.n, bool)
+        self.themed = {WEEKDAYS.index(d) for d in cfg.themed_days}
+        self.code = pop.source_code("groups")
+        self.posts_total = 0
+        self.blocked_total = 0
+        model.ledger.register("groups", "group")
+
+    # ------------------------------------------------------------------ daily step
+    def step(self, day: Day) -> None:
+        pop = self.model.population
+        # Churned customers drop out of their group.
+        members = np.flatnonzero(self.group >= 0)
+        self._remove(members[pop.stage[members] == Stage.CHURNED], rejoin=False)
+        joined = self._join(day)
+        self._block_hot(day, joined)
+        posts, lift = self.posts_today(day)
+        self.posts_total += posts
+        members = np.flatnonzero(self.group >= 0)
+        if members.size == 0:
+            return
+        members = self._mute_and_sentiment(day, members)
+        self._posts(day, members, posts, lift)
+        self._charge(day, members, posts)
+
+    def _remove(self, idx: np.ndarray, rejoin: bool) -> None:
+        if idx.size == 0:
+            return
+        self.book.leave(self.group[idx].astype(np.int64))
+        self.group[idx] = -1
+        self.muted[idx] = False
+        if not rejoin:
+            self.left[idx] = True
+
+    def _join(self, day: Day) -> np.ndarray:
+        pop = self.model.population
+        p_max = float(self.join_rate.max())
+        cand = bernoulli_indices(self.rng, pop.n, p_max)
+        cand = cand[self.join_ok[pop.stage[cand]] & (self.group[cand] < 0) & ~self.left[cand]]
+        cand = cand[self.rng.random(cand.size) * p_max < self.join_rate[pop.segment[cand]]]
+        if cand.size == 0:
+            return cand
+        self.group[cand] = self.book.assign(self.pool_of[cand])
+        self.koc[cand] = self.rng.random(cand.size) < self.cfg.koc_share
+        aware = cand[pop.stage[cand] <= Stage.AWARE]
+        pop.mark_engaged(aware, day.index)  # a group member is inside the private domain
+        self._count("joins", day, cand)
+        return cand
+
+    def _block_hot(self, day: Day, joined: np.ndarray) -> None:
+        """Groups that took more than ``hot_join_threshold`` joins today may be blocked [004]."""
+        cfg = self.cfg
+        if cfg.hot_join_threshold is None or cfg.block_probability <= 0 or joined.size == 0:
+            return
+        joins = np.bincount(self.group[joined], minlength=self.book.n_groups)
+        hot = np.flatnonzero((joins > cfg.hot_join_threshold) & ~self.book.blocked)
+        hot = hot[self.rng.random(hot.size) < cfg.block_probability]
+        if hot.size == 0:
+            return
+        self.book.blocked[hot] = True
+        hit = np.zeros(self.book.n_groups, bool)
+        hit[hot] = True
+        members = np.flatnonzero(self.group >= 0)
+        evicted = members[hit[self.group[members]]]
+        self._remove(evicted, rejoin=True)  # they may scan a new code later
+        self.blocked_total += int(hot.size)
+        self._count("evicted_by_block", day, evicted)
+
+    def _mute_and_sentiment(self, day: Day, members: np.ndarray) -> np.ndarray:
+        """Mutes, then complaints spreading inside groups and damped by KOCs; unhappy leave."""
+        cfg = self.cfg
+        pop = self.model.population
+        rng = self.rng
+        if cfg.mute_rate > 0:
+            listening = members[~self.muted[members]]
+            rate = np.full(listening.size, cfg.mute_rate)
+            adviser = pop.extra.get("adviser")
+            followed = np.full(listening.size, cfg.tag_based_followup)
+            if adviser is not None:
+                followed |= adviser[listening] >= 0
+            rate[followed] *= cfg.followup_mute_multiplier
+            muted = listening[rng.random(listening.size) < rate]
+            self.muted[muted] = True
+            self._count("mutes", day, muted)
+        g = self.group[members].astype(np.int64)
+        s = self.sentiment[members].astype(np.float64)
+        if s.any():
+            n_g = self.book.n_groups
+            mean = np.bincount(g, weights=s, minlength=n_g) / np.maximum(
+                np.bincount(g, minlength=n_g), 1
+            )
+            s += cfg.sentiment_spread * (mean[g] - s)
+            has_koc = np.bincount(g, weights=self.koc[members], minlength=n_g) > 0
+            s *= np.where(has_koc[g], 1.0 - cfg.koc_damping, 1.0) * (1.0 - cfg.sentiment_decay)
+            self.sentiment[members] = np.clip(s, 0.0, 1.0)
+            leave = members[rng.random(members.size) < cfg.leave_per_sentiment * s]
+            self._remove(leave, rejoin=False)
+            self._count("complaint_leaves", day, leave)
+            members = members[self.group[members] >= 0]
+        return members
+
+    def posts_today(self, day: Day) -> tuple[int, float]:
+        """Posts today (Poisson around the cadence, plus one themed post) and their lift."""
+        cfg = self.cfg
+        rate = cfg.posts_per_week / 7.0
+        if cfg.content_half_life_days is not None:
+            rate *= 0.5 ** ((day.index - 1) / cfg.content_half_life_days)
+        posts = int(self.rng.poisson(rate)) if rate > 0 else 0
+        if day.weekday in self.themed:
+            return posts + 1, cfg.themed_day_lift
+        return posts, 1.0
+
+    def _posts(self, day: Day, members: np.ndarray, posts: int, lift: float) -> None:
+        pop = self.model.population
+        if posts == 0:
+            return
+        listening = members[~self.muted[members]]
+        damp = 1.0 - self.sentiment[listening].astype(np.float64)
+        stage = pop.stage[listening]
+        d = day.index
+        engaged = stage == Stage.ENGAGED
+        p = np.minimum(self.convert[pop.segment[listening]] * lift, 1.0)
+        p_conv = (1.0 - (1.0 - p) ** posts) * damp
+        won = listening[engaged & (self.rng.random(listening.size) < p_conv)]
+        pop.mark_converted(won, d, self.code, self.model.lifecycle.draw_rings(won))
+        self._count("conversions", day, won)
+        if self.cfg.recovery_per_post > 0:
+            lapsing = (stage == Stage.AT_RISK) | (stage == Stage.DORMANT)
+            p_rec = (1.0 - (1.0 - min(self.cfg.recovery_per_post * lift, 1.0)) ** posts) * damp
+            back = listening[lapsing & (self.rng.random(listening.size) < p_rec)]
+            pop.stage[back] = Stage.ACTIVE
+            self._count("recoveries", day, back)
+
+    def _charge(self, day: Day, members: np.ndarray, posts: int) -> None:
+        cfg = self.cfg
+        pop = self.model.population
+        live = int(((self.book.size > 0) & ~self.book.blocked).sum())
+        cost = live * cfg.cost_per_group_per_month / DAYS_PER_MONTH + (
+            posts * cfg.cost_per_post
+        )
+        if cost <= 0:
+            return
+        share = per_segment_counts(pop.segment, members, len(pop.segment_names)) / members.size
+        self.model.ledger.charge("groups", day.index, share * cost)
+
+    def _count(self, event: str, day: Day, idx: np.ndarray) -> None:
+        pop = self.model.population
+        self.model.ledger.count(
+            "groups", event, day.index, per_segment_counts(pop.segment, idx, len(pop.segment_names))
+        )
+
+    def group_sizes(self) -> np.ndarray:
+        """Current size of every group ever opened (blocked ones are empty)."""
+        return self.book.size.copy()
