@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import mesa
 import numpy as np
+from mesa.agent import AgentSet
 
 from simulation.accounting import DailyRecorder, Ledger, kpis
 from simulation.errors import ScenarioError
@@ -128,13 +129,13 @@ class OperatingMatrixModel(mesa.Model):
         return [self._customers[i] for i in range(self.population.n)]
 
     @property
-    def agents(self) -> mesa.AgentSet:
+    def agents(self) -> AgentSet:
         """Mesa's set of all agents; customers are materialised on first access."""
         self.materialise_customers()
         return super().agents
 
     @property
-    def agents_by_type(self) -> dict[type[mesa.Agent], mesa.AgentSet]:
+    def agents_by_type(self) -> dict[type[mesa.Agent], AgentSet]:
         self.materialise_customers()
         return super().agents_by_type
 
