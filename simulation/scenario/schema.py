@@ -31,9 +31,11 @@ from simulation.scenario.types import (  # noqa: F401 - re-exported for users of
     per_segment_problems,
     resolve_per_segment,
 )
+from simulation.strategies.advisers import AdvisersConfig
 from simulation.strategies.channel_config import ChannelConfig, FlowsConfig
 from simulation.strategies.contact_windows import ContactPolicyConfig
 from simulation.strategies.groups import GroupsConfig
+from simulation.strategies.lifecycle_ops import LifecycleOperationsConfig
 from simulation.strategies.perks import PerksConfig
 from simulation.strategies.referral import ReferralConfig
 
@@ -257,6 +259,8 @@ class Scenario(StrictModel):
     word_of_mouth: WordOfMouthConfig = WordOfMouthConfig()
     referral: ReferralConfig = ReferralConfig()
     groups: GroupsConfig = GroupsConfig()
+    advisers: AdvisersConfig = AdvisersConfig()
+    lifecycle_operations: LifecycleOperationsConfig = LifecycleOperationsConfig()
 
     # Fields whose values are per-segment mappings, checked against the segment names.
     _per_segment_fields: ClassVar[tuple[str, ...]] = (

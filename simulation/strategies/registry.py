@@ -6,11 +6,13 @@ Adding a lever means writing one module and listing it here, nothing else.
 
 from __future__ import annotations
 
+from simulation.strategies.advisers import Advisers
 from simulation.strategies.base import StrategyModule
 from simulation.strategies.channels import Channels
 from simulation.strategies.contact_windows import ContactWindows
 from simulation.strategies.groups import Groups
 from simulation.strategies.lifecycle import Lifecycle
+from simulation.strategies.lifecycle_ops import LifecycleOperations
 from simulation.strategies.perks import Perks
 from simulation.strategies.referral import Referral
 from simulation.strategies.word_of_mouth import WordOfMouth
@@ -23,4 +25,6 @@ MODULE_ORDER: tuple[type[StrategyModule], ...] = (
     Referral,
     WordOfMouth,
     Groups,
+    Advisers,
+    LifecycleOperations,
 )
