@@ -91,12 +91,12 @@ def paired_differences(
     if baseline not in set(done["variant"]):
         return pd.DataFrame(columns=columns)
     keys = ["seed", "sample_id"]
-    base = done[done["variant"] == baseline].set_index(keys)
+    base = done[done["variant"] == baseline]
     rows: list[dict[str, Any]] = []
     for variant, group in done.groupby("variant", sort=False, observed=True):
         if variant == baseline:
             continue
-        joined = group.set_index(keys).join(base, how="inner", rsuffix="__base")
+        joined = group.merge(base, on=keys, how="inner", suffixes=("", "__base"))
         for metric in metrics:
             if metric not in joined.columns:
                 continue

@@ -73,9 +73,12 @@ def open_executor(
         with ProcessPoolExecutor(max_workers=n, mp_context=_process_context()) as pool:
             yield pool
     elif kind == "dask-local":
+        import dask
         from distributed import Client, LocalCluster
 
+        _process_context()  # Dask's worker processes fork from the same preloaded server
         with (
+            dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}),
             LocalCluster(
                 n_workers=n,
                 threads_per_worker=1,
