@@ -103,17 +103,22 @@ def paired_differences(
             diff = (joined[metric] - joined[f"{metric}__base"]).to_numpy(dtype=float)
             diff = diff[np.isfinite(diff)]
             n, mean, low, high = t_interval(diff, level)
-            p = math.nan
-            if n >= 2:
-                sd = diff.std(ddof=1)
-                p = 1.0 if sd == 0 and mean == 0 else (
-                    0.0 if sd == 0 else float(stats.ttest_1samp(diff, 0.0).pvalue)
-                )
+            p = _paired_p_value(diff) if n >= 2 else math.nan
             rows.append(
                 {"variant": variant, "metric": metric, "n_pairs": n, "mean_diff": mean,
                  "ci_low": low, "ci_high": high, "p_value": p}
             )
     return pd.DataFrame(rows, columns=columns)
+
+
+def _paired_p_value(diff: np.ndarray) -> float:
+    """Two-sided paired t-test p-value; identical pairs give 1 (no difference) or 0."""
+    mean = float(diff.mean())
+    sd = float(diff.std(ddof=1))
+    if sd <= 1e-12 * max(1.0, abs(mean)):
+        return 1.0 if mean == 0 else 0.0
+    t = mean / (sd / math.sqrt(diff.size))
+    return float(2 * stats.t.sf(abs(t), diff.size - 1))
 
 
 def pareto_front(
