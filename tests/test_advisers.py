@@ -1,0 +1,156 @@
+"""1:1 advisers: capacity, ≤ 1 message a day per pair, per-adviser limit, triggers, staff cost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulation import ScenarioError, scenario_from_dict
+from simulation.model import OperatingMatrixModel
+from simulation.strategies.advisers import (
+    DAYS_PER_MONTH,
+    Advisers,
+    adviser_pools,
+    assign_to_advisers,
+)
+from tests.conftest import small_scenario_dict
+
+
+def advisers_dict(days: int = 40, **advisers: Any) -> dict:
+    data = small_scenario_dict(days=days)
+    data["word_of_mouth"] = {"imitation": 0.0}
+    data["population"]["segments"]["payroll"]["initial"] = {"aware": 0.3, "engaged": 0.3}
+    data["advisers"] = {
+        "count": 6,
+        "capacity": 40,
+        "add_rate": 0.05,
+        "add_stages": ["aware", "engaged", "active"],
+        "contact_rate": 0.3,
+        "messages_per_adviser_per_day": 6,
+        "conversion_per_contact": 0.05,
+        "recovery_per_contact": 0.3,
+        **advisers,
+    }
+    return data
+
+
+def model_of(data: dict, seed: int = 4) -> tuple[OperatingMatrixModel, Advisers]:
+    model = OperatingMatrixModel(scenario_from_dict(data), seed)
+    return model, next(m for m in model.modules if isinstance(m, Advisers))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    capacity=st.integers(1, 20),
+    pool_sizes=st.lists(st.integers(0, 50), min_size=1, max_size=5),
+    count=st.integers(0, 12),
+    joins=st.lists(st.lists(st.integers(0, 4), max_size=60), max_size=5),
+)
+def test_adviser_load_never_exceeds_capacity(
+    capacity: int, pool_sizes: list[int], count: int, joins: list[list[int]]
+) -> None:
+    sizes = np.array(pool_sizes)
+    pools_of_adviser = adviser_pools(count, sizes)
+    assert pools_of_adviser.size == (count if sizes.sum() else 0)
+    load = np.zeros(pools_of_adviser.size, np.int64)
+    n_pools = sizes.size
+    for batch in joins:
+        pools = np.array([p % n_pools for p in batch], dtype=np.int64)
+        before = load.copy()
+        adv = assign_to_advisers(pools, pools_of_adviser, load, capacity)
+        assert (load <= capacity).all()
+        placed = adv >= 0
+        assert (pools_of_adviser[adv[placed]] == pools[placed]).all()
+        assert np.array_equal(load - before, np.bincount(adv[placed], minlength=load.size))
+        # Nobody is turned away while their pool still has room.
+        free = np.bincount(pools_of_adviser, weights=capacity - before, minlength=n_pools)
+        wanted = np.bincount(pools, minlength=n_pools)
+        got = np.bincount(pools[placed], minlength=n_pools)
+        assert np.array_equal(got, np.minimum(wanted, free[:n_pools]).astype(int))
+
+
+def test_messages_at_most_one_per_pair_and_limit_per_adviser() -> None:
+    model, adv = model_of(advisers_dict(contact_rate=1.0))
+    for _ in range(30):
+        model.step()
+        sent = adv.last_messages
+        assert np.unique(sent).size == sent.size  # ≤ 1 message per adviser–customer pair
+        per_adviser = np.bincount(model.population.extra["adviser"][sent], minlength=6)
+        assert per_adviser.max(initial=0) <= 6
+        assert (adv.load <= 40).all()
+        served = model.population.extra["adviser"]
+        assert np.array_equal(np.bincount(served[served >= 0], minlength=6), adv.load)
+
+
+def test_holidays_trigger_contact() -> None:
+    model, adv = model_of(advisers_dict(contact_rate=0.02, messages_per_adviser_per_day=1000,
+                                        triggers={"holidays": [20]}))
+    counts = []
+    for _ in range(21):
+        model.step()
+        counts.append(adv.last_messages.size)
+    served = int((model.population.extra["adviser"] >= 0).sum())
+    assert counts[19] == served  # everyone served hears from their adviser on the holiday
+    assert max(counts[:19]) < served / 4
+
+
+def test_product_maturity_triggers_individual_contact() -> None:
+    model, adv = model_of(advisers_dict(contact_rate=0.0, triggers={"product_maturity_days": 7}))
+    for _ in range(14):
+        model.step()
+    pop = model.population
+    sent = adv.last_messages
+    assert sent.size > 0
+    assert ((model.day - pop.converted_day[sent]) % 7 == 0).all()
+
+
+def test_part_time_advisers_cost_and_serve_less() -> None:
+    full, a_full = model_of(advisers_dict(monthly_cost_per_adviser=9000.0, days=30))
+    part, a_part = model_of(advisers_dict(monthly_cost_per_adviser=9000.0, days=30,
+                                          workload_share=0.25))
+    full.run()
+    part.run()
+    expected = 6 * 9000.0 / DAYS_PER_MONTH * 30
+    assert full.ledger.spend["advisers"].sum() == pytest.approx(expected)
+    assert part.ledger.spend["advisers"].sum() == pytest.approx(expected * 0.25)
+    assert a_part.capacity == 10 and a_part.daily_limit == 2  # CCB part-time managers [001]
+    assert a_part.load.sum() < a_full.load.sum()
+
+
+def test_advisers_convert_and_recall_better_than_none() -> None:
+    on, _ = model_of(advisers_dict(days=60))
+    off = OperatingMatrixModel(scenario_from_dict(advisers_dict(days=60, count=0)), 4)
+    on.run()
+    off.run()
+    assert on.summary()["acquisitions"] > off.summary()["acquisitions"]
+    assert on.ledger.events[("advisers", "recoveries")].sum() > 0
+
+
+def test_persona_lift_raises_conversion() -> None:
+    def conversions(lift: float) -> int:
+        model, _ = model_of(advisers_dict(days=60, persona_lift={"default": lift}))
+        model.run()
+        return int(model.ledger.events[("advisers", "conversions")].sum())
+
+    assert conversions(3.0) > 1.5 * conversions(1.0)
+
+
+def test_churned_customers_release_their_adviser() -> None:
+    model, _adv = model_of(advisers_dict(days=60))
+    model.run()
+    pop = model.population
+    assert (pop.extra["adviser"][pop.stage == 7] == -1).all()
+
+
+def test_holiday_after_horizon_is_an_error() -> None:
+    with pytest.raises(ScenarioError, match=r"advisers\.triggers\.holidays\.0"):
+        scenario_from_dict(advisers_dict(days=30, triggers={"holidays": [45]}))
+
+
+def test_unknown_segment_in_persona_lift() -> None:
+    with pytest.raises(ScenarioError, match="unknown segment 'elderly'"):
+        scenario_from_dict(advisers_dict(persona_lift={"elderly": 2.0, "default": 1.0}))

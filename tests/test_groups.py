@@ -1,0 +1,186 @@
+"""Community groups: the cap property, overflow, geo assignment, KOC damping, mutes, blocking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulation import ScenarioError, scenario_from_dict
+from simulation.model import OperatingMatrixModel
+from simulation.strategies.base import Day
+from simulation.strategies.groups import GroupBook, Groups
+from tests.conftest import small_scenario_dict
+
+
+def groups_dict(days: int = 40, **groups: Any) -> dict:
+    data = small_scenario_dict(days=days)
+    data["word_of_mouth"] = {"imitation": 0.0}
+    data["groups"] = {"join_rate": 0.05, "cap": 30, "conversion_per_post": 0.02, **groups}
+    return data
+
+
+def model_of(data: dict, seed: int = 2) -> tuple[OperatingMatrixModel, Groups]:
+    model = OperatingMatrixModel(scenario_from_dict(data), seed)
+    return model, next(m for m in model.modules if isinstance(m, Groups))
+
+
+def member_counts(model: OperatingMatrixModel, groups: Groups) -> np.ndarray:
+    g = model.population.extra["group"]
+    return np.bincount(g[g >= 0], minlength=groups.book.n_groups)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cap=st.integers(1, 50),
+    batches=st.lists(
+        st.tuples(st.lists(st.integers(0, 3), max_size=120), st.integers(0, 40)), max_size=8
+    ),
+)
+def test_a_capped_group_never_exceeds_its_cap(cap: int, batches: list) -> None:
+    book = GroupBook.empty(cap, 4)
+    seated: list[np.ndarray] = []
+    rng = np.random.default_rng(0)
+    for pools, leavers in batches:
+        pools = np.array(pools, dtype=np.int64)
+        ids = book.assign(pools)
+        assert (book.size <= cap).all()
+        assert (book.pool[ids] == pools).all()  # everyone lands in a group of their pool
+        seated.append(ids)
+        everyone = np.concatenate(seated) if seated else np.empty(0, np.int64)
+        if leavers and everyone.size:
+            out = rng.choice(everyone.size, size=min(leavers, everyone.size), replace=False)
+            book.leave(everyone[out])
+            seated = [np.delete(everyone, out)]
+        everyone = np.concatenate(seated)
+        assert np.array_equal(np.bincount(everyone, minlength=book.n_groups), book.size)
+    # New groups open only when needed: per pool, at most one group below the cap was opened
+    # by overflow in any batch, so the number of groups is ≤ joins/cap + batches per pool.
+    total = sum(len(p) for p, _ in batches)
+    assert book.n_groups <= -(-total // cap) + 4 * len(batches)
+
+
+def test_overflow_fills_in_order() -> None:
+    book = GroupBook.empty(200, 1)
+    first = book.assign(np.zeros(450, np.int64))
+    assert np.bincount(first).tolist() == [200, 200, 50]
+    second = book.assign(np.zeros(160, np.int64))
+    assert np.bincount(second, minlength=4).tolist() == [0, 0, 150, 10]
+    assert book.size.tolist() == [200, 200, 200, 10]
+
+
+@pytest.mark.parametrize(("cap", "external", "ok"), [(200, False, True), (201, False, False),
+                                                     (500, True, True), (501, True, False)])
+def test_cap_limits(cap: int, external: bool, ok: bool) -> None:
+    data = groups_dict(cap=cap, external=external)
+    if ok:
+        assert scenario_from_dict(data).groups.cap == cap
+    else:
+        with pytest.raises(ScenarioError, match=r"groups(: cap \d+ exceeds|\.cap: .*500)"):
+            scenario_from_dict(data)
+
+
+def test_model_groups_respect_cap_and_city() -> None:
+    model, groups = model_of(groups_dict(join_rate=0.2, cap=25))
+    for _ in range(20):
+        model.step()
+        counts = member_counts(model, groups)
+        assert counts.max() <= 25
+        assert np.array_equal(counts, groups.book.size)
+    g = model.population.extra["group"]
+    members = np.flatnonzero(g >= 0)
+    assert members.size > 200
+    city = model.population.city[members]
+    assert (groups.book.pool[g[members]] == city).all()  # geo-based assignment [004]
+
+
+def test_national_assignment_uses_one_pool() -> None:
+    model, groups = model_of(groups_dict(assignment="national", join_rate=0.1))
+    model.run()
+    assert (groups.book.pool == 0).all()
+
+
+def test_joining_brings_prospects_into_the_private_domain() -> None:
+    model, _ = model_of(groups_dict(join_rate=0.3, conversion_per_post=0.0, days=5))
+    model.run()
+    pop = model.population
+    g = pop.extra["group"]
+    members = np.flatnonzero(g >= 0)
+    assert (pop.stage[members] >= 2).all()  # engaged or beyond
+
+
+def test_koc_members_damp_sentiment() -> None:
+    def spread(koc: float) -> float:
+        model, _groups = model_of(groups_dict(join_rate=0.5, koc_share=koc, days=10,
+                                             leave_per_sentiment=0.0))
+        model.step()
+        pop = model.population
+        members = np.flatnonzero(pop.extra["group"] >= 0)
+        pop.extra["negative_sentiment"][members[::5]] = 1.0  # stock-out complaints
+        for _ in range(5):
+            model.step()
+        return float(pop.extra["negative_sentiment"][members].mean())
+
+    assert spread(0.3) < 0.5 * spread(0.0)
+
+
+def test_complaints_spread_within_a_group() -> None:
+    model, _groups = model_of(groups_dict(join_rate=0.5, days=10, leave_per_sentiment=0.0,
+                                         sentiment_decay=0.0))
+    model.step()
+    pop = model.population
+    g = pop.extra["group"]
+    members = np.flatnonzero(g == 0)
+    sentiment = pop.extra["negative_sentiment"]
+    sentiment[members[0]] = 1.0
+    others = members[1:]
+    model.step()
+    assert (sentiment[others] > 0).all()
+    assert (sentiment[np.flatnonzero(g == 1)] == 0).all()
+
+
+def test_one_to_one_followup_reduces_mutes() -> None:
+    def mutes(tag: bool) -> int:
+        model, _ = model_of(groups_dict(join_rate=0.1, mute_rate=0.05, tag_based_followup=tag))
+        model.run()
+        return int(model.ledger.events[("groups", "mutes")].sum())
+
+    assert mutes(True) < 0.5 * mutes(False)
+
+
+def test_over_hot_groups_are_blocked_and_members_evicted() -> None:
+    model, groups = model_of(
+        groups_dict(join_rate=0.3, hot_join_threshold=5, block_probability=1.0, days=3)
+    )
+    model.run()
+    assert groups.blocked_total > 0
+    assert (groups.book.size[groups.book.blocked] == 0).all()
+
+
+def test_unsustained_content_posts_less() -> None:
+    def posts(half_life: float | None) -> int:
+        model, groups = model_of(groups_dict(posts_per_week=7, content_half_life_days=half_life,
+                                             days=60))
+        model.run()
+        return groups.posts_total
+
+    assert posts(10.0) < 0.5 * posts(None)
+
+
+def test_themed_days_always_post() -> None:
+    _model, groups = model_of(groups_dict(posts_per_week=0, themed_days=["tuesday"]))
+    assert groups.posts_today(Day(2, 1)) == (1, 1.5)
+    assert groups.posts_today(Day(3, 2)) == (0, 1.0)
+
+
+def test_group_posts_convert_members_and_cost_is_charged() -> None:
+    with_groups, _ = model_of(groups_dict(conversion_per_post=0.05, cost_per_group_per_month=300))
+    with_groups.run()
+    conv = with_groups.ledger.events[("groups", "conversions")].sum()
+    assert conv > 0
+    assert with_groups.ledger.spend["groups"].sum() > 0
+    src = with_groups.population.sources.index("groups")
+    assert (with_groups.population.acquired_via == src).sum() == conv
