@@ -27,7 +27,7 @@ def one_channel(channel: dict[str, Any], days: int = 30, size: int = 2000, **ext
     return data
 
 
-def event_total(result, item: str, event: str) -> int:  # noqa: ANN001
+def event_total(result, item: str, event: str) -> int:
     """Total of one funnel event of one ledger item over the run (0 if never counted)."""
     ledger = result.ledger
     if event not in ledger.columns:
@@ -264,7 +264,7 @@ def test_negative_staff_and_bad_targets_are_rejected() -> None:
 
 
 @pytest.mark.parametrize("preset", ["webank_sme", "mybank_sme", "social_security_elderly"])
-def test_preset_runs_from_the_cli(preset: str, tmp_path) -> None:  # noqa: ANN001
+def test_preset_runs_from_the_cli(preset: str, tmp_path) -> None:
     out = tmp_path / preset
     proc = opmatrix(
         "run", f"scenarios/{preset}.yaml", "--days", "20", "--set", "population.size=3000",
