@@ -284,3 +284,29 @@ def test_test_model_parameters_are_checked(tmp_path: Path) -> None:
         """)
     text = error_of(path)
     assert "sweep.parameters.x9" in text and "valid: x1, x2, x3, a, b" in text
+
+
+def test_a_variant_may_name_its_own_scenario(tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text(QUICKSTART.read_text().replace("name: quickstart", "name: other"))
+    exp = load_experiment(small(tmp_path, f"""
+        replicates: 2
+        variants:
+          here: {{}}
+          there: {{scenario: {other}, lifecycle.forget: 0.01}}
+        """))
+    specs = {(s.variant, s.replicate): s for s in expand(exp)}
+    there = specs["there", 0].scenario
+    assert there is not None and there.name == "other"
+    assert there.lifecycle.forget == 0.01 and there.days == 30  # experiment overrides apply too
+    assert there.population.size == 500
+    assert specs["here", 0].scenario.name == "quickstart"  # type: ignore[union-attr]
+    assert specs["here", 0].seed == specs["there", 0].seed
+    text = error_of(small(tmp_path, "variants:\n  a: {scenario: missing.yaml}\n", "bad.yaml"))
+    assert "variants.a.scenario" in text and "'missing.yaml' not found" in text
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "experiments").rglob("*.yaml")), ids=str)
+def test_shipped_experiments_validate(path: Path) -> None:
+    exp = load_experiment(path)
+    assert exp.n_runs() >= 2 and exp.describe()

@@ -1,8 +1,9 @@
 """Experiment YAML → validated :class:`Experiment` (variants × sweep samples × replicates).
 
 An experiment names a base scenario, named **variants** (strategies: sets of parameter
-overrides), an optional **sweep** over parameter paths, the number of **replicates** (seeds) and
-the outcomes of interest. Everything is checked at load with the same :class:`ScenarioError` as a
+overrides; a variant may name its own ``scenario`` file to compare two presets), an optional
+**sweep** over parameter paths, the number of **replicates** (seeds) and the outcomes of
+interest. Everything is checked at load with the same :class:`ScenarioError` as a
 scenario (file, field path, YAML line): every variant and sweep path is resolved against the base
 scenario (an unknown path names the valid fields), then applied and the resulting scenario
 validated, so a sweep never starts on a value the model would reject.
@@ -173,6 +174,8 @@ class Experiment:
     base: Scenario | None
     variant_overrides: dict[str, dict[str, Any]]
     points: list[dict[str, Any]] = field(default_factory=list)
+    #: Variants that name their own ``scenario`` file: its data (after days/overrides).
+    variant_bases: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -236,7 +239,8 @@ class Experiment:
     ) -> Arm:
         if self.base_data is None:
             return Arm(variant, sample_id, dict(point), None, inputs={**overrides, **point})
-        data = apply_paths(self.base_data, {**overrides, **point})
+        base = self.variant_bases.get(variant, self.base_data)
+        data = apply_paths(base, {**overrides, **point})
         try:
             scenario = validate_model(Scenario, data, str(self.source))
         except ScenarioError as exc:
@@ -318,16 +322,18 @@ def load_experiment(path: Path | str) -> Experiment:
         checker.raise_if_any()
         base = validate_model(Scenario, base_data, str(scenario_path))
         base_data = _plain(base_data)  # plain containers copy ~100× faster than ruamel's
-        variant_overrides = checker.variants(cfg, base, base_data)
-        checker.sweep_paths(cfg, base, base_data, variant_overrides)
+        variant_overrides, variant_bases = checker.variants(cfg, base, base_data, base_values, path)
+        checker.sweep_paths(cfg, base, base_data, variant_overrides, variant_bases)
     else:
-        scenario_path, base_data, base = None, None, None
+        scenario_path, base_data, base, variant_bases = None, None, None, {}
         variant_overrides = checker.toy_variants(cfg)
     checker.raise_if_any()
     from simulation.runner.samplers import sample_points
 
     points = sample_points(cfg.sweep) if cfg.sweep is not None else []
-    return Experiment(cfg, path, scenario_path, base_data, base, variant_overrides, points)
+    return Experiment(
+        cfg, path, scenario_path, base_data, base, variant_overrides, points, variant_bases
+    )
 
 
 def _resolve_scenario(name: str, experiment_path: Path) -> Path | None:
@@ -450,16 +456,47 @@ class _Checker:
         self.add(loc, f"{problem.path}: {problem.message}")
 
     def variants(
-        self, cfg: ExperimentConfig, base: Scenario, base_data: dict[str, Any]
-    ) -> dict[str, dict[str, Any]]:
+        self,
+        cfg: ExperimentConfig,
+        base: Scenario,
+        base_data: dict[str, Any],
+        base_values: dict[str, Any],
+        experiment_path: Path,
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        """Each variant's overrides, and the data of variants with their own scenario file."""
         if not cfg.variants:
-            return {"base": {}}
+            return {"base": {}}, {}
         out: dict[str, dict[str, Any]] = {}
+        bases: dict[str, dict[str, Any]] = {}
         for name, overrides in cfg.variants.items():
             values = _plain(overrides or {})
-            self.scenario_paths(base_data, ("variants", name), values, base)
+            own = values.pop("scenario", None)
+            v_base, v_data = base, base_data
+            if own is not None:
+                loaded = self._variant_scenario(str(name), str(own), base_values, experiment_path)
+                if loaded is None:
+                    continue
+                v_base, v_data = loaded
+                bases[str(name)] = v_data
+            self.scenario_paths(v_data, ("variants", name), values, v_base)
             out[str(name)] = values
-        return out
+        return out, bases
+
+    def _variant_scenario(
+        self, name: str, file: str, base_values: dict[str, Any], experiment_path: Path
+    ) -> tuple[Scenario, dict[str, Any]] | None:
+        """A variant's own base scenario (``scenario:`` key), with the experiment's overrides."""
+        loc = ("variants", name, "scenario")
+        found = _resolve_scenario(file, experiment_path)
+        if found is None:
+            self.add(loc, f"scenario file '{file}' not found")
+            return None
+        raw, _ = read_yaml(found)
+        before = len(self.problems)
+        data = self.scenario_paths(raw, loc, base_values, None)
+        if len(self.problems) > before:
+            return None
+        return validate_model(Scenario, data, str(found)), _plain(data)
 
     def sweep_paths(
         self,
@@ -467,6 +504,7 @@ class _Checker:
         base: Scenario,
         base_data: dict[str, Any],
         variant_overrides: dict[str, dict[str, Any]],
+        variant_bases: dict[str, dict[str, Any]],
     ) -> None:
         """Each swept path must exist, and its extreme values must validate in every variant."""
         if cfg.sweep is None:
@@ -485,7 +523,7 @@ class _Checker:
             before = len(self.problems)
             for variant, overrides in variant_overrides.items():
                 for value in ends:
-                    data = apply_paths(base_data, overrides)
+                    data = apply_paths(variant_bases.get(variant, base_data), overrides)
                     self.scenario_paths(data, loc, {name: value}, None)
                     if len(self.problems) > before:
                         last = self.problems[-1]
