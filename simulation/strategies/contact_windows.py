@@ -211,8 +211,10 @@ class ContactWindows(StrategyModule):
             counts[idx] += 1
         self.fatigue[idx] += np.float32(f.per_contact)
         if self.can_leave[code] and f.opt_out_per_contact > 0:
-            tired = idx[self.fatigue[idx] > f.opt_out_threshold]
-            leave = tired[self.rng.random(tired.size) < f.opt_out_per_contact]
+            tired = np.flatnonzero(self.fatigue[idx] > f.opt_out_threshold)
+            left = tired[self.rng.random(tired.size) < f.opt_out_per_contact]
+            mult[left] = 0.0  # the message that made them leave gets no response
+            leave = idx[left]
             self.opted_out[leave] = True
             pop.stage[leave[pop.stage[leave] == Stage.ENGAGED]] = Stage.AWARE
             ledger.count(name, "opt_outs", day.index, per_segment_counts(pop.segment, leave, s))
