@@ -144,7 +144,12 @@ def bench_sweep() -> str:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     print("  sweep throughput (benchmarks/bench_sweep.py) …", flush=True)
-    result = module.main()
+    argv = sys.argv
+    sys.argv = [str(path)]  # its own defaults, not run_all's options
+    try:
+        result = module.main()
+    finally:
+        sys.argv = argv
     if result is None or isinstance(result, int):
         return "see the output of benchmarks/bench_sweep.py above"
     if isinstance(result, str):
