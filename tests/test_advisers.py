@@ -146,9 +146,14 @@ def test_churned_customers_release_their_adviser() -> None:
     assert (pop.extra["adviser"][pop.stage == 7] == -1).all()
 
 
-def test_holiday_after_horizon_is_an_error() -> None:
-    with pytest.raises(ScenarioError, match=r"advisers\.triggers\.holidays\.0"):
-        scenario_from_dict(advisers_dict(days=30, triggers={"holidays": [45]}))
+def test_holidays_after_a_shortened_horizon_are_ignored() -> None:
+    model, adv = model_of(advisers_dict(days=10, contact_rate=0.02,
+                                        triggers={"holidays": [45]}))
+    for _ in range(10):
+        model.step()
+        served = int((model.population.extra["adviser"] >= 0).sum())
+        assert adv.last_messages.size < max(served, 1) / 2  # no day is a holiday
+    assert model.day == 10
 
 
 def test_unknown_segment_in_persona_lift() -> None:
