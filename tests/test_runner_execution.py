@@ -335,3 +335,32 @@ def test_morris_screening_ranks_the_inert_parameter_last(tmp_path: Path) -> None
     mu = res[res["index"] == "mu_star"].set_index("parameter")["value"]
     assert set(res["method"]) == {"morris"}
     assert mu.idxmin() == "b" and mu["b"] < 0.05 * mu.max()
+
+
+@pytest.mark.parametrize("command", ["validate", "sweep", "compare"])
+def test_cli_rejects_a_bad_experiment_with_exit_2(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_experiment(tmp_path, """
+        replicates: 2
+        variants:
+          a: {}
+          b: {channels.wecom_1to1.daily_reech: 0.1}
+        """)
+    extra = [] if command == "validate" else ["--results", str(tmp_path)]
+    code, out, err = cli(command, str(path), *extra, capsys=capsys)
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert 1 <= len(lines) <= 3
+    assert lines[0].startswith(f"error in {path}: variants.b.channels.wecom_1to1.daily_reech")
+    assert "(line 5)" in lines[0] and "unknown parameter 'daily_reech'" in lines[0]
+    assert "daily_reach" in lines[0]
+    assert not (tmp_path / "exp").exists()  # nothing stored for a rejected experiment
+
+
+def test_cli_rejects_an_unknown_executor(
+    two_variant_experiment: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli("sweep", str(two_variant_experiment), "--executor", "ray",
+                       "--results", str(tmp_path), capsys=capsys)
+    assert code == 2 and "unknown executor 'ray'; valid: local, dask, dask-local, serial" in err
