@@ -364,3 +364,26 @@ def test_cli_rejects_an_unknown_executor(
     code, _, err = cli("sweep", str(two_variant_experiment), "--executor", "ray",
                        "--results", str(tmp_path), capsys=capsys)
     assert code == 2 and "unknown executor 'ray'; valid: local, dask, dask-local, serial" in err
+
+
+def test_dask_executor_connects_to_a_scheduler_address(tmp_path: Path) -> None:
+    import dask
+    from distributed import LocalCluster
+
+    path = tmp_path / "grid.yaml"
+    path.write_text("model: ishigami\nsweep:\n  parameters:\n"
+                    "    x1: {low: -1, high: 1, levels: 3}\n    x2: {values: [0.0, 1.0]}\n")
+    exp = load_experiment(path)
+    serial = ResultStore.for_experiment(exp, tmp_path / "serial")
+    run_sweep(serial, SerialExecutor())
+    with (
+        dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}),
+        LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster,
+        open_executor("dask", address=cluster.scheduler_address) as pool,
+    ):
+        store = ResultStore.for_experiment(exp, tmp_path / "remote")
+        report = run_sweep(store, pool, workers=1)
+    assert report.done == 6
+    a, b = serial.runs_frame(), store.runs_frame()
+    assert a["y"].tolist() == b["y"].tolist()
+    assert b["param:x1"].tolist() == [-1.0, -1.0, 0.0, 0.0, 1.0, 1.0]
