@@ -1,0 +1,73 @@
+"""``opmatrix report`` (one self-contained HTML file) and ``opmatrix dashboard`` (the browser
+page for training sessions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from simulation.cli import app
+from simulation.cli.common import err_console, resolve_scenario_path
+from simulation.scenario.load import load_scenario
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a field: path.to.field=value (repeatable)."),
+]
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@app.command()
+def dashboard(
+    scenario: Annotated[
+        str, typer.Argument(help="Scenario YAML file or preset name.")
+    ] = "quickstart",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = any free port).")] = 8765,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(min=0, help="Initial seed (A and B share it).")] = 0,
+    set_: SetOption = None,
+) -> None:
+    """Start the training dashboard (Mesa SolaraViz) on localhost and print its URL."""
+    path = resolve_scenario_path(scenario)
+    overrides = list(set_ or [])
+    sc = load_scenario(path, overrides)  # bad input: ScenarioError → 3 lines, exit 2
+    if port == 0:
+        port = _free_port(host)
+    env = {
+        **os.environ,
+        "OPMATRIX_DASHBOARD_SCENARIO": str(Path(path).resolve()),
+        "OPMATRIX_DASHBOARD_SET": json.dumps(overrides),
+        "OPMATRIX_DASHBOARD_SEED": str(seed),
+        # Offline by design: no usage telemetry, no PyPI version check, and no warning about
+        # a hook pattern inside Mesa's own SolaraViz code.
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",
+        "SOLARA_CHECK_HOOKS": "off",
+    }
+    cmd = [
+        sys.executable, "-m", "solara", "run", "simulation.dashboard.app:Page",
+        "--host", host, "--port", str(port), "--production", "--no-open",
+        "--no-check-version",
+        "--log-level", "warning",
+    ]
+    # Plain print: the URL must stay on one line whatever the terminal width.
+    print(f"dashboard for {sc.name} ({sc.population.size:,} customers): http://{host}:{port}/")
+    print("press Ctrl-C to stop", flush=True)
+    try:
+        code = subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        code = 0
+    if code:
+        err_console.print(f"dashboard server exited with code {code}")
+        raise typer.Exit(code)

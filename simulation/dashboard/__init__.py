@@ -1,0 +1,1 @@
+"""Browser dashboard for training sessions (Mesa SolaraViz); see docs/dashboard.md."""
