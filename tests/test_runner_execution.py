@@ -162,7 +162,9 @@ def test_query_and_compare_on_a_real_store(
     assert code == 2 and "unknown metric 'cpa'" in err
 
 
-def test_failing_runs_are_recorded_and_do_not_stop_the_sweep(tmp_path: Path) -> None:
+def test_failing_runs_are_recorded_and_do_not_stop_the_sweep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # k = 2100 ≥ 2000 customers passes validation but fails when the graph is built; the
     # (0.7, 0.7) grid point breaks "aware + converted ≤ 1" and is recorded without running.
     path = write_experiment(tmp_path, """
@@ -196,6 +198,12 @@ def test_failing_runs_are_recorded_and_do_not_stop_the_sweep(tmp_path: Path) -> 
     assert (retry.ran, retry.failed, retry.skipped) == (10, 10, 6)
     done_ids = runs.loc[runs["status"] == "done", "run_id"]
     assert all(store.record(r)["finished_at"] == before[r] for r in done_ids)  # type: ignore[index]
+    # The CLI says so and exits 1 once everything else is stored.
+    code, out, err = cli("sweep", str(path), "--retry-failed", "--executor", "serial",
+                         "--results", str(tmp_path / "results"), capsys=capsys)
+    assert code == 1
+    assert "0 done, 10 failed, 6 already stored" in out
+    assert "10 run(s) failed, first: " in err and "--retry-failed" in err
 
 
 def _descendants(pid: int) -> dict[int, int]:

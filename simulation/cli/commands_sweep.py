@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simulation.cli import app
@@ -89,7 +90,9 @@ def sweep(
     todo = len(pending_specs(specs, store, retry_failed))
     if not quiet:
         where = f"{executor}" + (f" {address}" if address else "") + f", {n_workers} worker(s)"
-        console.print(f"[bold]{exp.name}[/bold]: {exp.describe()} · {todo} to run · {where}")
+        console.print(
+            f"[bold]{exp.name}[/bold]: {exp.describe()} · {todo} to run · {where}", soft_wrap=True
+        )
     try:
         if todo == 0:
             report = run_sweep(store, SerialExecutor(), retry_failed, specs=specs)
@@ -109,17 +112,19 @@ def sweep(
                             specs=specs,
                         )
     except WorkerLost as exc:
-        err_console.print(f"[red]interrupted[/red]: {exc}")
+        err_console.print(f"[red]interrupted[/red]: {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
     console.print(
         f"{report.done} done, {report.failed} failed, {report.skipped} already stored · "
-        f"{report.seconds:.1f} s · {store.root}"
+        f"{report.seconds:.1f} s · {store.root}",
+        soft_wrap=True,
     )
     if report.failed:
         first = next(iter(report.errors.values()))
         err_console.print(
-            f"[red]{report.failed} run(s) failed[/red], first: {first}\n"
-            "  rerun with --retry-failed after a fix; errors are in the runs table (status, error)"
+            f"[red]{report.failed} run(s) failed[/red], first: {escape(first)}\n"
+            "  rerun with --retry-failed after a fix; errors are in the runs table (status, error)",
+            soft_wrap=True,
         )
         raise typer.Exit(1)
 
@@ -181,7 +186,9 @@ def compare(
         try:
             indices = analysis.sensitivity(runs, objective)
         except ValueError as exc:
-            err_console.print(f"[yellow]no sensitivity indices[/yellow]: {exc}")
+            err_console.print(
+                f"[yellow]no sensitivity indices[/yellow]: {escape(str(exc))}", soft_wrap=True
+            )
         else:
             console.print(_sensitivity_table(indices, objective))
 
@@ -202,7 +209,7 @@ def query(
     except duckdb.Error as exc:
         lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
         more = f"\n  {lines[1]}" if len(lines) > 1 else ""
-        err_console.print(f"error in query: {lines[0]}{more}")
+        err_console.print(f"error in query: {lines[0]}{more}", soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
     if csv:
         print(frame.to_csv(index=False), end="")
