@@ -395,3 +395,15 @@ def test_dask_executor_connects_to_a_scheduler_address(tmp_path: Path) -> None:
     a, b = serial.runs_frame(), store.runs_frame()
     assert a["y"].tolist() == b["y"].tolist()
     assert b["param:x1"].tolist() == [-1.0, -1.0, 0.0, 0.0, 1.0, 1.0]
+
+
+def test_latin_hypercube_gives_rbd_fast_first_order_indices(tmp_path: Path) -> None:
+    path = tmp_path / "lhs.yaml"
+    bounds = "{low: -3.14159, high: 3.14159}"
+    path.write_text(f"model: ishigami\nsweep:\n  sampler: lhs\n  samples: 400\n  seed: 5\n"
+                    f"  parameters:\n    x1: {bounds}\n    x2: {bounds}\n    x3: {bounds}\n")
+    store = ResultStore.for_experiment(load_experiment(path), tmp_path / "results")
+    run_sweep(store, SerialExecutor())
+    s1 = sensitivity(store, "y").set_index("parameter")["value"]
+    for name in ("x1", "x2", "x3"):
+        assert s1[name] == pytest.approx(ISHIGAMI_S1[name], abs=0.1)

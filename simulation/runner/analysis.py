@@ -242,7 +242,11 @@ def sensitivity(
             )
         y = per_point.to_numpy(dtype=float)
         x = _design_x(group, names)
-        for method, index, param, value, conf in _salib(sampler, problem, x, y, info, seed):
+        try:
+            results = _salib(sampler, problem, x, y, info, seed)
+        except (ArithmeticError, ValueError) as exc:  # a design SALib cannot analyse
+            raise ValueError(f"variant {variant}: SALib could not analyse {metric}: {exc}") from exc
+        for method, index, param, value, conf in results:
             rows.append(
                 {"variant": variant, "parameter": param, "metric": metric, "method": method,
                  "index": index, "value": value, "conf": conf}
@@ -283,7 +287,9 @@ def _salib(
     else:
         from SALib.analyze import rbd_fast
 
-        res = rbd_fast.analyze(problem, x, y, seed=seed)
+        # RBD-FAST's bootstrap resamples half the points and needs more than 2·M of them.
+        harmonics = max(1, min(10, (len(y) // 2 - 1) // 2))
+        res = rbd_fast.analyze(problem, x, y, M=harmonics, seed=seed)
         for j, name in enumerate(names):
             out.append(("rbd_fast", "S1", name, float(res["S1"][j]), float(res["S1_conf"][j])))
     return out
