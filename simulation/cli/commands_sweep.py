@@ -177,6 +177,12 @@ def compare(
     swept = [c for c in runs.columns if c.startswith("param:")]
     by = ["variant", "sample_id"] if swept else ["variant"]
     ranked = analysis.rank(runs, objective, constraints, by=by)
+    front = ("cost_per_acquisition", "conversion_rate")
+    if all(c in done.columns for c in front):
+        means = done.groupby(by, sort=False)[list(front)].mean().reset_index()
+        means["pareto"] = analysis.pareto_front(means)
+        ranked = ranked.merge(means[[*by, "pareto"]], on=by, how="left")
+        ranked["pareto"] = ranked["pareto"].astype("boolean").fillna(False).astype(bool)
     if swept:
         params = done.drop_duplicates(["variant", "sample_id"])[["variant", "sample_id", *swept]]
         ranked = ranked.merge(params, on=["variant", "sample_id"], how="left")
@@ -265,10 +271,12 @@ def _diff_table(diffs: Any, baseline: str) -> Table:
 
 def _rank_table(ranked: Any, objective: str, constraints: list[Any], swept: list[str]) -> Table:
     rule = ", ".join(map(str, constraints)) or "no constraint"
-    table = Table(title=f"ranking by {objective} ({rule})", title_justify="left")
+    title = f"ranking by {objective} ({rule}); pareto: no arm has lower CPA and higher conversion"
+    table = Table(title=title, title_justify="left")
     cols = ["rank", "variant", *(["sample_id"] if swept else []), *swept, "n"]
-    metric_cols = [c for c in ranked.columns if c not in (*cols, "feasible")]
-    for c in [*cols, *metric_cols, "feasible"]:
+    flags = [c for c in ("feasible", "pareto") if c in ranked.columns]
+    metric_cols = [c for c in ranked.columns if c not in (*cols, *flags)]
+    for c in [*cols, *metric_cols, *flags]:
         label = _label(c.removeprefix("param:"))
         table.add_column(label, justify="left" if c == "variant" else "right")
     for _, row in ranked.iterrows():
@@ -276,6 +284,7 @@ def _rank_table(ranked: Any, objective: str, constraints: list[Any], swept: list
             *(fmt(row[c]) for c in cols),
             *(fmt(row[c], _KIND.get(c, "")) for c in metric_cols),
             "yes" if row["feasible"] else "[red]no[/red]",
+            *(["yes" if row["pareto"] else ""] if "pareto" in flags else []),
         )
     return table
 
