@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from simulation.cli import app
-from simulation.cli.common import err_console, resolve_scenario_path
+from simulation.cli.common import console, err_console, progress, resolve_scenario_path
 from simulation.scenario.load import load_scenario
 
 SetOption = Annotated[
@@ -27,6 +27,42 @@ def _free_port(host: str) -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+@app.command()
+def report(
+    target: Annotated[
+        Path, typer.Argument(help="Experiment YAML, experiment results folder, or run folder.")
+    ],
+    out: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
+    results: Annotated[
+        Path, typer.Option(help="Folder holding results/<experiment>/ stores.")
+    ] = Path("results"),
+    network: Annotated[
+        bool, typer.Option(help="Run reports: re-simulate to draw the network snapshot.")
+    ] = True,
+) -> None:
+    """Write one self-contained HTML report (figures embedded; opens offline)."""
+    from simulation.report.render import write_html
+    from simulation.report.run_report import build_run_report, is_run_dir
+
+    with progress(transient=True) as bar:
+        task = bar.add_task("report", total=None)
+
+        def tick(description: str, done: int, total: int) -> None:
+            bar.update(task, description=description, completed=done, total=total)
+
+        if is_run_dir(target):
+            doc = build_run_report(target, network=network, progress=tick)
+            path = out or target / "report.html"
+        else:
+            from simulation.report.experiment_report import build_experiment_report, open_store
+
+            store = open_store(target, results)
+            doc = build_experiment_report(store, progress=tick)
+            path = out or store.root / "report.html"
+    write_html(doc, path)
+    console.print(f"report written to [bold]{path}[/bold] ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 @app.command()

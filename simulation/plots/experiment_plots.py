@@ -198,8 +198,9 @@ def retention_curves(daily: pd.DataFrame) -> Figure:
     for i, (variant, df) in enumerate(bands.groupby("variant", sort=False, observed=True)):
         c = PALETTE[i % len(PALETTE)]
         ax.plot(df["day"], 100 * df["mean"], color=c, label=str(variant))
-        ax.fill_between(df["day"], 100 * df["ci_low"], 100 * df["ci_high"], color=c, alpha=0.2,
-                        lw=0)
+        low = np.clip(100 * df["ci_low"].to_numpy(float), 0, 100)  # a share stays in [0, 100]
+        high = np.clip(100 * df["ci_high"].to_numpy(float), 0, 100)
+        ax.fill_between(df["day"], low, high, color=c, alpha=0.2, lw=0)
     percent_axis(ax)
     ax.set_xlabel("day")
     ax.set_ylabel("customers won, not churned (%)")

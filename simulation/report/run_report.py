@@ -1,0 +1,165 @@
+"""Report of one run folder written by ``opmatrix run`` (summary.json + Parquet tables).
+
+The network snapshot needs the model itself, which a run folder does not hold; every run is a
+pure function of (scenario, seed), so the report re-simulates it from the recorded scenario and
+seed, and says whether the re-run reproduces the recorded KPIs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulation.errors import ScenarioError
+from simulation.plots.run_plots import (
+    FigureUnavailable,
+    conversion_retention,
+    cost_breakdown,
+    funnel_by_channel,
+    network_snapshot,
+    ring_migration,
+)
+from simulation.report.render import Report, Table, fmt, to_yaml
+from simulation.result import RunResult
+
+#: (task description, steps done, steps in total) — drives a progress bar.
+Progress = Callable[[str, int, int], None]
+
+KPI_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("customers", "customers", "int"),
+    ("stock customers (day 0)", "stock_customers", "int"),
+    ("acquisitions", "acquisitions", "int"),
+    ("conversion rate", "conversion_rate", "pct"),
+    ("retention 30 d", "retention_30d", "pct"),
+    ("retention 90 d", "retention_90d", "pct"),
+    ("retention 180 d", "retention_180d", "pct"),
+    ("churned", "churned", "int"),
+    ("spend", "spend", "money"),
+    ("cost per acquisition", "cost_per_acquisition", "money"),
+    ("LTV (horizon value / acquisition)", "ltv", "money"),
+    ("ROI", "roi", "pct"),
+)
+RUN_FIGURES = (
+    ("Funnel by channel", "Customers at each funnel step per channel over the horizon; % is "
+     "the share of the step above.", funnel_by_channel),
+    ("Conversion and retention by segment", "Left: share of each segment's day-0 prospects "
+     "converted. Right: share of its customers ever won not churned.", conversion_retention),
+    ("Cost breakdown", "Spend per ledger item (channel, perk, referral …) with the customers "
+     "it won and its CPA; cumulative spend per category.", cost_breakdown),
+    ("Ring migration", "Share of won customers in the outer / middle / inner ring ([004]) over "
+     "time, and per segment on the first and last day.", ring_migration),
+)
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "summary.json").is_file()
+
+
+def load_run(run_dir: Path) -> RunResult:
+    """A RunResult back from the files ``opmatrix run`` wrote."""
+    run_dir = Path(run_dir)
+    try:
+        data = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        tables = {
+            name: pd.read_parquet(run_dir / f"{name}.parquet")
+            for name in ("daily", "ledger", "retention")
+        }
+    except (OSError, ValueError) as exc:
+        raise ScenarioError.single(str(run_dir), "", f"not a readable run folder: {exc}") from None
+    summary = data.pop("kpis", {})
+    return RunResult(summary=summary, provenance=data, **tables)
+
+
+def _kpi_table(summary: dict[str, Any]) -> Table:
+    segments = summary.get("segments", {})
+    rows = [
+        [label, fmt(summary.get(key), kind), *(fmt(segments[s].get(key), kind) for s in segments)]
+        for label, key, kind in KPI_ROWS
+    ]
+    return Table("KPIs", ["KPI", "total", *segments], rows,
+                 "Definitions: docs/kpis.md. One run, so no confidence interval: run an "
+                 "experiment with replicates (opmatrix sweep) for CIs.")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def build_run_report(
+    run_dir: Path, network: bool = True, progress: Progress | None = None
+) -> Report:
+    result = load_run(run_dir)
+    prov = result.provenance
+    scenario = prov.get("scenario", {})
+    report = Report(
+        title=f"Run report · {scenario.get('name', Path(run_dir).name)}",
+        subtitle=scenario.get("description", ""),
+        facts=[
+            ("run folder", str(run_dir)),
+            ("seed", str(prov.get("seed"))),
+            ("days", str(prov.get("days"))),
+            ("customers simulated", fmt(result.summary.get("customers"), "int")),
+            ("scenario hash", str(prov.get("scenario_hash"))),
+            ("opmatrix version", str(prov.get("version"))),
+        ],
+        scenario_yaml=to_yaml(scenario),
+    )
+    report.tables.append(_kpi_table(result.summary))
+    by_source = result.summary.get("acquisitions_by_source", {})
+    if by_source:
+        total = max(sum(by_source.values()), 1)
+        report.tables.append(Table(
+            "Acquisitions by source", ["source", "customers", "share"],
+            [[k, fmt(v, "int"), fmt(v / total, "pct")] for k, v in by_source.items()],
+        ))
+    steps = len(RUN_FIGURES) + (1 if network else 0)
+    for i, (title, caption, fn) in enumerate(RUN_FIGURES):
+        if progress:
+            progress(f"figure: {title}", i, steps)
+        try:
+            report.add_figure(title, caption, fn(result))
+        except FigureUnavailable as exc:
+            report.notes.append(f"{title} not drawn: {exc}.")
+    if network:
+        _add_network(report, result, progress, steps)
+    if progress:
+        progress("done", steps, steps)
+    return report
+
+
+def _add_network(report: Report, result: RunResult, progress: Progress | None, steps: int) -> None:
+    from simulation.model import OperatingMatrixModel
+    from simulation.scenario.load import scenario_from_dict
+
+    prov = result.provenance
+    sc = scenario_from_dict(prov["scenario"], "summary.json scenario")
+    model = OperatingMatrixModel(sc, int(prov["seed"]))
+    days = int(prov.get("days") or sc.days)
+
+    def tick(day: int) -> None:
+        if progress and (day % 10 == 0 or day == days):
+            progress(f"re-simulating for the network ({day}/{days} days)", steps - 1, steps)
+
+    while model.day < days:
+        model.step()
+        tick(model.day)
+    rerun = model.summary()
+    keys = ("acquisitions", "spend", "conversion_rate", "churned")
+    same = all(_same(rerun.get(k), result.summary.get(k)) for k in keys)
+    check = ("the re-simulation reproduced the recorded KPIs exactly" if same else
+             "the re-simulation did NOT reproduce the recorded KPIs (different code version?)")
+    if not same:
+        report.notes.append(f"Network snapshot: {check}.")
+    report.add_figure(
+        "Social network by lifecycle stage",
+        f"A snowball sample of customers on the last day, coloured by stage; re-simulated from "
+        f"the recorded scenario and seed ({check}).",
+        network_snapshot(model),
+    )
