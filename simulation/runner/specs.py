@@ -1,9 +1,10 @@
 """Expansion of an experiment into run specs, each keyed by a content hash.
 
 ``run_id`` hashes exactly what determines a run's numbers: the fully resolved scenario (every
-default filled in), the seed, the model and the package version. Two variants that resolve to
-the same scenario therefore share one stored run, renaming a variant redoes nothing, and a new
-package version never reuses stale results.
+default filled in), the seed, the model and the code version — the package version plus a hash
+of the simulation's own source files (so an edited model in a development checkout never
+resumes from numbers the old code produced). Two variants that resolve to the same scenario
+therefore share one stored run, and renaming a variant redoes nothing.
 
 Common random numbers: replicate ``i`` uses seed ``experiment.seed + i`` in every variant and at
 every sweep point, so differences between variants are paired on identical random streams.
@@ -12,9 +13,11 @@ Specs are ordered replicate-major, so an interrupted sweep holds complete pairs 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from simulation.result import package_version
@@ -53,6 +56,24 @@ class RunSpec:
         }
 
 
+#: Package folders that never change a run's numbers (left out of the code fingerprint).
+_NOT_MODEL = frozenset({"runner", "cli", "plots", "report", "dashboard"})
+
+
+@functools.cache
+def code_version() -> str:
+    """``<package version>+<hash of the simulation's model sources>`` (computed once)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in _NOT_MODEL:
+            continue
+        digest.update(str(rel).encode())
+        digest.update(path.read_bytes())
+    return f"{package_version()}+{digest.hexdigest()[:12]}"
+
+
 def content_hash(content: dict[str, Any]) -> str:
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
@@ -67,7 +88,7 @@ def run_content(
         "scenario": scenario.model_dump(mode="json") if scenario is not None else None,
         "inputs": inputs,
         "seed": seed,
-        "version": package_version(),
+        "version": code_version(),
     }
 
 
@@ -85,7 +106,7 @@ def expand(exp: Experiment) -> list[RunSpec]:
         for arm, content in zip(arms, contents, strict=True):
             if content is None:
                 key = {"invalid": arm.error, "variant": arm.variant, "params": arm.params}
-                run_id = content_hash({**key, "seed": seed, "version": package_version()})
+                run_id = content_hash({**key, "seed": seed, "version": code_version()})
             else:
                 run_id = content_hash({**content, "seed": seed})
             specs.append(

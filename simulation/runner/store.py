@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from simulation.runner.experiment import KPI_COLUMNS
-from simulation.runner.specs import RunSpec
+from simulation.runner.specs import RunSpec, code_version
 from simulation.runner.worker import RunOutcome
 
 if TYPE_CHECKING:
@@ -131,6 +131,7 @@ class ResultStore:
             "status": outcome.status,
             "error": outcome.error,
             "seconds": round(outcome.seconds, 4),
+            "code_version": code_version(),
             "has_daily": has_daily,
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "kpis": outcome.kpis,
