@@ -15,7 +15,7 @@ from simulation.cli.common import console, err_console, fmt, progress
 from simulation.errors import ScenarioError
 
 ResultsOption = Annotated[
-    Path, typer.Option("--results", help="Folder holding results/<experiment>/ stores.")
+    Path, typer.Option("--results", help="Root folder; an experiment's runs go to <root>/<name>/.")
 ]
 
 _KIND = {
