@@ -14,7 +14,17 @@ raise, then lower the total response: the interior optimum Zhang, Kumar & Cosgun
 (DOMAIN.md §2.4; :func:`expected_responses` computes the curve). Weekly caps per channel,
 themed weekdays (Tue early-bird, Wed half-price dining, Thu joint perks, Fri movie day [001])
 and the urgency multiplier (+30 % reads for "limited, while stocks last" wording [000]) complete
-the policy. ``enabled: false`` switches the whole policy off (the paired on/off comparison).
+the policy.
+
+Two switches, deliberately different in kind:
+
+- ``schedule`` is the **strategy lever** a bank pulls: ``channel_hours`` sends at any of the
+  channel's hours (ignoring the customer's windows); ``customer_windows`` schedules each contact
+  into an hour where the channel's send hours and the customer's window overlap, and defers (does
+  not make, does not pay for) a contact when they do not overlap. The paired elderly comparison
+  and ``experiments/elderly_contact_windows.yaml`` compare these two.
+- ``enabled: false`` removes the whole mechanism from the simulated *world* (no windows,
+  fatigue, caps): a modelling ablation, not a strategy.
 """
 
 from __future__ import annotations
@@ -79,6 +89,9 @@ class ContactPolicyConfig(StrictModel):
     """The ``contact_policy`` section: windows, caps, fatigue, themed days, urgency."""
 
     enabled: bool = True
+    #: channel_hours: send whenever the channel sends; customer_windows: schedule each contact
+    #: inside the customer's good hours (elderly 9–11, 14–17, 20–22 [001]) or defer it.
+    schedule: Literal["channel_hours", "customer_windows"] = "channel_hours"
     send_hours: dict[str, HourRanges] = Field(default_factory=dict)  # channel or 'default'
     out_of_window_response: Probability = 0.3  # (inf.) a message read hours later, if at all
     weekly_caps: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
@@ -154,6 +167,10 @@ class ContactWindows(StrategyModule):
         self.names = names
         default_hours = self.policy.send_hours.get("default", DEFAULT_SEND_HOURS)
         self.send_hours = [hours_of(self.policy.send_hours.get(c, default_hours)) for c in names]
+        self.send_masks = [
+            np.uint32(hours_mask(self.policy.send_hours.get(c, default_hours))) for c in names
+        ]
+        self.scheduled = self.policy.schedule == "customer_windows"
         default_cap = self.policy.weekly_caps.get("default")
         self.caps = [self.policy.weekly_caps.get(c, default_cap) for c in names]
         self.week_counts = [
@@ -181,13 +198,23 @@ class ContactWindows(StrategyModule):
         ]
 
     def admit(self, code: int, idx: np.ndarray) -> np.ndarray:
-        """Drop customers who opted out of a channel they can leave, or are at its weekly cap."""
+        """Drop customers who opted out of a channel they can leave, or are at its weekly cap,
+        and (when scheduling into customer windows) those with no good hour the channel sends."""
+        if self.scheduled and idx.size:
+            idx = idx[(self.model.population.availability[idx] & self.send_masks[code]) != 0]
         if self.can_leave[code] and idx.size:
             idx = idx[~self.opted_out[idx]]
         counts = self.week_counts[code]
         if counts is not None and idx.size:
             idx = idx[counts[idx] < self.caps[code]]
         return idx
+
+    def _hour_in_window(self, masks: np.ndarray) -> np.ndarray:
+        """A uniformly chosen set hour of each 24-bit mask (every mask has at least one)."""
+        bits = (masks[:, None] >> np.arange(24, dtype=np.uint32)) & 1
+        rank = np.cumsum(bits, axis=1)
+        pick = (self.rng.random(masks.size) * rank[:, -1]).astype(np.int64)
+        return np.argmax(rank > pick[:, None], axis=1).astype(np.uint32)
 
     def deliver(self, code: int, idx: np.ndarray, day: Day) -> np.ndarray:
         """Land contacts ``idx`` at a send hour each; return each one's response multiplier and
@@ -196,8 +223,11 @@ class ContactWindows(StrategyModule):
         ledger = self.model.ledger
         name = self.names[code]
         s = len(pop.segment_names)
-        hours = self.send_hours[code]
-        sent = hours[self.rng.integers(hours.size, size=idx.size)]
+        if self.scheduled:
+            sent = self._hour_in_window(pop.availability[idx] & self.send_masks[code])
+        else:
+            hours = self.send_hours[code]
+            sent = hours[self.rng.integers(hours.size, size=idx.size)]
         in_window = (pop.availability[idx] >> sent) & 1 == 1
         f = self.policy.fatigue
         mult = np.where(in_window, 1.0, self.policy.out_of_window_response)
