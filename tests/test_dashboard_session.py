@@ -1,0 +1,159 @@
+"""The dashboard's model and levers without a browser: levers come from the scenario, apply
+exactly where they say, A and B share a seed, and the live charts show both strategies."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.patches import Rectangle
+from mesa.visualization.solara_viz import _check_model_params, split_model_params
+
+from simulation.dashboard import charts
+from simulation.dashboard.app import kpi_html, model_params
+from simulation.dashboard.levers import (
+    COMPARE_OFF,
+    apply_levers,
+    comparable,
+    compare_values,
+    levers_for,
+)
+from simulation.dashboard.session import NETWORK_SAMPLE, TrainingSession
+from simulation.scenario.load import load_scenario, scenario_from_dict
+
+
+@pytest.fixture(scope="module")
+def base():
+    return load_scenario("scenarios/quickstart.yaml", ["population.size=1500", "days=60"])
+
+
+def test_levers_cover_size_channels_budgets_and_word_of_mouth(base):
+    levers = {lv.key: lv for lv in levers_for(base)}
+    assert levers["population_size"].value == 1500
+    for ch in base.channel_names:
+        assert f"reach__{ch}" in levers
+    assert levers["budget__douyin_ads"].value == int(base.channels["douyin_ads"].budget)
+    assert levers["word_of_mouth"].value == base.word_of_mouth.imitation
+    assert all(re.fullmatch(r"\w+", k) for k in levers)  # usable as keyword arguments
+
+
+def test_strategy_sections_get_their_levers():
+    sc = load_scenario("scenarios/social_security_elderly.yaml")
+    levers = levers_for(sc)
+    labels = [lv.label for lv in levers]
+    perks = sc.model_dump()["perks"]["catalogue"]
+    assert [f"perk {name}: face value (¥)" for name in perks] == [
+        label for label in labels if label.endswith("face value (¥)")
+    ]
+    assert "contact windows and caps on" in labels
+    assert "referral: tier rewards multiplier" in labels
+    # The tier-reward multiplier scales every tier's reward and nothing else.
+    data = apply_levers(sc, levers, {"referral_rewards": 2.0})
+    tiers = scenario_from_dict(data).referral.tiers
+    assert [t.reward for t in tiers] == [2 * t.reward for t in sc.referral.tiers]
+    assert [t.from_referral for t in tiers] == [t.from_referral for t in sc.referral.tiers]
+    off = scenario_from_dict(apply_levers(sc, levers, {"contact_windows": False}))
+    assert off.contact_policy.enabled is False
+
+
+def test_apply_scales_per_segment_reach_and_sets_values(base):
+    levers = levers_for(base)
+    data = apply_levers(base, levers, {"reach__outbound_call": 2.0, "budget__douyin_ads": 5000,
+                                       "word_of_mouth": 0.01, "population_size": 900})
+    sc = scenario_from_dict(data)
+    before = base.channels["outbound_call"].daily_reach
+    after = sc.channels["outbound_call"].daily_reach
+    assert {k: 2 * v for k, v in before.items()} == pytest.approx(after)
+    assert sc.channels["douyin_ads"].budget == 5000
+    assert sc.word_of_mouth.imitation == 0.01
+    assert sc.population.size == 900
+    # Untouched levers keep the scenario's values exactly.
+    assert scenario_from_dict(apply_levers(base, levers, {})) == base
+
+
+def test_reach_multiplier_never_leaves_a_probability(base):
+    levers = levers_for(base)
+    data = apply_levers(base, levers, {"reach__wecom_1to1": 1e6})
+    assert scenario_from_dict(data).channels["wecom_1to1"].daily_reach == 1.0
+
+
+def test_compare_changes_only_the_chosen_lever(base):
+    levers = levers_for(base)
+    label = next(lv.label for lv in levers if lv.key == "reach__branch")
+    assert label in comparable(levers)
+    assert "customers simulated" not in comparable(levers)
+    values = compare_values(levers, {"word_of_mouth": 0.003}, label, 3.0)
+    assert values == {"word_of_mouth": 0.003, "reach__branch": 3.0}
+
+
+def test_model_params_are_accepted_by_mesa(base):
+    params = model_params(base, 4)
+    _check_model_params(TrainingSession.__init__, params)
+    user, fixed = split_model_params(params)
+    assert fixed == {"base": base}
+    assert user["seed"]["value"] == 4
+    assert user["compare"]["values"][0] == COMPARE_OFF
+    session = TrainingSession(**fixed, **{k: v["value"] for k, v in user.items()})
+    assert list(session.strategies) == ["A"]
+    assert session.strategies["A"].scenario == base
+
+
+def test_a_and_b_share_the_seed_and_differ_by_the_lever(base):
+    levers = levers_for(base)
+    label = next(lv.label for lv in levers if lv.key == "reach__branch")
+    same = TrainingSession(base=base, seed=3, compare=label, compare_factor=1.0)
+    boosted = TrainingSession(base=base, seed=3, compare=label, compare_factor=4.0)
+    for _ in range(30):
+        same.step()
+        boosted.step()
+    k_same = same.kpis()
+    assert k_same["A"] == k_same["B"]  # factor 1: identical twins on one seed
+    k = boosted.kpis()
+    assert k["A"] == k_same["A"]
+    assert k["B"]["acquisitions"] > k["A"]["acquisitions"]
+    assert boosted.day == 30 and boosted.steps == 30
+    html = kpi_html(boosted)
+    assert f'data-kpi="acquisitions" data-strategy="B" style="text-align:right">' \
+           f'{k["B"]["acquisitions"]:,}<' in html
+    assert "B = A with branch: reach multiplier × 4" in html
+
+
+def test_session_stops_at_the_horizon(base):
+    session = TrainingSession(base=base, seed=0)
+    while session.running:
+        session.step()
+    assert session.day == base.days
+
+
+def test_invalid_lever_combination_falls_back_with_a_message(base):
+    session = TrainingSession(base=base, seed=0, word_of_mouth=2.5)  # not a probability
+    assert session.strategies["A"].scenario == base
+    assert len(session.messages) == 1 and "word_of_mouth.imitation" in session.messages[0]
+
+
+def test_live_charts_show_both_strategies(base):
+    levers = levers_for(base)
+    label = next(lv.label for lv in levers if lv.key == "reach__branch")
+    session = TrainingSession(base=base, seed=1, compare=label, compare_factor=3.0)
+    for _ in range(20):
+        session.step()
+    funnel = charts.funnel_chart(session).axes[0]
+    bars = [p for p in funnel.patches if isinstance(p, Rectangle)]
+    assert len(bars) == 2 * len(charts.FUNNEL_BARS)
+    assert sum(b.get_width() for b in bars[: len(charts.FUNNEL_BARS)]) == 1500
+    ax_c, ax_p = charts.conversion_cpa_chart(session).axes
+    assert len(ax_c.get_lines()) == len(ax_p.get_lines()) == 2
+    assert ax_p.get_ylabel() == "CPA (¥)"
+    series = session.series("B")
+    assert ax_c.get_lines()[1].get_ydata()[-1] == pytest.approx(series["conversion_pct"][-1])
+    retention = charts.retention_chart(session).axes[0]
+    assert [line.get_label() for line in retention.get_lines()] == ["A", "B: " + label + " × 3"]
+    net = charts.network_chart(session)
+    panels = [ax for ax in net.axes if ax.collections]
+    assert len(panels) == 2
+    for ax in panels:
+        dots = [c for c in ax.collections if isinstance(c, PathCollection)]
+        assert sum(len(c.get_offsets()) for c in dots) == NETWORK_SAMPLE
+    assert np.isfinite(series["cpa"][-1])
