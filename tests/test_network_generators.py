@@ -16,7 +16,11 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from simulation import OperatingMatrixModel, scenario_from_dict
-from simulation.network.builders import barabasi_albert_edges, watts_strogatz_edges
+from simulation.network.builders import (
+    _sorted_unique,
+    barabasi_albert_edges,
+    watts_strogatz_edges,
+)
 from simulation.network.social import SocialNetwork
 from tests.conftest import small_scenario_dict
 
@@ -138,3 +142,21 @@ def test_networkx_view_round_trips() -> None:
     g = net.to_networkx()
     assert g.number_of_edges() == net.n_edges == 900
     assert sorted(g.neighbors(17)) == sorted(net.neighbours(17).tolist())
+
+
+@settings(max_examples=40, deadline=None)
+@given(keys=st.lists(st.integers(0, 10**12), max_size=300))
+def test_sorted_unique_equals_numpy_unique(keys: list[int]) -> None:
+    arr = np.array(keys, dtype=np.int64)
+    assert np.array_equal(_sorted_unique(arr), np.unique(arr))
+
+
+def test_weak_ties_are_simple_and_disjoint_from_the_strong_layer() -> None:
+    data = small_scenario_dict()
+    data["graph"] = {"kind": "watts_strogatz", "k": 6, "weak_ties": {"mean_degree": 6.0}}
+    model = OperatingMatrixModel(scenario_from_dict(data), seed=4)
+    strong, weak = model.network, model.network.weak
+    assert weak is not None
+    _assert_simple_undirected(weak)
+    assert weak.degree.mean() == pytest.approx(6.0, rel=0.05)
+    assert (strong.adjacency.multiply(weak.adjacency)).nnz == 0  # no tie in both layers
