@@ -12,7 +12,7 @@ from matplotlib.patches import Rectangle
 from mesa.visualization.solara_viz import _check_model_params, split_model_params
 
 from simulation.dashboard import charts
-from simulation.dashboard.app import kpi_html, model_params
+from simulation.dashboard.app import CELL, kpi_html, model_params
 from simulation.dashboard.levers import (
     COMPARE_OFF,
     apply_levers,
@@ -73,6 +73,24 @@ def test_apply_scales_per_segment_reach_and_sets_values(base):
     assert scenario_from_dict(apply_levers(base, levers, {})) == base
 
 
+@pytest.mark.parametrize(
+    ("budget", "imitation", "size"), [(100_000, 0.002, 1500), (12_345, 0.0013, 1234)]
+)
+def test_scenario_values_sit_on_the_slider_grid(base, budget, imitation, size):
+    # A browser slider snaps to min + k·step: the scenario's own value must be on that grid.
+    sc = load_scenario("scenarios/quickstart.yaml", [
+        f"channels.douyin_ads.budget={budget}", f"word_of_mouth.imitation={imitation}",
+        f"population.size={size}",
+    ])
+    for lever in levers_for(sc):
+        spec = lever.param()
+        if lever.kind == "Checkbox":
+            continue
+        k = (spec["value"] - spec["min"]) / spec["step"]
+        assert k == pytest.approx(round(k), abs=1e-6), lever.label
+        assert spec["min"] <= spec["value"] <= spec["max"]
+
+
 def test_reach_multiplier_never_leaves_a_probability(base):
     levers = levers_for(base)
     data = apply_levers(base, levers, {"reach__wecom_1to1": 1e6})
@@ -115,9 +133,15 @@ def test_a_and_b_share_the_seed_and_differ_by_the_lever(base):
     assert k["B"]["acquisitions"] > k["A"]["acquisitions"]
     assert boosted.day == 30 and boosted.steps == 30
     html = kpi_html(boosted)
-    assert f'data-kpi="acquisitions" data-strategy="B" style="text-align:right">' \
+    assert f'data-kpi="acquisitions" data-strategy="B" style="{CELL}">' \
            f'{k["B"]["acquisitions"]:,}<' in html
     assert "B = A with branch: reach multiplier × 4" in html
+
+
+def test_levers_moved_away_from_the_scenario_are_listed(base):
+    session = TrainingSession(base=base, seed=0, word_of_mouth=0.004, reach__branch=1.0)
+    assert session.changed_levers() == [("word of mouth: imitation per day", 0.004)]
+    assert "A: word of mouth: imitation per day = 0.004" in kpi_html(session)
 
 
 def test_session_stops_at_the_horizon(base):

@@ -36,6 +36,7 @@ ENV_OVERRIDES = "OPMATRIX_DASHBOARD_SET"
 ENV_SEED = "OPMATRIX_DASHBOARD_SEED"
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.yaml"
 
+CELL = "text-align:right;padding:1px 10px"
 #: (label, KPI key, format) rows of the KPI panel.
 KPI_ROWS: tuple[tuple[str, str, str], ...] = (
     ("day", "day", "int"),
@@ -86,19 +87,26 @@ def kpi_html(session: TrainingSession) -> str:
     """The KPI table; each value cell carries ``data-kpi``/``data-strategy`` for tests and
     screen readers."""
     table = session.kpis()
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in table)
+    head = "".join(f'<th style="{CELL}">{html.escape(k)}</th>' for k in table)
     rows = []
     for label, key, kind in KPI_ROWS:
         cells = "".join(
-            f'<td data-kpi="{key}" data-strategy="{k}" style="text-align:right">'
+            f'<td data-kpi="{key}" data-strategy="{k}" style="{CELL}">'
             f"{_fmt(v.get(key), kind)}</td>"
             for k, v in table.items()
         )
-        rows.append(f"<tr><td>{html.escape(label)}</td>{cells}</tr>")
+        rows.append(f'<tr><td style="padding:1px 12px 1px 0">{html.escape(label)}</td>{cells}</tr>')
     caption = f"B = A with {html.escape(session.compare_label)}" if session.compare_label else ""
+    changed = session.changed_levers()
+    if changed:
+        caption += ("<br>" if caption else "") + "A: " + html.escape(
+            ", ".join(f"{label} = {value:g}" if not isinstance(value, bool) else
+                      f"{label} = {'on' if value else 'off'}" for label, value in changed)
+        )
     return (
         '<div class="opmatrix-kpis"><table style="border-collapse:collapse;font-size:14px">'
-        f"<caption style='text-align:left'>{caption}</caption>"
+        f"<caption style='text-align:left;caption-side:top;padding-bottom:4px'>{caption}"
+        "</caption>"
         f"<tr><th>KPI · day {session.day} of {session.horizon}</th>{head}</tr>"
         + "".join(rows)
         + "</table></div>"

@@ -10,6 +10,7 @@ referral sections gets controls for them without the dashboard knowing their sch
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,8 +46,20 @@ class Lever:
         """The Mesa SolaraViz ``model_params`` entry for this lever."""
         spec: dict[str, Any] = {"type": self.kind, "label": self.label, "value": self.value}
         if self.kind != "Checkbox":
-            spec.update(min=self.low, max=self.high, step=self.step)
+            spec.update(min=self.grid_low(), max=self.high, step=self.step)
         return spec
+
+    def grid_low(self) -> float | int:
+        """The slider minimum, nudged so the scenario's value lies on the step grid: a browser
+        slider snaps its value to ``min + k·step`` on load, which would silently change the
+        strategy (¥100,000 budget on a ¥3,000 grid becomes ¥99,000)."""
+        offset = (float(self.value) - float(self.low)) % float(self.step)
+        if math.isclose(offset, 0.0, abs_tol=1e-9 * float(self.step)) or math.isclose(
+            offset, float(self.step), rel_tol=1e-9
+        ):
+            return self.low
+        low = float(self.low) + offset
+        return round(low) if self.kind == "SliderInt" else low
 
 
 def _key(*parts: str) -> str:

@@ -47,6 +47,7 @@ class TrainingSession(mesa.Model):
         self.base = base
         self.seed = int(seed)
         self.levers = levers_for(base)
+        self.lever_values = dict(lever_values)
         self.messages: list[str] = []
         self.compare_label = "" if compare == COMPARE_OFF else f"{compare} × {compare_factor:g}"
         self.strategies: dict[str, OperatingMatrixModel] = {
@@ -74,6 +75,14 @@ class TrainingSession(mesa.Model):
         g = sample_network(a, NETWORK_SAMPLE, seed=self.seed)
         pos = nx.spring_layout(g, seed=1, iterations=30)
         return np.array(sorted(g.nodes()), dtype=np.int64), pos
+
+    def changed_levers(self) -> list[tuple[str, Any]]:
+        """(label, value) of strategy A's levers set away from the scenario's own values."""
+        return [
+            (lv.label, self.lever_values[lv.key])
+            for lv in self.levers
+            if lv.key in self.lever_values and self.lever_values[lv.key] != lv.value
+        ]
 
     @property
     def day(self) -> int:

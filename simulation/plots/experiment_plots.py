@@ -132,9 +132,13 @@ def paired_forest(
                         capsize=4, lw=1.5, ms=5)
         ax.axvline(0, color="0.3", lw=1, ls="--")
         ax.set_yticks(y, others, fontsize=8)
-        unit = " (points)" if metric in PERCENT_METRICS else ""
-        ax.set_xlabel(f"Δ {metric_label(metric)}{unit}", fontsize=8)
-        _format_axis(ax, metric, "x")
+        if metric in PERCENT_METRICS:  # a difference of two shares: percentage points
+            name = metric_label(metric).replace(" (%)", "")
+            ax.set_xlabel(f"Δ {name} (percentage points)", fontsize=8)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:+.1f} pp"))
+        else:
+            ax.set_xlabel(f"Δ {metric_label(metric)}", fontsize=8)
+            _format_axis(ax, metric, "x")
         ax.xaxis.set_major_locator(MaxNLocator(5))
         ax.set_title(metric_label(metric), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
