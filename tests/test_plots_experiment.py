@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.container import ErrorbarContainer
@@ -177,3 +178,20 @@ def test_tornado_orders_parameters_by_total_index(stores):
     assert "sobol index" in ax.get_xlabel()
     with pytest.raises(FigureUnavailable):
         ep.sensitivity_tornado(sens.iloc[0:0])
+
+
+def test_heatmap_bins_continuous_designs_by_quantile():
+    rng = np.random.default_rng(0)
+    n = 400
+    runs = pd.DataFrame({
+        "variant": "base", "status": "done", "sample_id": np.arange(n),
+        "param:a": rng.uniform(0, 1, n), "param:b": rng.uniform(10, 20, n),
+    })
+    runs["conversion_rate"] = 0.1 * runs["param:a"] + 0.001 * runs["param:b"]
+    fig = ep.sweep_heatmap(runs, "conversion_rate", max_levels=4)
+    ax = fig.axes[0]
+    grid = next(a for a in ax.get_children() if isinstance(a, AxesImage)).get_array()
+    assert grid.shape == (4, 4)
+    assert np.all(np.diff(np.asarray(grid), axis=1) > 0)  # rises with a along every row
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert len(labels) == 4 and all("–" in label for label in labels)

@@ -90,6 +90,8 @@ def dashboard(
         # a hook pattern inside Mesa's own SolaraViz code.
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false",
         "SOLARA_CHECK_HOOKS": "off",
+        # Plain-http localhost makes Solara warn about samesite cookies on every page load.
+        "PYTHONWARNINGS": "ignore:Cookies with samesite=none:UserWarning",
     }
     cmd = [
         sys.executable, "-m", "solara", "run", "simulation.dashboard.app:Page",
