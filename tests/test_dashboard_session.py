@@ -22,6 +22,7 @@ from simulation.dashboard.levers import (
 )
 from simulation.dashboard.session import NETWORK_SAMPLE, TrainingSession
 from simulation.scenario.load import load_scenario, scenario_from_dict
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +182,18 @@ def test_live_charts_show_both_strategies(base):
         dots = [c for c in ax.collections if isinstance(c, PathCollection)]
         assert sum(len(c.get_offsets()) for c in dots) == NETWORK_SAMPLE
     assert np.isfinite(series["cpa"][-1])
+
+
+def test_group_size_and_window_scheduling_levers_on_real_presets() -> None:
+    """The issue's levers exist on the presets that have those sections, and they apply."""
+    from simulation import load_scenario, scenario_from_dict
+    from simulation.dashboard.levers import apply_levers, levers_for
+
+    sc = load_scenario(REPO / "scenarios/operating_matrix.yaml")
+    levers = {lv.key: lv for lv in levers_for(sc)}
+    assert levers["groups_cap"].high == 200  # the passive-scan cap [004]
+    assert {"advisers__capacity", "referral_rewards", "schedule_windows"} <= set(levers)
+    data = apply_levers(sc, list(levers.values()), {"groups_cap": 120, "schedule_windows": True})
+    changed = scenario_from_dict(data)
+    assert changed.groups.cap == 120
+    assert changed.contact_policy.schedule == "customer_windows"

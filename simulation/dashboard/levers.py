@@ -36,11 +36,13 @@ class Lever:
     label: str
     kind: LeverKind
     path: tuple[str, ...]
-    mode: Literal["set", "scale"]
+    mode: Literal["set", "scale", "choose"]
     value: float | int | bool
     low: float | int = 0
     high: float | int = 1
     step: float | int = 1
+    #: For ``choose`` checkboxes: the scenario value written when unticked, and when ticked.
+    options: tuple[Any, Any] = (False, True)
 
     def param(self) -> dict[str, Any]:
         """The Mesa SolaraViz ``model_params`` entry for this lever."""
@@ -125,6 +127,11 @@ def _section_levers(data: dict[str, Any]) -> list[Lever]:
     if isinstance(policy, dict) and isinstance(policy.get("enabled"), bool):
         out.append(Lever("contact_windows", "contact windows and caps on", "Checkbox",
                          ("contact_policy", "enabled"), "set", policy["enabled"]))
+        # The strategy lever: schedule contacts into each customer's good hours [001].
+        scheduled = policy.get("schedule") == "customer_windows"
+        out.append(Lever("schedule_windows", "schedule contacts into customer windows",
+                         "Checkbox", ("contact_policy", "schedule"), "choose", scheduled,
+                         options=("channel_hours", "customer_windows")))
     referral = data.get("referral")
     if isinstance(referral, dict):
         rate = referral.get("invite_rate")
@@ -136,7 +143,13 @@ def _section_levers(data: dict[str, Any]) -> list[Lever]:
             out.append(Lever("referral_rewards", "referral: tier rewards multiplier",
                              "SliderFloat", ("referral", "tiers", "*", "reward"), "scale",
                              1.0, 0.0, 5.0, 0.1))
-    for section, words in (("groups", ("size", "members")), ("advisers", ("capacity",))):
+    groups = data.get("groups")
+    if isinstance(groups, dict) and isinstance(groups.get("cap"), int):
+        # 200 passive-scan members per WeCom group [004]; external groups up to 500 (§2.4).
+        top = 500 if groups.get("external") else 200
+        out.append(Lever("groups_cap", "groups: members per group", "SliderInt",
+                         ("groups", "cap"), "set", groups["cap"], 10, top, 10))
+    for section, words in (("advisers", ("capacity", "count")),):
         cfg = data.get(section)
         if not isinstance(cfg, dict):
             continue
@@ -197,6 +210,8 @@ def apply_levers(
         v = values[lever.key]
         if lever.mode == "scale":
             _update(data, lever.path, lambda old, f=float(v), p=lever.path: _scaled(old, f, p))
+        elif lever.mode == "choose":
+            _update(data, lever.path, lambda _old, new=lever.options[int(bool(v))]: new)
         else:
             _update(data, lever.path, lambda _old, new=v: new)
     return data
