@@ -66,18 +66,19 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> Measurement:
     return Measurement(data["wall"], data["peak_mb"], data["stdout"])
 
 
-def opmatrix_run(scenario: Path | str, size: int, extra: list[str] | None = None) -> list[str]:
-    """The ``opmatrix run`` command line a user types, without figures or progress bar."""
-    out = Path(tempfile.mkdtemp(prefix="opmatrix-bench-")) / "run"
-    return [
-        sys.executable, "-m", "simulation", "run", str(scenario), "--quiet", "--no-plots",
-        "--out", str(out), "--set", f"population.size={size}", *(extra or []),
-    ]
-
-
-def cold_cache_env() -> dict[str, str]:
-    """A fresh, empty graph cache: the run builds its graph (what a first run pays)."""
-    return {"OPMATRIX_CACHE": tempfile.mkdtemp(prefix="opmatrix-cache-")}
+def measure_opmatrix(
+    scenario: Path | str, size: int, extra: list[str] | None = None, runs: int = 1
+) -> list[Measurement]:
+    """Time ``opmatrix run`` (as a user types it, without figures or progress bar) ``runs``
+    times on one fresh graph cache: the first run builds its graph (cold), later ones reuse it
+    (warm). Outputs and cache live in a temporary folder removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="opmatrix-bench-") as tmp:
+        env = {"OPMATRIX_CACHE": str(Path(tmp) / "cache")}
+        cmd = [
+            sys.executable, "-m", "simulation", "run", str(scenario), "--quiet", "--no-plots",
+            "--out", str(Path(tmp) / "run"), "--set", f"population.size={size}", *(extra or []),
+        ]
+        return [measure(cmd, env=env) for _ in range(runs)]
 
 
 def _version(name: str) -> str:
