@@ -37,6 +37,7 @@ class OperatingMatrixModel(mesa.Model):
         # Customer agents are created on first use (see ``agents``), not here: at 1M customers
         # eager creation costs ~4-7 s and ~1 GB, while a run itself never touches an agent.
         self._customers: dict[int, Customer] = {}
+        self._customer_list: list[Customer] | None = None
         self.streams = Streams(seed)
         super().__init__(rng=self.streams.int_seed("mesa"))
         self.scenario = scenario
@@ -124,9 +125,13 @@ class OperatingMatrixModel(mesa.Model):
 
     @property
     def customers(self) -> list[Customer]:
-        """All customer agents in row order (materialises them: ~4 µs and ~1 KB each)."""
-        self.materialise_customers()
-        return [self._customers[i] for i in range(self.population.n)]
+        """All customer agents in row order (materialises them: ~4 µs and ~1 KB each).
+
+        The same list on every call, so ``model.customers[i]`` in a loop stays O(1)."""
+        if self._customer_list is None:
+            self.materialise_customers()
+            self._customer_list = [self._customers[i] for i in range(self.population.n)]
+        return self._customer_list
 
     @property
     def agents(self) -> AgentSet:

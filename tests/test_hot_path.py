@@ -70,6 +70,7 @@ def test_agents_are_created_on_demand_and_then_all_registered() -> None:
     assert len({a.unique_id for a in agents}) == 2000
     assert sorted(a.index for a in agents) == list(range(2000))
     assert model.customers[7] is c7 and [c.index for c in model.customers[:3]] == [0, 1, 2]
+    assert model.customers is model.customers  # built once
     assert len(model.agents_by_type[Customer]) == 2000
     # agents read the arrays as they are at the end of the run
     won = model.agents.select(lambda a: a.converted_day is not None)
