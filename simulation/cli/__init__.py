@@ -23,9 +23,11 @@ app = typer.Typer(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from simulation.cli import commands_run  # noqa: F401
-    from simulation.cli import commands_sweep  # noqa: F401
-    from simulation.cli import commands_report  # noqa: F401
+    from simulation.cli import (
+        commands_report,  # noqa: F401
+        commands_run,  # noqa: F401
+        commands_sweep,  # noqa: F401
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
