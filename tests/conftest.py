@@ -10,10 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# The suite is deterministic: property tests draw the same examples on every machine (a fresh
+# CI clone has no example database). Explore new examples with --hypothesis-profile=explore.
+settings.register_profile("default", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=300)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def small_scenario_dict(**changes: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from simulation import ScenarioError, run, scenario_from_dict
@@ -191,6 +191,12 @@ def test_retention_channel_brings_lapsing_customers_back() -> None:
     open_rate=st.sampled_from([1.0, 0.3]),
     reach=st.floats(0.0, 0.2),
 )
+# Found by hypothesis on a fresh clone: a fixed fee leaving the budget a hair below zero, and a
+# unit cost so small the affordable count overflowed.
+@example(budget=0.0, mix_budget=None, impression=0.0, contact=1.0, fixed=1.767194837067882e-128,
+         open_rate=1.0, reach=0.125)  # fmt: skip
+@example(budget=0.0, mix_budget=None, impression=0.0, contact=2.2250738585072014e-308,
+         fixed=1.767194837067882e-128, open_rate=1.0, reach=0.125)  # fmt: skip
 def test_spend_never_exceeds_budget(
     budget: float, mix_budget: float | None, impression: float, contact: float, fixed: float,
     open_rate: float, reach: float,

@@ -164,10 +164,15 @@ class Channels(StrategyModule):
 
     def _afford(self, plan: ChannelPlan, idx: np.ndarray, unit: float) -> np.ndarray:
         """The customers ``idx`` the budget can pay ``unit`` yuan each for (a random subset)."""
-        if unit > 0 and idx.size * unit > self._left(plan):
-            affordable = int(self._left(plan) // unit)
-            idx = np.sort(self.rng.choice(idx, size=affordable, replace=False))
-        return idx
+        if unit <= 0 or idx.size == 0:
+            return idx
+        # A fixed fee may leave the budget a rounding error below zero; a tiny unit cost may
+        # make the ratio overflow an int: clamp both ends before drawing the subset.
+        ratio = max(self._left(plan), 0.0) / unit
+        if ratio >= idx.size:
+            return idx
+        affordable = int(ratio)
+        return np.sort(self.rng.choice(idx, size=affordable, replace=False))
 
     def _pay_fixed(self, plan: ChannelPlan, day: int) -> bool:
         """Pay today's share of the monthly fee and staff; a channel that cannot is shut."""
