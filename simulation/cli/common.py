@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+
+from simulation.formatting import KPI_ROWS, fmt
 
 console = Console()
 err_console = Console(stderr=True)
@@ -65,36 +66,6 @@ def progress(transient: bool = True) -> Progress:
     )
 
 
-def fmt(value: Any, kind: str = "") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if kind == "pct":
-        return f"{100 * value:.1f}%"
-    if kind == "money":
-        return f"¥{value:,.0f}" if abs(value) >= 100 else f"¥{value:,.2f}"
-    if kind == "int":
-        return f"{int(value):,}"
-    if isinstance(value, float):
-        return f"{value:,.3g}"
-    return str(value)
-
-
-SUMMARY_ROWS = (
-    ("customers", "customers", "int"),
-    ("stock customers (day 0)", "stock_customers", "int"),
-    ("acquisitions", "acquisitions", "int"),
-    ("conversion rate", "conversion_rate", "pct"),
-    ("retention 30 d", "retention_30d", "pct"),
-    ("retention 90 d", "retention_90d", "pct"),
-    ("retention 180 d", "retention_180d", "pct"),
-    ("churned", "churned", "int"),
-    ("spend", "spend", "money"),
-    ("cost per acquisition", "cost_per_acquisition", "money"),
-    ("LTV (horizon value / acquisition)", "ltv", "money"),
-    ("ROI", "roi", "pct"),
-)
-
-
 def summary_table(summary: dict[str, Any], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("KPI")
@@ -102,7 +73,7 @@ def summary_table(summary: dict[str, Any], title: str) -> Table:
     segments = summary.get("segments", {})
     for seg in segments:
         table.add_column(seg, justify="right")
-    for label, key, kind in SUMMARY_ROWS:
+    for label, key, kind in KPI_ROWS:
         table.add_row(
             label,
             fmt(summary.get(key), kind),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from jinja2 import Environment, select_autoescape
 from matplotlib.figure import Figure
 from ruamel.yaml import YAML
 
+from simulation.formatting import fmt as format_kpi
 from simulation.plots.style import png_bytes
 
 
@@ -54,20 +54,8 @@ class Report:
 
 
 def fmt(value: Any, kind: str = "") -> str:
-    """Numbers as a strategy team reads them: 12.3%, ¥1,234, 5,678; '—' when undefined."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if kind == "pct":
-        return f"{100 * value:.2f}%"
-    if kind == "pp":  # a difference of two shares, in percentage points
-        return f"{100 * value:+.2f} pp"
-    if kind == "money":
-        return f"¥{value:,.0f}" if abs(value) >= 100 else f"¥{value:,.2f}"
-    if kind == "int":
-        return f"{round(value):,}"
-    if isinstance(value, float):
-        return f"{value:,.4g}"
-    return str(value)
+    """Report numbers: as the CLI's, with two decimals on shares."""
+    return format_kpi(value, kind, pct_digits=2)
 
 
 def to_yaml(data: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from simulation.errors import ScenarioError
+from simulation.formatting import KPI_ROWS
 from simulation.plots.run_plots import (
     FigureUnavailable,
     conversion_retention,
@@ -30,20 +31,6 @@ from simulation.result import RunResult
 #: (task description, steps done, steps in total) — drives a progress bar.
 Progress = Callable[[str, int, int], None]
 
-KPI_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("customers", "customers", "int"),
-    ("stock customers (day 0)", "stock_customers", "int"),
-    ("acquisitions", "acquisitions", "int"),
-    ("conversion rate", "conversion_rate", "pct"),
-    ("retention 30 d", "retention_30d", "pct"),
-    ("retention 90 d", "retention_90d", "pct"),
-    ("retention 180 d", "retention_180d", "pct"),
-    ("churned", "churned", "int"),
-    ("spend", "spend", "money"),
-    ("cost per acquisition", "cost_per_acquisition", "money"),
-    ("LTV (horizon value / acquisition)", "ltv", "money"),
-    ("ROI", "roi", "pct"),
-)
 RUN_FIGURES = (
     ("Funnel by channel", "Customers at each funnel step per channel over the horizon; % is "
      "the share of the step above.", funnel_by_channel),
