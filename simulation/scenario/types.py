@@ -43,6 +43,9 @@ Yuan = NonNegative
 PerSegmentProbability = Probability | dict[str, Probability]
 PerSegmentNonNegative = NonNegative | dict[str, NonNegative]
 
+#: Average days per month: monthly fees and values become daily amounts with it.
+DAYS_PER_MONTH = 365.25 / 12
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 

@@ -23,6 +23,7 @@ from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
 from simulation.rng import bernoulli_indices
 from simulation.scenario.types import (
+    DAYS_PER_MONTH,
     PerSegmentNonNegative,
     PerSegmentProbability,
     Positive,
@@ -35,7 +36,6 @@ from simulation.scenario.types import (
 )
 from simulation.strategies.base import Day, StrategyModule
 
-DAYS_PER_MONTH = 365.25 / 12
 AddStage = Literal["aware", "engaged", "converted", "active", "at_risk", "dormant"]
 
 

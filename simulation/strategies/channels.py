@@ -24,13 +24,11 @@ import numpy as np
 from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
 from simulation.rng import bernoulli_indices
-from simulation.scenario.types import resolve_per_segment
+from simulation.scenario.types import DAYS_PER_MONTH, resolve_per_segment
 from simulation.strategies.base import Day, StrategyModule
 from simulation.strategies.channel_config import ChannelConfig
 from simulation.strategies.channel_routes import Routes
 
-#: Average days per month, to spread a monthly fee over days.
-DAYS_PER_MONTH = 365.25 / 12
 WEEK_DAYS = 7
 MONTH_DAYS = 30  # platform "per month" caps are counted in 30-day blocks of the run (inf.)
 

@@ -27,6 +27,7 @@ from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
 from simulation.rng import bernoulli_indices
 from simulation.scenario.types import (
+    DAYS_PER_MONTH,
     WEEKDAYS,
     NonNegative,
     PerSegmentProbability,
@@ -43,7 +44,6 @@ from simulation.strategies.base import Day, StrategyModule
 #: Passive-scan cap of a WeCom customer group [004]; external groups take up to 500 (§2.4).
 PASSIVE_SCAN_CAP = 200
 EXTERNAL_GROUP_CAP = 500
-DAYS_PER_MONTH = 365.25 / 12
 
 JoinStage = Literal["aware", "engaged", "converted", "active", "at_risk", "dormant"]
 Weekday = Literal[WEEKDAYS]  # type: ignore[valid-type]

@@ -13,10 +13,8 @@ from simulation.population.stages import Ring, Stage
 from simulation.population.state import RING_CODES
 from simulation.rng import bernoulli_indices, thinned_indices
 from simulation.scenario.schema import resolve_per_segment
+from simulation.scenario.types import DAYS_PER_MONTH
 from simulation.strategies.base import Day, StrategyModule
-
-#: Average days per month, to turn monthly value into a daily accrual.
-DAYS_PER_MONTH = 365.25 / 12
 
 
 class Lifecycle(StrategyModule):
