@@ -93,7 +93,7 @@ def test_rewards_paid_match_the_tier_table_exactly(
     pop = model.population
     refs = pop.extra["referrals"]
     schedule = model.scenario.referral.reward_schedule()
-    paid = model.ledger.spend["referral_rewards"].sum()
+    paid = model.ledger.spend["referral"].sum()
     assert paid == pytest.approx(total_reward(schedule, refs).sum())
     assert refs.max() <= cap
     assert (pop.referrer >= 0).sum() == refs.sum()
@@ -175,7 +175,7 @@ def test_referrers_defect_less() -> None:
 def test_officer_visibility_raises_invitations() -> None:
     off = run_model(referral_dict(days=20))
     on = run_model(referral_dict(days=20, officer_visible=True, officer_uplift=2.0))
-    inv = ("referral_rewards", "invitations")
+    inv = ("referral", "invitations")
     assert on.ledger.events[inv].sum() > 1.5 * off.ledger.events[inv].sum()
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from simulation.plots.style import (
     CATEGORY_COLOURS,
@@ -44,6 +45,15 @@ FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("screened_in", "screened in"),
     ("conversions", "converted"),
 )
+#: The step each funnel step is a share of: engaged, leads and conversions all come from
+#: contacts (a contact may convert directly), screening from leads.
+FUNNEL_PARENT = {
+    "contacts": "reach",
+    "engaged": "contacts",
+    "leads": "contacts",
+    "screened_in": "leads",
+    "conversions": "contacts",
+}
 RING_COLUMNS = ("ring_outer", "ring_middle", "ring_inner")
 
 
@@ -57,6 +67,15 @@ def _title(result: RunResult) -> str:
 
 
 # ------------------------------------------------------------------------------------ funnel
+
+
+def _compact(value: float, _pos: int | None = None) -> str:
+    """Axis counts that never run into each other: 950, 12k, 1.2M."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:g}M"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:g}k"
+    return f"{value:g}"
 
 
 def funnel_table(ledger: pd.DataFrame) -> pd.DataFrame:
@@ -89,22 +108,27 @@ def funnel_by_channel(result: RunResult) -> Figure:
         colours = [PALETTE[i % len(PALETTE)] for i in range(len(shown))]
         ax.barh(ypos, values, color=colours, height=0.7)
         top = max(float(values.max()), 1.0)
-        for i, (y, v) in enumerate(zip(ypos, values, strict=True)):
+        labels = dict(steps)
+        for (step, _), y, v in zip(shown, ypos, values, strict=True):
             text = f"{int(v):,}"
-            if i > 0 and values[i - 1] > 0:
-                text += f"  ({100 * v / values[i - 1]:.1f}%)"
+            parent = FUNNEL_PARENT.get(step)
+            if parent in row.index and row[parent] > 0 and parent != step:
+                short = labels[parent].split(" (")[0]
+                text += f"  ({100 * v / float(row[parent]):.3g}% of {short})"
             ax.text(v + 0.02 * top, y, text, va="center", fontsize=8)
         ax.set_yticks(ypos, [label for _, label in shown], fontsize=8)
-        ax.set_xlim(0, top * 1.6)
+        ax.set_xlim(0, top * 2.2)
         ax.set_xlabel("customers (sum over the horizon)", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.xaxis.set_major_formatter(FuncFormatter(_compact))
         won = float(row.get("conversions", 0))
         cpa = f"CPA {yuan(row['spend'] / won)}" if won > 0 else "no conversions"
         ax.set_title(f"{row['item']}\n{yuan(row['spend'])} spent · {cpa}", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     for ax in axes[n:]:
         ax.set_visible(False)
-    fig.suptitle(f"Funnel by channel (% = share of the step above) · {_title(result)}")
+    fig.suptitle(f"Funnel by channel (% = share of the step it comes from) · {_title(result)}")
     return fig
 
 

@@ -43,6 +43,8 @@ CATEGORY_COLOURS: dict[str, str] = {
     "adviser": "#9467bd",
     "group": "#8c564b",
     "organic": "#7f7f7f",
+    "route": "#17becf",
+    "lifecycle_operations": "#e377c2",
     "other": "#bcbd22",
 }
 

@@ -172,7 +172,7 @@ class Referral(StrategyModule):
         cfg = model.scenario.referral
         self.cfg = cfg
         self.code = pop.source_code("referral")
-        model.ledger.register("referral_rewards", "referral")
+        model.ledger.register("referral", "referral")
         if cfg.referee_reward > 0:
             model.ledger.register("referral_welcome", "referral")
         self.referrals = pop.extra.setdefault("referrals", np.zeros(pop.n, np.int32))
@@ -227,7 +227,7 @@ class Referral(StrategyModule):
             ok = invitee >= 0
             inviter, invitee, weak = inviter[ok], invitee[ok], weak[ok]
             model.ledger.count(
-                "referral_rewards", "invitations", day.index,
+                "referral", "invitations", day.index,
                 per_segment_counts(pop.segment, inviter, s),
             )
             prospect = pop.in_stages(PROSPECT_STAGES)[invitee]
@@ -251,11 +251,11 @@ class Referral(StrategyModule):
         self.referrals[inviter] += 1
         reward = self.schedule[self.referrals[inviter]]
         model.ledger.charge(
-            "referral_rewards", day.index,
+            "referral", day.index,
             np.bincount(pop.segment[inviter], weights=reward, minlength=s),
         )
         model.ledger.count(
-            "referral_rewards", "conversions", day.index,
+            "referral", "conversions", day.index,
             per_segment_counts(pop.segment, invitee, s),
         )
         if cfg.referee_reward > 0:
