@@ -14,9 +14,10 @@ class Problem:
     line: int | None = None
 
     def render(self) -> str:
-        where = self.path or "(top level)"
         at = f" (line {self.line})" if self.line else ""
-        return f"{where}{at}: {self.message}"
+        if not self.path:  # about the file itself: not found, empty, not YAML
+            return f"{self.message}{at}"
+        return f"{self.path}{at}: {self.message}"
 
 
 @dataclass

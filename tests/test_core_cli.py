@@ -101,3 +101,9 @@ def test_scenarios_lists_presets() -> None:
 def test_quickstart_preset_is_valid() -> None:
     proc = opmatrix("validate", str(REPO / "scenarios" / "quickstart.yaml"))
     assert proc.returncode == 0, proc.stderr
+
+
+def test_unknown_preset_lists_the_presets() -> None:
+    proc = opmatrix("run", "no_such_preset")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "no such file or preset" in proc.stderr and "quickstart" in proc.stderr

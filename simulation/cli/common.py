@@ -17,6 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from simulation.errors import ScenarioError
 from simulation.formatting import KPI_ROWS, fmt
 
 console = Console()
@@ -39,7 +40,8 @@ def resolve_scenario_path(name: str) -> Path:
     for cand in (scenarios_dir() / f"{name}.yaml", scenarios_dir() / "validation" / f"{name}.yaml"):
         if cand.exists():
             return cand
-    return p
+    presets = ", ".join(sorted(x.stem for x in scenarios_dir().glob("*.yaml")))
+    raise ScenarioError.single(name, "", f"no such file or preset; presets: {presets}")
 
 
 def default_out(kind: str, name: str, seed: int | None = None) -> Path:
