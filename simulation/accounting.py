@@ -87,7 +87,6 @@ class DailyRecorder:
     def __init__(self, days: int, n_segments: int) -> None:
         self.stage_counts = np.zeros((days + 1, n_segments, N_STAGES), dtype=np.int64)
         self.value = np.zeros((days + 1, n_segments), dtype=np.float64)
-        self.acquired = np.zeros((days + 1, n_segments), dtype=np.int64)
         #: Customers won and not lost (CUSTOMER_STAGES) per ring, for the ring-migration plot.
         self.ring_counts = np.zeros((days + 1, n_segments, N_RINGS), dtype=np.int64)
         self.last_day = -1

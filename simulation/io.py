@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -26,6 +27,9 @@ def atomic_directory(target: Path):
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a results folder is an ordinary one
     try:
         yield tmp
         if target.exists():
@@ -41,15 +45,24 @@ def atomic_directory(target: Path):
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+    """Strict JSON: a NaN or infinite KPI is written as null, never as a bare NaN."""
+    path.write_text(json.dumps(_finite(data), indent=2, allow_nan=False, default=_plain) + "\n")
 
 
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    if isinstance(obj, float):
-        return None
+def _plain(obj: Any) -> Any:
+    if hasattr(obj, "item"):  # numpy scalars
+        return _finite(obj.item())
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def write_run(

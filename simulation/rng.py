@@ -94,3 +94,20 @@ def thinned_indices(
         return cand
     keep = rng.random(cand.size) * p_max < probs[cand]
     return cand[keep]
+
+
+def affordable_subset(
+    rng: np.random.Generator, idx: np.ndarray, unit_cost: float, budget_left: float
+) -> np.ndarray:
+    """The customers ``idx`` a budget can pay ``unit_cost`` each for: all of them, or a uniform
+    random subset (kept in index order) when it cannot.
+
+    A fixed fee may leave the budget a rounding error below zero and a tiny unit cost may make
+    the ratio overflow an int: both ends are clamped before drawing.
+    """
+    if unit_cost <= 0 or idx.size == 0:
+        return idx
+    ratio = max(budget_left, 0.0) / unit_cost
+    if ratio >= idx.size:
+        return idx
+    return np.sort(rng.choice(idx, size=int(ratio), replace=False))

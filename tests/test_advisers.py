@@ -17,6 +17,7 @@ from simulation.strategies.advisers import (
     adviser_pools,
     assign_to_advisers,
 )
+from simulation.strategies.base import Day
 from tests.conftest import small_scenario_dict
 
 
@@ -159,3 +160,14 @@ def test_holidays_after_a_shortened_horizon_are_ignored() -> None:
 def test_unknown_segment_in_persona_lift() -> None:
     with pytest.raises(ScenarioError, match="unknown segment 'elderly'"):
         scenario_from_dict(advisers_dict(persona_lift={"elderly": 2.0, "default": 1.0}))
+
+
+def test_product_maturity_never_triggers_prospects() -> None:
+    """Only customers hold a maturing product: engaged prospects (converted_day −1) must not be
+    'due' every ``product_maturity_days`` (they were, by day + 1 ≡ 0)."""
+    model, adv = model_of(advisers_dict(contact_rate=0.0, triggers={"product_maturity_days": 7}))
+    pop = model.population
+    served = np.arange(pop.n)
+    for day in range(1, 30):
+        due = adv.triggered(Day(day, day % 7), served)
+        assert not due[pop.converted_day < 0].any()

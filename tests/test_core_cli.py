@@ -107,3 +107,18 @@ def test_unknown_preset_lists_the_presets() -> None:
     proc = opmatrix("run", "no_such_preset")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "no such file or preset" in proc.stderr and "quickstart" in proc.stderr
+
+
+def test_out_never_replaces_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "important.txt").write_text("x")
+    path = scenario_file(tmp_path, days=10)
+    proc = opmatrix("run", str(path), "--out", str(keep), "-q", "--no-plots")
+    assert proc.returncode == 2 and "not an earlier run folder" in proc.stderr
+    assert (keep / "important.txt").read_text() == "x"
+    run_dir = tmp_path / "run"
+    for _ in range(2):  # an earlier run's folder is replaced in one rename
+        proc = opmatrix("run", str(path), "--out", str(run_dir), "-q", "--no-plots")
+        assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

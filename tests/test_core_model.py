@@ -194,3 +194,12 @@ def test_stage_invariants_hold_for_any_levers(
     assert model.ledger.total_spend() == pytest.approx(
         sum(float(a.sum()) for a in model.ledger.spend.values())
     )
+
+
+def test_summary_json_is_strict_even_with_undefined_kpis(tmp_path) -> None:
+    import json
+
+    from simulation.io import write_json
+
+    write_json(tmp_path / "s.json", {"cpa": float("nan"), "nested": [float("inf"), 1.5]})
+    assert json.loads((tmp_path / "s.json").read_text()) == {"cpa": None, "nested": [None, 1.5]}

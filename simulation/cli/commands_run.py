@@ -47,6 +47,11 @@ def run(
         overrides.append(f"days={days}")
     sc = load_scenario(path, overrides)
     target = out or default_out("runs", sc.name, seed)
+    if target.exists() and not (target.is_dir() and (target / "summary.json").exists()):
+        raise ScenarioError.single(
+            str(target), "--out", "exists and is not an earlier run folder (no summary.json); "
+            "choose a new folder: only a previous run's folder is replaced"
+        )
     try:
         model = OperatingMatrixModel(sc, seed)
     except ScenarioError as exc:

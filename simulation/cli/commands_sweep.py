@@ -154,7 +154,10 @@ def compare(
             str(experiment), "", f"no stored runs in {store.root}; run `opmatrix sweep` first"
         )
     exp = store.experiment
-    metrics = list(metric or (exp.outcomes if exp else analysis.DEFAULT_OUTCOMES))
+    stored_outcomes = store.manifest().get("outcomes") if exp is None else None
+    metrics = list(
+        metric or (exp.outcomes if exp else stored_outcomes or analysis.DEFAULT_OUTCOMES)
+    )
     valid = [c for c in runs.columns if c not in ("error",) and runs[c].dtype.kind == "f"]
     constraints = [analysis.parse_constraint(c, valid) for c in constraint or []]
     for name in [*metrics, objective]:
@@ -238,7 +241,9 @@ def _ci(mean: float, low: float, high: float, kind: str) -> str:
 
 
 def _summary_table(summary: Any, metrics: list[str]) -> Table:
-    table = Table(title="mean [95 % CI] over replicates", title_justify="left")
+    table = Table(
+        title="mean [95 % CI] over replicates (and sweep points, if any)", title_justify="left"
+    )
     table.add_column("variant")
     table.add_column("n", justify="right")
     for m in metrics:

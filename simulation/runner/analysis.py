@@ -233,7 +233,8 @@ def sensitivity(
     rows: list[dict[str, Any]] = []
     for variant, group in _done(runs).groupby("variant", sort=False, observed=True):
         per_point = group.groupby("sample_id")[metric].mean().sort_index()
-        n_points = int(runs.loc[runs["variant"] == variant, "sample_id"].max()) + 1
+        stored = int(runs.loc[runs["variant"] == variant, "sample_id"].max()) + 1
+        n_points = int(info.get("points", stored))  # stores from before "points" was recorded
         if len(per_point) != n_points or not np.all(np.isfinite(per_point.to_numpy(float))):
             missing = n_points - int(np.isfinite(per_point.to_numpy(float)).sum())
             raise ValueError(
@@ -244,7 +245,7 @@ def sensitivity(
         x = _design_x(group, names)
         try:
             results = _salib(sampler, problem, x, y, info, seed)
-        except (ArithmeticError, ValueError) as exc:  # a design SALib cannot analyse
+        except (ArithmeticError, ValueError, RuntimeError) as exc:  # a design SALib rejects
             raise ValueError(f"variant {variant}: SALib could not analyse {metric}: {exc}") from exc
         for method, index, param, value, conf in results:
             rows.append(

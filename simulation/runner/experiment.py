@@ -341,7 +341,8 @@ def _resolve_scenario(name: str, experiment_path: Path) -> Path | None:
     here = experiment_path.resolve().parent
     candidates = [here / name, Path.cwd() / name]
     if not name.endswith((".yaml", ".yml")):
-        for folder in (here.parent / "scenarios", Path.cwd() / "scenarios"):
+        beside_package = Path(__file__).resolve().parents[2] / "scenarios"
+        for folder in (here.parent / "scenarios", Path.cwd() / "scenarios", beside_package):
             candidates += [folder / f"{name}.yaml", folder / "validation" / f"{name}.yaml"]
     return next((c.resolve() for c in candidates if c.is_file()), None)
 

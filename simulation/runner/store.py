@@ -181,11 +181,11 @@ class ResultStore:
             else:
                 self._specs = [
                     RunSpec(**{k: s[k] for k in (*LABEL_COLUMNS, "params", "model")})
-                    for s in self._manifest().get("specs", [])
+                    for s in self.manifest().get("specs", [])
                 ]
         return self._specs
 
-    def _manifest(self) -> dict[str, Any]:
+    def manifest(self) -> dict[str, Any]:
         try:
             return json.loads((self.root / "manifest.json").read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -194,12 +194,12 @@ class ResultStore:
     def sweep_info(self) -> dict[str, Any] | None:
         if self.experiment is not None:
             return _sweep_info(self.experiment)
-        return self._manifest().get("sweep")
+        return self.manifest().get("sweep")
 
     def baseline(self) -> str | None:
         if self.experiment is not None:
             return self.experiment.baseline
-        return self._manifest().get("baseline")
+        return self.manifest().get("baseline")
 
     def runs_frame(self) -> pd.DataFrame:
         """One row per stored run of this experiment (labels, ``param:`` columns, KPIs)."""
@@ -312,7 +312,7 @@ def _parquet_writer(frame: pd.DataFrame) -> Callable[[Path], None]:
 def _sweep_info(exp: Experiment) -> dict[str, Any] | None:
     if exp.sweep is None:
         return None
-    from simulation.runner.samplers import salib_problem
+    from simulation.runner.samplers import salib_problem, sample_points
 
     info: dict[str, Any] = {
         "sampler": exp.sweep.sampler,
@@ -323,4 +323,6 @@ def _sweep_info(exp: Experiment) -> dict[str, Any] | None:
     }
     if exp.sweep.sampler != "grid":
         info["problem"] = salib_problem(exp.sweep)
+    # The design's size, so analysis can tell a half-finished sweep from a complete one.
+    info["points"] = len(sample_points(exp.sweep))
     return info

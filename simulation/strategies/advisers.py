@@ -190,8 +190,10 @@ class Advisers(StrategyModule):
             return np.ones(served.size, dtype=bool)
         if trig.product_maturity_days is None:
             return np.zeros(served.size, dtype=bool)
-        age = day.index - self.model.population.converted_day[served]
-        return (age > 0) & (age % trig.product_maturity_days == 0)
+        converted = self.model.population.converted_day[served]
+        age = day.index - converted
+        # Only customers hold a maturing product; prospects (converted_day −1) never trigger.
+        return (converted >= 0) & (age > 0) & (age % trig.product_maturity_days == 0)
 
     def _message(self, day: Day, served: np.ndarray) -> None:
         """≤ 1 message per adviser–customer pair today; ≤ ``daily_limit`` per adviser."""

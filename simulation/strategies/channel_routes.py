@@ -20,6 +20,7 @@ import numpy as np
 
 from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
+from simulation.rng import affordable_subset
 from simulation.scenario.types import resolve_per_segment
 from simulation.strategies.channel_config import STEP_EVENTS, RouteConfig, RouteStep
 
@@ -119,9 +120,7 @@ class Routes:
             idx = np.sort(self.rng.choice(idx, size=room, replace=False))
         cost = sp.step.cost_per_entry
         if cost > 0:
-            left = min(plan.budget_left, self.purse.left)
-            if idx.size * cost > left:
-                idx = np.sort(self.rng.choice(idx, size=int(left // cost), replace=False))
+            idx = affordable_subset(self.rng, idx, cost, min(plan.budget_left, self.purse.left))
             if idx.size:
                 pop = self.model.population
                 seg = per_segment_counts(pop.segment, idx, len(pop.segment_names))

@@ -23,7 +23,7 @@ import numpy as np
 
 from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
-from simulation.rng import bernoulli_indices
+from simulation.rng import affordable_subset, bernoulli_indices
 from simulation.scenario.types import DAYS_PER_MONTH, resolve_per_segment
 from simulation.strategies.base import Day, StrategyModule
 from simulation.strategies.channel_config import ChannelConfig
@@ -162,15 +162,7 @@ class Channels(StrategyModule):
 
     def _afford(self, plan: ChannelPlan, idx: np.ndarray, unit: float) -> np.ndarray:
         """The customers ``idx`` the budget can pay ``unit`` yuan each for (a random subset)."""
-        if unit <= 0 or idx.size == 0:
-            return idx
-        # A fixed fee may leave the budget a rounding error below zero; a tiny unit cost may
-        # make the ratio overflow an int: clamp both ends before drawing the subset.
-        ratio = max(self._left(plan), 0.0) / unit
-        if ratio >= idx.size:
-            return idx
-        affordable = int(ratio)
-        return np.sort(self.rng.choice(idx, size=affordable, replace=False))
+        return affordable_subset(self.rng, idx, unit, self._left(plan))
 
     def _pay_fixed(self, plan: ChannelPlan, day: int) -> bool:
         """Pay today's share of the monthly fee and staff; a channel that cannot is shut."""

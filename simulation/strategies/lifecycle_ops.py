@@ -25,7 +25,7 @@ from pydantic import Field
 
 from simulation.accounting import per_segment_counts
 from simulation.population.stages import Ring, Stage
-from simulation.rng import bernoulli_indices
+from simulation.rng import affordable_subset, bernoulli_indices
 from simulation.scenario.types import (
     PerSegmentProbability,
     Problems,
@@ -156,10 +156,9 @@ class LifecycleOperations(StrategyModule):
             return
         # Expected worst case per contact: its cost plus a reward; stop within budget.
         unit = op.cost_per_contact + op.reward_on_success
-        if unit > 0 and idx.size * unit > plan.budget_left:
-            idx = np.sort(self.rng.choice(idx, int(plan.budget_left // unit), replace=False))
-            if idx.size == 0:
-                return
+        idx = affordable_subset(self.rng, idx, unit, plan.budget_left)
+        if idx.size == 0:
+            return
         p = plan.success[pop.segment[idx]]
         sentiment = pop.extra.get("negative_sentiment")
         if sentiment is not None:

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
-from simulation.rng import bernoulli_indices
+from simulation.rng import affordable_subset, bernoulli_indices
 from simulation.scenario.types import (
     WEEKDAYS,
     NonNegative,
@@ -201,9 +201,7 @@ class Perks(StrategyModule):
             redeem_p[pop.city[claims] >= cfg.merchant_cities] = 0.0
         redeemed = claims[rng.random(claims.size) < redeem_p]
         cost = plan.cfg.cost
-        if cost > 0 and redeemed.size * cost > self.budget_left:
-            affordable = int(self.budget_left // cost)
-            redeemed = np.sort(rng.choice(redeemed, size=affordable, replace=False))
+        redeemed = affordable_subset(rng, redeemed, cost, self.budget_left)
         if redeemed.size == 0:
             return
         self._count(plan, "redemptions", d, redeemed)

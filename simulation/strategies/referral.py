@@ -30,7 +30,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from simulation.accounting import per_segment_counts
-from simulation.population.stages import PROSPECT_STAGES, Stage
+from simulation.population.stages import Stage
 from simulation.rng import bernoulli_indices
 from simulation.scenario.types import (
     NonNegative,
@@ -195,8 +195,6 @@ class Referral(StrategyModule):
         self.ref_base_hazard = np.empty(0, dtype=np.float32)
         self.ref_base_value = np.empty(0, dtype=np.float64)
         self.ref_uplift = np.empty(0, dtype=np.float64)
-        self.referrer_idx = np.empty(0, dtype=np.int64)
-        self.referrer_base_hazard = np.empty(0, dtype=np.float32)
 
     # -------------------------------------------------------------- daily step
     def inviters(self) -> np.ndarray:
@@ -230,7 +228,7 @@ class Referral(StrategyModule):
                 "referral", "invitations", day.index,
                 per_segment_counts(pop.segment, inviter, s),
             )
-            prospect = pop.in_stages(PROSPECT_STAGES)[invitee]
+            prospect = pop.stage[invitee] <= Stage.ENGAGED  # O(invitees), not O(population)
             accept = np.where(weak, cfg.acceptance.weak, cfg.acceptance.strong)
             won = prospect & (self.rng.random(invitee.size) < accept)
             inviter, invitee = inviter[won], invitee[won]
@@ -275,10 +273,6 @@ class Referral(StrategyModule):
         first_time = self.referrals[inviter] == 1
         new_referrers = inviter[first_time]
         if cfg.referrer_churn_multiplier != 1.0 and new_referrers.size:
-            self.referrer_idx = np.concatenate([self.referrer_idx, new_referrers])
-            self.referrer_base_hazard = np.concatenate(
-                [self.referrer_base_hazard, pop.churn_hazard[new_referrers]]
-            )
             pop.churn_hazard[new_referrers] *= cfg.referrer_churn_multiplier
 
     def _update_referred(self, day: Day) -> None:
