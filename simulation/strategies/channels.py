@@ -200,6 +200,8 @@ class Channels(StrategyModule):
         if idx.size == 0:
             return
         plan.caps.add(idx)
+        if self.windows is not None:
+            self.windows.sent(code, idx)
         seg_counts = per_segment_counts(pop.segment, idx, s)
         self._pay(plan, d, seg_counts * reach_unit)
         if not plan.opens_all:

@@ -149,7 +149,8 @@ def expected_responses(
 
 class ContactWindows(StrategyModule):
     """Runs before channels each day (fatigue decays, weekly counters reset, today's theme);
-    channels call :meth:`admit` before paying for contacts and :meth:`deliver` after."""
+    channels call :meth:`admit` before paying for contacts, :meth:`sent` for every message sent
+    and :meth:`deliver` for those that are opened."""
 
     name = "contact_windows"
 
@@ -209,6 +210,13 @@ class ContactWindows(StrategyModule):
             idx = idx[counts[idx] < self.caps[code]]
         return idx
 
+    def sent(self, code: int, idx: np.ndarray) -> None:
+        """Count messages *sent* against the weekly cap (opened or not), like the platform caps:
+        a cap on what customers receive must not let unopened messages through uncounted."""
+        counts = self.week_counts[code]
+        if counts is not None:
+            counts[idx] += 1
+
     def _hour_in_window(self, masks: np.ndarray) -> np.ndarray:
         """A uniformly chosen set hour of each 24-bit mask (every mask has at least one)."""
         bits = (masks[:, None] >> np.arange(24, dtype=np.uint32)) & 1
@@ -236,9 +244,6 @@ class ContactWindows(StrategyModule):
         outside = idx[~in_window]
         ledger.count(name, "out_of_window", day.index, per_segment_counts(pop.segment, outside, s))
 
-        counts = self.week_counts[code]
-        if counts is not None:
-            counts[idx] += 1
         self.fatigue[idx] += np.float32(f.per_contact)
         if self.can_leave[code] and f.opt_out_per_contact > 0:
             tired = np.flatnonzero(self.fatigue[idx] > f.opt_out_threshold)
