@@ -70,6 +70,18 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftovers from an earlier, interrupted call
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _write_json(data: Any) -> Callable[[Path], None]:
     text = json.dumps(data, indent=1, default=_json_default) + "\n"
     return lambda p: p.write_text(text, encoding="utf-8")
@@ -103,6 +115,11 @@ class ResultStore:
         """Create the folders and remove temporary files a killed writer left behind."""
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         for stray in self.runs_dir.glob(".*.tmp"):
+            # ".<name>.<pid>.tmp": leave the files of a writer that is still running (two sweeps
+            # of one experiment at once), remove those of a killed one.
+            pid = stray.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and _alive(int(pid)):
+                continue
             with contextlib.suppress(FileNotFoundError):
                 stray.unlink()
 
