@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +13,7 @@ from typing import Annotated
 import typer
 
 from simulation.cli import app
-from simulation.cli.common import console, err_console, progress, resolve_scenario_path
+from simulation.cli.common import console, progress, resolve_scenario_path
 from simulation.scenario.load import load_scenario
 
 SetOption = Annotated[
@@ -102,10 +101,7 @@ def dashboard(
     # Plain print: the URL must stay on one line whatever the terminal width.
     print(f"dashboard for {sc.name} ({sc.population.size:,} customers): http://{host}:{port}/")
     print("press Ctrl-C to stop", flush=True)
-    try:
-        code = subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        code = 0
-    if code:
-        err_console.print(f"dashboard server exited with code {code}")
-        raise typer.Exit(code)
+    # Become the server (exec, not a child process): stopping `opmatrix dashboard` — Ctrl-C, a
+    # service manager, a test's terminate() — then stops Solara too, never leaving it orphaned.
+    sys.stdout.flush()
+    os.execve(sys.executable, cmd, env)
