@@ -37,3 +37,13 @@ def fmt(value: Any, kind: str = "", pct_digits: int = 1) -> str:
     if isinstance(value, float):
         return f"{value:,.{pct_digits + 2}g}"
     return str(value)
+
+
+def fmt_ci(mean: float, low: float, high: float, kind: str = "", pct_digits: int = 1) -> str:
+    """``mean [low, high]``; just the mean when the interval is undefined (one replicate)."""
+    if low is None or (isinstance(low, float) and math.isnan(low)):
+        return fmt(mean, kind, pct_digits)
+    return (
+        f"{fmt(mean, kind, pct_digits)} [{fmt(low, kind, pct_digits)}, "
+        f"{fmt(high, kind, pct_digits)}]"
+    )

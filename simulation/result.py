@@ -45,9 +45,14 @@ def package_version() -> str:
         return "0+unknown"
 
 
+def stable_hash(content: Any, length: int = 16) -> str:
+    """SHA-256 of canonical JSON: the same content gives the same hash on every machine."""
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
 def scenario_hash(resolved: dict[str, Any]) -> str:
-    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return stable_hash(resolved)
 
 
 @dataclass

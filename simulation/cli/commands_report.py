@@ -13,13 +13,8 @@ from typing import Annotated
 import typer
 
 from simulation.cli import app
-from simulation.cli.common import console, progress, resolve_scenario_path
+from simulation.cli.common import SetOption, console, progress, resolve_scenario_path
 from simulation.scenario.load import load_scenario
-
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option("--set", "-s", help="Override a field: path.to.field=value (repeatable)."),
-]
 
 
 def _free_port(host: str) -> int:

@@ -9,6 +9,7 @@ import typer
 
 from simulation.cli import app
 from simulation.cli.common import (
+    SetOption,
     console,
     default_out,
     progress,
@@ -18,11 +19,6 @@ from simulation.cli.common import (
 )
 from simulation.errors import ScenarioError
 from simulation.scenario.load import load_scenario, read_yaml
-
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option("--set", "-s", help="Override a field: path.to.field=value (repeatable)."),
-]
 
 
 @app.command()

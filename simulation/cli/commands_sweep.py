@@ -13,6 +13,7 @@ from rich.table import Table
 from simulation.cli import app
 from simulation.cli.common import console, err_console, fmt, progress
 from simulation.errors import ScenarioError
+from simulation.formatting import fmt_ci
 
 ResultsOption = Annotated[
     Path, typer.Option("--results", help="Root folder; an experiment's runs go to <root>/<name>/.")
@@ -44,19 +45,6 @@ _LABEL = {
 
 def _label(metric: str) -> str:
     return _LABEL.get(metric, metric)
-
-
-def _open_store(target: Path, results: Path) -> Any:
-    """A store from an experiment YAML, or from a results folder holding a manifest."""
-    from simulation.runner import ResultStore, load_experiment
-
-    if target.is_dir():
-        if not (target / "manifest.json").is_file():
-            raise ScenarioError.single(
-                str(target), "", "not an experiment results folder (no manifest.json)"
-            )
-        return ResultStore(target)
-    return ResultStore.for_experiment(load_experiment(target), results)
 
 
 @app.command()
@@ -146,8 +134,9 @@ def compare(
 ) -> None:
     """Each strategy vs the baseline: means with 95 % CIs, paired differences, ranking, indices."""
     from simulation.runner import analysis
+    from simulation.runner.store import ResultStore
 
-    store = _open_store(experiment, results)
+    store = ResultStore.open_target(experiment, results)
     runs = store.runs_frame()
     if runs.empty:
         raise ScenarioError.single(
@@ -212,7 +201,9 @@ def query(
     """SQL over the stored runs (DuckDB), e.g. "SELECT variant, avg(cpa) FROM runs GROUP BY 1"."""
     import duckdb
 
-    store = _open_store(experiment, results)
+    from simulation.runner.store import ResultStore
+
+    store = ResultStore.open_target(experiment, results)
     try:
         frame = store.query(sql)
     except duckdb.Error as exc:
@@ -234,12 +225,6 @@ def query(
 # ---------------------------------------------------------------------------- tables
 
 
-def _ci(mean: float, low: float, high: float, kind: str) -> str:
-    if math.isnan(low):
-        return fmt(mean, kind)
-    return f"{fmt(mean, kind)} [{fmt(low, kind)}, {fmt(high, kind)}]"
-
-
 def _summary_table(summary: Any, metrics: list[str]) -> Table:
     table = Table(
         title="mean [95 % CI] over replicates (and sweep points, if any)", title_justify="left"
@@ -249,7 +234,7 @@ def _summary_table(summary: Any, metrics: list[str]) -> Table:
     for m in metrics:
         table.add_column(_label(m), justify="right")
     for variant, group in summary.groupby("variant", sort=False):
-        cells = {r.metric: _ci(r.mean, r.ci_low, r.ci_high, _KIND.get(r.metric, ""))
+        cells = {r.metric: fmt_ci(r.mean, r.ci_low, r.ci_high, _KIND.get(r.metric, ""))
                  for r in group.itertuples()}
         table.add_row(str(variant), str(int(group["n"].max())), *(cells[m] for m in metrics))
     return table
@@ -269,7 +254,7 @@ def _diff_table(diffs: Any, baseline: str) -> Table:
         for r in group.itertuples():
             kind = _KIND.get(r.metric, "")
             star = "*" if r.ci_low > 0 or r.ci_high < 0 else ""
-            cells[r.metric] = _ci(r.mean_diff, r.ci_low, r.ci_high, kind) + star
+            cells[r.metric] = fmt_ci(r.mean_diff, r.ci_low, r.ci_high, kind) + star
         table.add_row(str(variant), *(cells.get(m, "—") for m in metrics))
     return table
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -19,6 +20,12 @@ from rich.table import Table
 
 from simulation.errors import ScenarioError
 from simulation.formatting import KPI_ROWS, fmt
+
+#: ``--set path.to.field=value``, shared by every command that loads a scenario.
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a field: path.to.field=value (repeatable)."),
+]
 
 console = Console()
 err_console = Console(stderr=True)

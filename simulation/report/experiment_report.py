@@ -3,7 +3,6 @@ differences against the baseline, and every experiment figure the design support
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from simulation.errors import ScenarioError
+from simulation.formatting import fmt_ci
 from simulation.plots import experiment_plots as ep
 from simulation.plots.run_plots import FigureUnavailable
 from simulation.report.render import Report, Table, fmt, to_yaml
@@ -28,24 +28,10 @@ DEFAULT_OUTCOMES = (
 
 def open_store(target: Path, results: Path) -> ResultStore:
     """The store of an experiment YAML (under ``results``), or a results folder itself."""
-    from simulation.runner import load_experiment
-
-    target = Path(target)
-    if target.is_dir():
-        if not (target / "manifest.json").is_file():
-            raise ScenarioError.single(
-                str(target), "",
-                "neither a run folder (summary.json) nor an experiment folder (manifest.json)",
-            )
-        return ResultStore(target)
-    return ResultStore.for_experiment(load_experiment(target), results)
-
-
-def _manifest(store: ResultStore) -> dict[str, Any]:
-    try:
-        return json.loads((store.root / "manifest.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
+    return ResultStore.open_target(
+        target, results,
+        "neither a run folder (summary.json) nor an experiment folder (manifest.json)",
+    )
 
 
 def _kind(metric: str) -> str:
@@ -54,12 +40,6 @@ def _kind(metric: str) -> str:
     if metric in ep.MONEY_METRICS:
         return "money"
     return ""
-
-
-def _ci(mean: float, low: float, high: float, kind: str) -> str:
-    if pd.isna(low):
-        return fmt(mean, kind)
-    return f"{fmt(mean, kind)} [{fmt(low, kind)}, {fmt(high, kind)}]"
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -85,7 +65,7 @@ def build_experiment_report(store: ResultStore, progress: Progress | None = None
             str(store.root), "",
             "no finished runs stored yet; run `opmatrix sweep <experiment.yaml>` first",
         )
-    manifest = _manifest(store)
+    manifest = store.manifest()
     name = str(runs["experiment"].iloc[0])
     baseline = store.baseline() or str(runs["variant"].iloc[0])
     outcomes = [m for m in (manifest.get("outcomes") or DEFAULT_OUTCOMES) if m in runs.columns]
@@ -115,7 +95,7 @@ def build_experiment_report(store: ResultStore, progress: Progress | None = None
         cells = []
         for m in outcomes:
             r = summary[(summary["variant"].astype(str) == v) & (summary["metric"] == m)]
-            cells.append(_ci(*r[["mean", "ci_low", "ci_high"]].iloc[0], _kind(m)) if len(r)
+            cells.append(fmt_ci(*r[["mean", "ci_low", "ci_high"]].iloc[0], _kind(m), 2) if len(r)
                          else "—")
         n = int(summary.loc[summary["variant"].astype(str) == v, "n"].max())
         rows.append([v, str(n), *cells])
@@ -129,8 +109,8 @@ def build_experiment_report(store: ResultStore, progress: Progress | None = None
             f"Paired differences vs '{baseline}' (same seeds)",
             ["variant", "metric", "pairs", "mean difference [95 % CI]", "p-value"],
             [[str(r.variant), ep.metric_label(r.metric), str(r.n_pairs),
-              _ci(r.mean_diff, r.ci_low, r.ci_high,
-                  "pp" if _kind(r.metric) == "pct" else _kind(r.metric)),
+              fmt_ci(r.mean_diff, r.ci_low, r.ci_high,
+                  "pp" if _kind(r.metric) == "pct" else _kind(r.metric), 2),
               fmt(r.p_value)] for r in diffs.itertuples()],
             "Each variant's run minus the baseline's run on the same seed: common random "
             "numbers cancel the noise both share.",

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulation.result import package_version
+from simulation.result import package_version, stable_hash
 from simulation.runner.experiment import Experiment
 from simulation.scenario.schema import Scenario
 
@@ -75,8 +74,7 @@ def code_version() -> str:
 
 
 def content_hash(content: dict[str, Any]) -> str:
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    return stable_hash(content, length=20)
 
 
 def run_content(

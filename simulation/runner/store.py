@@ -109,6 +109,24 @@ class ResultStore:
         """The store of ``experiment`` under ``results_root/<experiment name>/``."""
         return cls(Path(results_root) / experiment.name, experiment)
 
+    @classmethod
+    def open_target(
+        cls,
+        target: Path | str,
+        results_root: Path | str = "results",
+        not_a_store: str = "not an experiment results folder (no manifest.json)",
+    ) -> ResultStore:
+        """The store named by an experiment YAML (under ``results_root``), or a results folder."""
+        from simulation.errors import ScenarioError
+        from simulation.runner.experiment import load_experiment
+
+        target = Path(target)
+        if target.is_dir():
+            if not (target / "manifest.json").is_file():
+                raise ScenarioError.single(str(target), "", not_a_store)
+            return cls(target)
+        return cls.for_experiment(load_experiment(target), results_root)
+
     # ------------------------------------------------------------------ writing
 
     def open(self) -> None:
