@@ -10,7 +10,7 @@ from tests.conftest import REPO
 
 
 def bass_F(t: np.ndarray, p: float, q: float) -> np.ndarray:
-    """Bass (1969) cumulative adoption share F(t) (DOMAIN.md §2.1)."""
+    """Bass (1969) cumulative adoption share F(t) (docs/sources.md §2.1)."""
     e = np.exp(-(p + q) * t)
     return (1 - e) / (1 + (q / p) * e)
 

@@ -152,7 +152,7 @@ def test_stock_and_budget_hold(
 
 
 def test_elderly_preset_coupon_redemption_inside_published_range() -> None:
-    """Group-coupon redemption stays inside 1–15 % (DOMAIN.md §2.6)."""
+    """Group-coupon redemption stays inside 1–15 % (docs/sources.md §2.6)."""
     model = OperatingMatrixModel(
         load_scenario(REPO / "scenarios/social_security_elderly.yaml", ["days=120"]), 1
     )
