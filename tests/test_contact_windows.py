@@ -56,7 +56,7 @@ def test_send_hours_outside_every_window_are_all_out_of_window_and_cost_the_same
 
 
 def test_fatigue_has_an_interior_optimum() -> None:
-    """Zhang, Kumar & Cosguner (2017): too few and too many contacts both lose (docs/sources.md §2.4)."""
+    """Zhang, Kumar & Cosguner (2017): too few and too many contacts both lose (sources.md §2.4)."""
     rates = [0.25, 0.5, 1, 1.5, 2, 3, 4, 6, 10, 14]
     curve = [expected_responses(FatigueConfig(), c) for c in rates]
     best = int(np.argmax(curve))

@@ -59,7 +59,7 @@ def test_capture_then_screen_gives_more_leads_but_lower_lead_conversion() -> Non
 
 
 def test_presets_compare_on_cpa_per_drawn_down_customer() -> None:
-    """P5 vs P6 (docs/sources.md §3): WeBank's route pays a call for every lead, so its CPA is higher."""
+    """P5 vs P6 (sources.md §3): WeBank's route pays a call for every lead, so its CPA is higher."""
     w = run(load_scenario(REPO / "scenarios/webank_sme.yaml", ["days=90"]), seed=3)
     m = run(load_scenario(REPO / "scenarios/mybank_sme.yaml", ["days=90"]), seed=3)
     assert funnel(w, ROUTED)["leads"] > funnel(m, ("douyin_video", "douyin_live"))["leads"]

@@ -9,8 +9,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES = REPO / "docs" / "sources.md"
-CITING = [*sorted((REPO / "scenarios").rglob("*.yaml")), *sorted((REPO / "experiments").rglob("*.yaml")),
-          *sorted((REPO / "docs").glob("*.md")), REPO / "README.md"]
+CITING = [
+    *sorted((REPO / "scenarios").rglob("*.yaml")),
+    *sorted((REPO / "experiments").rglob("*.yaml")),
+    *sorted((REPO / "docs").glob("*.md")),
+    REPO / "README.md",
+]
 
 
 def _sections() -> set[str]:
@@ -28,9 +32,11 @@ def test_every_cited_section_exists() -> None:
         text = path.read_text(encoding="utf-8")
         for cited in re.findall(r"sources\.md\s+§(\d+(?:\.\d+)?)", text):
             # "§2.2–2.3" cites 2.2 (and 2.3): both must exist; the regex takes the first.
-            assert cited in defined, f"{path.relative_to(REPO)} cites docs/sources.md §{cited}, which does not exist"
+            where = path.relative_to(REPO)
+            assert cited in defined, f"{where} cites docs/sources.md §{cited}, which does not exist"
         for key in set(re.findall(r"\[(00\d)\]", text)):
-            assert key in defined, f"{path.relative_to(REPO)} cites [{key}], not an article in docs/sources.md"
+            where = path.relative_to(REPO)
+            assert key in defined, f"{where} cites [{key}], not an article in docs/sources.md"
 
 
 def test_no_citation_outside_the_repository() -> None:
