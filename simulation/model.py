@@ -49,7 +49,11 @@ class OperatingMatrixModel(mesa.Model):
         )
         try:
             self.network: SocialNetwork = cached_network(
-                scenario.graph, self.population, self.streams.get("graph"), seed
+                scenario.graph,
+                self.population,
+                self.streams.get("graph"),
+                seed,
+                population_cfg=scenario.population,
             )
         except ValueError as exc:
             raise ScenarioError.single("<scenario>", "graph", str(exc)) from None

@@ -26,7 +26,12 @@ import numpy as np
 from simulation.network import builders, social
 from simulation.network.social import SocialNetwork, build_network
 from simulation.population.state import PopulationState
-from simulation.scenario.schema import CompleteGraph, GraphConfig
+from simulation.scenario.schema import (
+    CompleteGraph,
+    EdgeListGraph,
+    GraphConfig,
+    PopulationConfig,
+)
 
 #: Smallest population whose graph is cached (inf.: a 10k Watts–Strogatz graph builds in ~20 ms).
 MIN_CACHED_CUSTOMERS = 10_000
@@ -105,6 +110,7 @@ def cached_network(
     rng: np.random.Generator,
     seed: int,
     min_customers: int | None = None,
+    population_cfg: PopulationConfig | None = None,
 ) -> SocialNetwork:
     """:func:`build_network`, reusing a graph built earlier for the same inputs.
 
@@ -113,8 +119,12 @@ def cached_network(
     """
     directory = cache_dir()
     threshold = MIN_CACHED_CUSTOMERS if min_customers is None else min_customers
-    if directory is None or isinstance(cfg, CompleteGraph) or population.n < threshold:
-        return build_network(cfg, population, rng)
+    if (
+        directory is None
+        or isinstance(cfg, CompleteGraph | EdgeListGraph)  # an edge list is read, not built
+        or population.n < threshold
+    ):
+        return build_network(cfg, population, rng, population_cfg)
     path = directory / f"{graph_key(cfg, population, seed)}.npz"
     if path.exists():
         net = _load(path, population.n)

@@ -10,7 +10,12 @@ import scipy.sparse as sp
 
 from simulation.network.builders import build_edges, weak_tie_edges
 from simulation.population.state import PopulationState
-from simulation.scenario.schema import CompleteGraph, GraphConfig
+from simulation.scenario.schema import (
+    CompleteGraph,
+    EdgeListGraph,
+    GraphConfig,
+    PopulationConfig,
+)
 
 
 class SocialNetwork:
@@ -104,16 +109,37 @@ class SocialNetwork:
 
 
 def build_network(
-    cfg: GraphConfig, population: PopulationState, rng: np.random.Generator
+    cfg: GraphConfig,
+    population: PopulationState,
+    rng: np.random.Generator,
+    population_cfg: PopulationConfig | None = None,
 ) -> SocialNetwork:
+    """The graph ``cfg`` describes; an edge list (``kind: file``) needs ``population_cfg`` to
+    match its customer ids (simulation/data/edges.py)."""
     if isinstance(cfg, CompleteGraph):
         return SocialNetwork.complete(population.n)
-    src, dst = build_edges(cfg, population, rng)
+    file_weak: tuple[np.ndarray, np.ndarray] | None = None
+    if isinstance(cfg, EdgeListGraph):
+        from simulation.data.hooks import graph_edges
+
+        matched = graph_edges(cfg, population_cfg, population.n)
+        src, dst = matched.strong
+        file_weak = matched.weak
+        if cfg.synthetic is not None:  # a generated strong layer merged with the file's ties
+            gsrc, gdst = build_edges(cfg.synthetic, population, rng)
+            src, dst = np.concatenate([src, gsrc]), np.concatenate([dst, gdst])
+    else:
+        src, dst = build_edges(cfg, population, rng)
     net = SocialNetwork.from_edges(population.n, src, dst)
     weak = cfg.weak_ties
+    wsrc = np.empty(0, dtype=np.int64)
+    wdst = np.empty(0, dtype=np.int64)
     if weak is not None:  # drawn after the strong layer, so the strong ties are unchanged
         wsrc, wdst = weak_tie_edges(
             weak.mean_degree, weak.within_city_odds, population, rng, (src, dst)
         )
+    if file_weak is not None:
+        wsrc, wdst = np.concatenate([file_weak[0], wsrc]), np.concatenate([file_weak[1], wdst])
+    if weak is not None or file_weak is not None:
         net.weak = SocialNetwork.from_edges(population.n, wsrc, wdst)
     return net

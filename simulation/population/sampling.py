@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulation.data.population import (
+    apply_customer_table,
+    customer_table,
+    table_segments_and_cities,
+)
 from simulation.population.stages import Ring, Stage
 from simulation.population.state import RING_CODES, PopulationState
 from simulation.scenario.schema import Beta01, Scenario, hours_mask
@@ -51,6 +56,9 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
     city = rng.choice(
         pop.cities.count, size=n, p=city_weights(pop.cities.count, pop.cities.zipf)
     ).astype(np.int32)
+    table = customer_table(pop)  # a bank's own table: its columns replace the draws below
+    if table is not None:
+        segment, city = table_segments_and_cities(table, seg_names, segment, city)
 
     age_band = np.zeros(n, dtype=np.int16)
     digital = np.zeros(n, dtype=np.float32)
@@ -119,7 +127,7 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
             rng.choice(3, size=stock.size, p=np.array([r.outer, r.middle, r.inner]))
         ]
 
-    return PopulationState(
+    state = PopulationState(
         segment_names=seg_names,
         channel_names=channels,
         perk_names=perks,
@@ -145,3 +153,6 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         referrer=np.full(n, -1, dtype=np.int32),
         value_accrued=np.zeros(n, dtype=np.float64),
     )
+    if table is not None:
+        apply_customer_table(table, state, scenario, rng)
+    return state

@@ -35,6 +35,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from simulation.data.hooks import absolutize_sources
 from simulation.errors import Problem, ScenarioError
 from simulation.runner import testmodels
 from simulation.scenario.load import line_of, read_yaml, validate_model
@@ -315,6 +316,7 @@ def load_experiment(path: Path | str) -> Experiment:
             checker.raise_if_any()
         assert scenario_path is not None
         raw, _ = read_yaml(scenario_path)
+        raw = absolutize_sources(raw, scenario_path.parent)
         base_values = dict(cfg.overrides)
         if cfg.days is not None:
             base_values["days"] = cfg.days
@@ -493,6 +495,7 @@ class _Checker:
             self.add(loc, f"scenario file '{file}' not found")
             return None
         raw, _ = read_yaml(found)
+        raw = absolutize_sources(raw, found.parent)
         before = len(self.problems)
         data = self.scenario_paths(raw, loc, base_values, None)
         if len(self.problems) > before:

@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from simulation.data.hooks import absolutize_sources
 from simulation.errors import Problem, ScenarioError
 from simulation.scenario.overrides import apply_overrides
 from simulation.scenario.schema import CrossReferenceError, Scenario
@@ -97,6 +98,7 @@ _UNION_TAGS = {
     "watts_strogatz",
     "barabasi_albert",
     "sbm",
+    "file",
     "function-after",
 }
 
@@ -164,6 +166,7 @@ def load_scenario(path: Path | str, overrides: list[str] | None = None) -> Scena
     data, source = read_yaml(path)
     if overrides:
         data = apply_overrides(data, overrides, source)
+    data = absolutize_sources(data, Path(path).resolve().parent)
     return validate_model(Scenario, data, source)
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
+from simulation.data import hooks as data_hooks
 from simulation.population.stages import Stage
 from simulation.scenario.types import (  # noqa: F401 - re-exported for users of the schema
     WEEKDAYS,
@@ -119,10 +120,25 @@ class CitiesConfig(StrictModel):
 
 
 class PopulationConfig(StrictModel):
+    """Who the customers are: ``size`` drawn from ``segments``, or a bank's own table.
+
+    ``source`` (a CSV/Parquet customer table, docs/calibrate.md) replaces the draw for the
+    columns it has (``columns`` maps customer fields to file columns); ``size`` and
+    ``source_sha256`` are then filled in from the file (simulation/data/customers.py)."""
+
     size: Annotated[int, Field(ge=1, le=20_000_000)]
     scale: Positive = 1.0
     cities: CitiesConfig = CitiesConfig()
     segments: dict[str, SegmentConfig]
+    source: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    ignore_columns: list[str] = Field(default_factory=list)
+    source_sha256: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_source(cls, data: object) -> object:
+        return data_hooks.prepare_population(data)
 
     @model_validator(mode="after")
     def _shares(self) -> PopulationConfig:
@@ -138,6 +154,7 @@ class PopulationConfig(StrictModel):
                     "parts": ", ".join(f"{k}={v.share}" for k, v in self.segments.items()),
                 },
             )
+        data_hooks.check_population(self)
         return self
 
 
@@ -196,9 +213,51 @@ class BlockModelGraph(_LayeredGraph):
     within_city_odds: Annotated[float, Field(ge=1.0)] = 20.0
 
 
+class EdgeListGraph(_LayeredGraph):
+    """A bank's own ties from an edge list (``graph: {source: edges.csv}``; see
+    simulation/data/edges.py): layers named in ``weak_layers`` become the weak-tie layer;
+    ``synthetic`` adds a generated strong layer, ``weak_ties`` a generated weak one."""
+
+    kind: Literal["file"] = "file"
+    source: str
+    columns: dict[str, str] = Field(default_factory=dict)
+    ignore_columns: list[str] = Field(default_factory=list)
+    weak_layers: list[str] = Field(default_factory=list)
+    synthetic: Annotated[
+        WattsStrogatzGraph | BarabasiAlbertGraph | BlockModelGraph, Field(discriminator="kind")
+    ] | None = None
+    source_sha256: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_source(cls, data: object) -> object:
+        return data_hooks.prepare_graph(data)
+
+    def cross_problems(self, scenario: Scenario, path: tuple[str, ...]) -> Problems:
+        """Every tie's ends must be customers of the population (file, rows, column)."""
+        return data_hooks.check_graph(scenario)
+
+
+def _graph_kind(value: object) -> str | None:
+    """The graph's ``kind``; a mapping with a ``source`` and no kind is an edge list."""
+    if isinstance(value, dict):
+        kind = value.get("kind")
+        return "file" if kind is None and "source" in value else kind
+    return getattr(value, "kind", None)
+
+
 GraphConfig = Annotated[
-    CompleteGraph | WattsStrogatzGraph | BarabasiAlbertGraph | BlockModelGraph,
-    Field(discriminator="kind"),
+    Annotated[CompleteGraph, Tag("complete")]
+    | Annotated[WattsStrogatzGraph, Tag("watts_strogatz")]
+    | Annotated[BarabasiAlbertGraph, Tag("barabasi_albert")]
+    | Annotated[BlockModelGraph, Tag("sbm")]
+    | Annotated[EdgeListGraph, Tag("file")],
+    Discriminator(
+        _graph_kind,
+        custom_error_type="graph_kind",
+        custom_error_message="unknown graph kind; valid: complete, watts_strogatz, "
+        "barabasi_albert, sbm, file (or give a source: edge list)",
+    ),
 ]
 
 

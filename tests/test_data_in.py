@@ -1,0 +1,226 @@
+"""Bring-your-own data: customer tables and edge lists as population and graph (issue 12)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulation.errors import ScenarioError
+from simulation.model import OperatingMatrixModel
+from simulation.population.stages import Ring, Stage
+from simulation.scenario.load import load_scenario
+
+SEGMENTS = """\
+  segments:
+    young: {share: 0.5, age_bands: {"18-35": 1.0}, digital_affinity: {mean: 0.8, sd: 0.1}}
+    old: {share: 0.5, age_bands: {"36-60": 0.5, "60+": 0.5}, rings: {outer: 0.0, inner: 1.0}}
+"""
+
+
+def customers_frame(n: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    seg = np.where(np.arange(n) % 2 == 0, "young", "old")
+    return pd.DataFrame(
+        {
+            "cust": [f"c{i:03d}" for i in range(n)],
+            "seg": seg,
+            "city": rng.choice(["Shanghai", "Beijing", "Wuhan"], size=n, p=[0.5, 0.3, 0.2]),
+            "age_band": np.where(seg == "young", "18-35", "60+"),
+            "stage": np.where(np.arange(n) % 4 == 0, "active", "unaware"),
+            "churn_hazard": 0.01,
+            "note": "x",
+        }
+    )
+
+
+def write_scenario(
+    folder: Path, extra: str = "", columns: str = "{id: cust, segment: seg}"
+) -> Path:
+    text = (
+        "name: byod\ndays: 5\npopulation:\n  source: customers.csv\n"
+        f"  columns: {columns}\n  ignore_columns: [note]\n{SEGMENTS}{extra}"
+    )
+    path = folder / "scenario.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    return str(info.value)
+
+
+def test_customer_table_becomes_the_population(tmp_path: Path) -> None:
+    frame = customers_frame()
+    frame.to_csv(tmp_path / "customers.csv", index=False)
+    sc = load_scenario(write_scenario(tmp_path))
+    assert sc.population.size == 40  # from the file
+    assert sc.population.source == str((tmp_path / "customers.csv").resolve())
+    assert sc.population.source_sha256
+    pop = OperatingMatrixModel(sc, seed=3).population
+    seg_names = np.array(pop.segment_names)[pop.segment]
+    assert (seg_names == frame["seg"].to_numpy()).all()
+    # cities coded by frequency: the most common city is 0
+    assert (pop.city[frame["city"].to_numpy() == "Shanghai"] == 0).all()
+    assert np.allclose(pop.churn_hazard, 0.01)
+    active = frame["stage"].to_numpy() == "active"
+    assert (pop.stage[active] == Stage.ACTIVE).all() and (pop.converted_day[active] == 0).all()
+    assert (pop.stage[~active] == Stage.UNAWARE).all()
+    # unmapped traits are drawn from the row's segment (young: mean 0.8; old: default 0.5)
+    young = seg_names == "young"
+    assert pop.digital_affinity[young].mean() > 0.7 > pop.digital_affinity[~young].mean()
+    # rings of stock customers from the segment's shares (old → inner)
+    assert (pop.ring[active & ~young] == Ring.INNER).all()
+
+
+def test_parquet_and_relative_paths_from_another_folder(tmp_path: Path, monkeypatch) -> None:
+    customers_frame().drop(columns=["note"]).to_parquet(tmp_path / "customers.parquet")
+    text = write_scenario(tmp_path).read_text().replace("customers.csv", "customers.parquet")
+    (tmp_path / "scenario.yaml").write_text(text.replace("[note]", "[]"))
+    monkeypatch.chdir("/")
+    sc = load_scenario(tmp_path / "scenario.yaml")
+    assert sc.population.size == 40
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda f: f.assign(churn_hazard=["0.2"] * 39 + ["oops"]), "row 40, column 'churn_hazard'"),
+        (lambda f: f.assign(churn_hazard=[0.2] * 38 + [1.5, 2.0]), "rows 39, 40, column 'churn"),
+        (lambda f: f.assign(seg=["young"] * 39 + ["retired"]), "unknown segment 'retired'"),
+        (lambda f: f.assign(stage=["active"] * 39 + ["churned"]), "'churned' rows cannot start"),
+        (lambda f: f.assign(stage=["active"] * 39 + ["won"]), "unknown stage 'won'"),
+        (lambda f: f.assign(cust=["c1"] * 40), "duplicate customer id 'c1' (first on row 1)"),
+        (lambda f: f.assign(extra_col=1), "column 'extra_col': not mapped to a customer field"),
+        (lambda f: f.assign(age_band="18-35"), "age band '18-35' is not one of segment 'old'"),
+        (lambda f: f.iloc[:0], "has a header but no data rows"),
+    ],
+)
+def test_bad_customer_tables_name_file_row_and_column(tmp_path: Path, edit, expected) -> None:
+    edit(customers_frame()).to_csv(tmp_path / "customers.csv", index=False)
+    message = error_of(write_scenario(tmp_path))
+    assert message.startswith(f"error in {(tmp_path / 'customers.csv').resolve()}")
+    assert expected in message
+
+
+def test_mapping_errors_and_size_mismatch(tmp_path: Path) -> None:
+    customers_frame().to_csv(tmp_path / "customers.csv", index=False)
+    assert "population.columns.segment names column 'segment'" in error_of(
+        write_scenario(tmp_path, columns="{id: cust, segment: segment}")
+    )
+    assert "unknown customer field 'tier'" in error_of(
+        write_scenario(tmp_path, columns="{id: cust, segment: seg, tier: note}")
+    )
+    path = write_scenario(tmp_path)
+    path.write_text(path.read_text().replace("  source:", "  size: 10\n  source:"))
+    assert "has 40 customer rows but population.size is 10" in error_of(path)
+    (tmp_path / "customers.csv").unlink()
+    assert "customer table file not found" in error_of(write_scenario(tmp_path))
+
+
+def test_a_pinned_digest_catches_changed_data(tmp_path: Path) -> None:
+    customers_frame().to_csv(tmp_path / "customers.csv", index=False)
+    path = write_scenario(tmp_path)
+    digest = load_scenario(path).population.source_sha256
+    path.write_text(path.read_text().replace("  source:", f"  source_sha256: {digest}\n  source:"))
+    assert load_scenario(path).population.source_sha256 == digest
+    customers_frame(41).to_csv(tmp_path / "customers.csv", index=False)
+    assert "the file changed since population.source_sha256 was written" in error_of(path)
+
+
+def test_equal_weights_become_the_scale_unequal_ones_are_refused(tmp_path: Path) -> None:
+    customers_frame().assign(weight=250.0).to_csv(tmp_path / "customers.csv", index=False)
+    assert load_scenario(write_scenario(tmp_path)).population.scale == 250.0
+    customers_frame().assign(weight=np.arange(1, 41)).to_csv(
+        tmp_path / "customers.csv", index=False
+    )
+    assert "rows of unequal weight need per-customer population weights" in error_of(
+        write_scenario(tmp_path)
+    )
+
+
+def edges_frame() -> pd.DataFrame:
+    ids = [f"c{i:03d}" for i in range(40)]
+    src = ids[:-1]
+    dst = ids[1:]
+    layer = ["colleague" if i % 3 else "neighbourhood" for i in range(39)]
+    return pd.DataFrame({"from": src, "to": dst, "layer": layer, "weight": 1.0})
+
+
+GRAPH = (
+    "graph:\n  source: edges.csv\n  columns: {src: from, dst: to}\n"
+    "  weak_layers: [neighbourhood]\n"
+)
+
+
+def test_edge_list_with_layers_and_a_synthetic_layer(tmp_path: Path) -> None:
+    customers_frame().to_csv(tmp_path / "customers.csv", index=False)
+    edges = edges_frame()
+    edges.to_csv(tmp_path / "edges.csv", index=False)
+    sc = load_scenario(write_scenario(tmp_path, GRAPH))
+    net = OperatingMatrixModel(sc, seed=1).network
+    strong = int((edges["layer"] == "colleague").sum())
+    assert net.n_edges == strong
+    assert net.weak is not None and net.weak.n_edges == len(edges) - strong
+    # c000–c001 is a neighbourhood (weak) tie, c001–c002 a colleague (strong) one
+    assert 1 in net.weak.neighbours(0) and 2 in net.neighbours(1)
+    combined = GRAPH + "  synthetic: {kind: watts_strogatz, k: 4, p: 0.0}\n"
+    net2 = OperatingMatrixModel(load_scenario(write_scenario(tmp_path, combined)), 1).network
+    assert net2.n_edges > strong  # the ring lattice adds ties; shared ones are counted once
+    assert set(net.neighbours(1)) <= set(net2.neighbours(1))
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda f: f.assign(to=[*f["to"][:-1], "zz"]), "row 39, column 'to': unknown customer id"),
+        (lambda f: f.assign(to=[*f["to"][:-1], "c038"]), "row 39, column 'from': self-loop"),
+        (
+            lambda f: pd.concat([f, f.iloc[[4]].rename(columns={"from": "to", "to": "from"})]),
+            "row 40, column 'from': duplicate tie 'c005'–'c004' in layer 'colleague' (first on "
+            "row 5",
+        ),
+        (lambda f: f.assign(weight=0.0), "column 'weight': must be > 0"),
+        (lambda f: f.assign(layer="colleague"), "weak_layers names layer(s) neighbourhood"),
+    ],
+)
+def test_bad_edge_lists(tmp_path: Path, edit, expected) -> None:
+    customers_frame().to_csv(tmp_path / "customers.csv", index=False)
+    edit(edges_frame()).to_csv(tmp_path / "edges.csv", index=False)
+    message = error_of(write_scenario(tmp_path, GRAPH))
+    assert message.startswith(f"error in {(tmp_path / 'edges.csv').resolve()}")
+    assert expected in message
+
+
+def test_edge_list_on_a_synthetic_population_uses_row_numbers(tmp_path: Path) -> None:
+    pd.DataFrame({"src": [0, 1, 2], "dst": [1, 2, 3]}).to_csv(tmp_path / "e.csv", index=False)
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\ndays: 3\npopulation: {size: 5, segments: {a: {share: 1}}}\n"
+        "graph: {source: e.csv}\n"
+    )
+    net = OperatingMatrixModel(load_scenario(path), 0).network
+    assert net.n_edges == 3 and list(net.neighbours(1)) == [0, 2]
+    pd.DataFrame({"src": [0, 7], "dst": [1, 2]}).to_csv(tmp_path / "e.csv", index=False)
+    assert (
+        "row 2, column 'src': unknown customer id '7' (a synthetic population's ids are its "
+        "row numbers 0..4)"
+    ) in error_of(path)
+
+
+def test_cli_bad_data_exits_2_without_traceback(tmp_path: Path) -> None:
+    customers_frame().assign(churn_hazard="high").to_csv(tmp_path / "customers.csv", index=False)
+    path = write_scenario(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "simulation", "validate", str(path)],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "rows 1, 2, 3 (and 37 more), column 'churn_hazard': not a number: 'high'" in proc.stderr
