@@ -1,25 +1,15 @@
-"""How KPIs are labelled and printed, shared by the CLI tables and the HTML reports."""
+"""How numbers are printed, shared by the CLI tables, the HTML reports and the dashboard.
+
+What each KPI is called and which format it takes live in the KPI registry
+(:mod:`simulation.kpis`); :func:`fmt_kpi` joins the two.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-#: (label, summary key, kind) of the headline KPIs, in the order a strategy team reads them.
-KPI_ROWS: tuple[tuple[str, str, str], ...] = (
-    ("customers", "customers", "int"),
-    ("stock customers (day 0)", "stock_customers", "int"),
-    ("acquisitions", "acquisitions", "int"),
-    ("conversion rate", "conversion_rate", "pct"),
-    ("retention 30 d", "retention_30d", "pct"),
-    ("retention 90 d", "retention_90d", "pct"),
-    ("retention 180 d", "retention_180d", "pct"),
-    ("churned", "churned", "int"),
-    ("spend", "spend", "money"),
-    ("cost per acquisition", "cost_per_acquisition", "money"),
-    ("LTV (horizon value / acquisition)", "ltv", "money"),
-    ("ROI", "roi", "pct"),
-)
+from simulation.kpis import format_of
 
 
 def fmt(value: Any, kind: str = "", pct_digits: int = 1) -> str:
@@ -34,9 +24,16 @@ def fmt(value: Any, kind: str = "", pct_digits: int = 1) -> str:
         return f"¥{value:,.0f}" if abs(value) >= 100 else f"¥{value:,.2f}"
     if kind == "int":
         return f"{round(value):,}"
+    if kind == "days":
+        return f"{value:,.1f} d"
     if isinstance(value, float):
         return f"{value:,.{pct_digits + 2}g}"
     return str(value)
+
+
+def fmt_kpi(name: str, value: Any, pct_digits: int = 1) -> str:
+    """``value`` of the registered KPI ``name`` in that KPI's format."""
+    return fmt(value, format_of(name), pct_digits)
 
 
 def fmt_ci(mean: float, low: float, high: float, kind: str = "", pct_digits: int = 1) -> str:

@@ -14,38 +14,11 @@ from simulation.cli import app
 from simulation.cli.common import console, err_console, fmt, progress
 from simulation.errors import ScenarioError
 from simulation.formatting import fmt_ci
+from simulation.kpis import format_of, short_label
 
 ResultsOption = Annotated[
     Path, typer.Option("--results", help="Root folder; an experiment's runs go to <root>/<name>/.")
 ]
-
-_KIND = {
-    "conversion_rate": "pct",
-    "retention_30d": "pct",
-    "retention_90d": "pct",
-    "retention_180d": "pct",
-    "roi": "pct",
-    "cost_per_acquisition": "money",
-    "ltv": "money",
-    "spend": "money",
-    "value_acquired": "money",
-    "acquisitions": "int",
-}
-#: Short column labels a strategy team reads at a glance.
-_LABEL = {
-    "conversion_rate": "conversion",
-    "retention_30d": "ret. 30 d",
-    "retention_90d": "ret. 90 d",
-    "retention_180d": "ret. 180 d",
-    "cost_per_acquisition": "CPA",
-    "ltv": "LTV",
-    "roi": "ROI",
-}
-
-
-def _label(metric: str) -> str:
-    return _LABEL.get(metric, metric)
-
 
 @app.command()
 def sweep(
@@ -232,9 +205,9 @@ def _summary_table(summary: Any, metrics: list[str]) -> Table:
     table.add_column("variant")
     table.add_column("n", justify="right")
     for m in metrics:
-        table.add_column(_label(m), justify="right")
+        table.add_column(short_label(m), justify="right")
     for variant, group in summary.groupby("variant", sort=False):
-        cells = {r.metric: fmt_ci(r.mean, r.ci_low, r.ci_high, _KIND.get(r.metric, ""))
+        cells = {r.metric: fmt_ci(r.mean, r.ci_low, r.ci_high, format_of(r.metric))
                  for r in group.itertuples()}
         table.add_row(str(variant), str(int(group["n"].max())), *(cells[m] for m in metrics))
     return table
@@ -248,11 +221,11 @@ def _diff_table(diffs: Any, baseline: str) -> Table:
     table.add_column("variant")
     metrics = list(dict.fromkeys(diffs["metric"]))
     for m in metrics:
-        table.add_column(f"Δ {_label(m)}", justify="right")
+        table.add_column(f"Δ {short_label(m)}", justify="right")
     for variant, group in diffs.groupby("variant", sort=False):
         cells = {}
         for r in group.itertuples():
-            kind = _KIND.get(r.metric, "")
+            kind = format_of(r.metric)
             star = "*" if r.ci_low > 0 or r.ci_high < 0 else ""
             cells[r.metric] = fmt_ci(r.mean_diff, r.ci_low, r.ci_high, kind) + star
         table.add_row(str(variant), *(cells.get(m, "—") for m in metrics))
@@ -267,12 +240,12 @@ def _rank_table(ranked: Any, objective: str, constraints: list[Any], swept: list
     flags = [c for c in ("feasible", "pareto") if c in ranked.columns]
     metric_cols = [c for c in ranked.columns if c not in (*cols, *flags)]
     for c in [*cols, *metric_cols, *flags]:
-        label = _label(c.removeprefix("param:"))
+        label = short_label(c.removeprefix("param:"))
         table.add_column(label, justify="left" if c == "variant" else "right")
     for _, row in ranked.iterrows():
         table.add_row(
             *(fmt(row[c]) for c in cols),
-            *(fmt(row[c], _KIND.get(c, "")) for c in metric_cols),
+            *(fmt(row[c], format_of(c)) for c in metric_cols),
             "yes" if row["feasible"] else "[red]no[/red]",
             *(["yes" if row["pareto"] else ""] if "pareto" in flags else []),
         )

@@ -19,7 +19,8 @@ from rich.progress import (
 from rich.table import Table
 
 from simulation.errors import ScenarioError
-from simulation.formatting import KPI_ROWS, fmt
+from simulation.formatting import fmt
+from simulation.kpis import in_group
 
 #: ``--set path.to.field=value``, shared by every command that loads a scenario.
 SetOption = Annotated[
@@ -82,10 +83,10 @@ def summary_table(summary: dict[str, Any], title: str) -> Table:
     segments = summary.get("segments", {})
     for seg in segments:
         table.add_column(seg, justify="right")
-    for label, key, kind in KPI_ROWS:
+    for kpi in in_group("table"):
         table.add_row(
-            label,
-            fmt(summary.get(key), kind),
-            *(fmt(segments[s].get(key), kind) for s in segments),
+            kpi.label,
+            fmt(summary.get(kpi.name), kpi.format),
+            *(fmt(segments[s].get(kpi.name), kpi.format) for s in segments),
         )
     return table

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from simulation.accounting import RETENTION_DAYS
+from simulation import kpis
 from simulation.dashboard.charts import (
     conversion_cpa_chart,
     funnel_chart,
@@ -37,16 +37,10 @@ ENV_SEED = "OPMATRIX_DASHBOARD_SEED"
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.yaml"
 
 CELL = "text-align:right;padding:1px 10px"
-#: (label, KPI key, format) rows of the KPI panel.
+#: (label, KPI key, format) rows of the KPI panel: the day, then the registry's dashboard KPIs.
 KPI_ROWS: tuple[tuple[str, str, str], ...] = (
     ("day", "day", "int"),
-    ("acquisitions", "acquisitions", "int"),
-    ("conversion rate", "conversion_rate", "pct"),
-    ("spend", "spend", "money"),
-    ("cost per acquisition", "cost_per_acquisition", "money"),
-    *((f"retention {d} d", f"retention_{d}d", "pct") for d in RETENTION_DAYS),
-    ("active customers", "active", "int"),
-    ("churned", "churned", "int"),
+    *((k.label, k.name, k.format) for k in kpis.in_group("dashboard")),
 )
 
 

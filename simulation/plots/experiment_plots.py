@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from simulation import kpis
 from simulation.plots.run_plots import FigureUnavailable
 from simulation.plots.style import PALETTE, new_figure, percent_axis, yuan
 from simulation.runner.analysis import (
@@ -25,38 +26,23 @@ from simulation.runner.analysis import (
     variant_summary,
 )
 
-#: Metrics shown as %, as ¥, or as plain counts; labels a strategy team reads.
-PERCENT_METRICS = frozenset(
-    {"conversion_rate", "retention_30d", "retention_90d", "retention_180d", "roi"}
-)
-MONEY_METRICS = frozenset({"cost_per_acquisition", "ltv", "spend", "value_acquired"})
-METRIC_LABELS = {
-    "conversion_rate": "conversion rate (%)",
-    "retention_30d": "retention 30 d (%)",
-    "retention_90d": "retention 90 d (%)",
-    "retention_180d": "retention 180 d (%)",
-    "roi": "ROI (%)",
-    "cost_per_acquisition": "cost per acquisition (¥)",
-    "ltv": "LTV (¥ per acquisition)",
-    "spend": "spend (¥)",
-    "acquisitions": "acquisitions (customers)",
-}
 DEFAULT_COMPARE = ("conversion_rate", "cost_per_acquisition", "retention_90d")
 
 
 def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric.replace("_", " "))
+    """The axis label of ``metric`` from the KPI registry, e.g. ``conversion rate (%)``."""
+    return kpis.axis_label(metric)
 
 
 def _scale(metric: str) -> float:
-    return 100.0 if metric in PERCENT_METRICS else 1.0
+    return 100.0 if kpis.is_percent(metric) else 1.0
 
 
 def _format_axis(ax: Axes, metric: str, axis: str = "y") -> None:
     target = ax.yaxis if axis == "y" else ax.xaxis
-    if metric in PERCENT_METRICS:
+    if kpis.is_percent(metric):
         percent_axis(ax, axis)
-    elif metric in MONEY_METRICS:
+    elif kpis.is_money(metric):
         target.set_major_formatter(FuncFormatter(yuan))
 
 
@@ -132,8 +118,8 @@ def paired_forest(
                         capsize=4, lw=1.5, ms=5)
         ax.axvline(0, color="0.3", lw=1, ls="--")
         ax.set_yticks(y, others, fontsize=8)
-        if metric in PERCENT_METRICS:  # a difference of two shares: percentage points
-            name = metric_label(metric).replace(" (%)", "")
+        if kpis.is_percent(metric):  # a difference of two shares: percentage points
+            name = kpis.label(metric)
             ax.set_xlabel(f"Δ {name} (percentage points)", fontsize=8)
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:+.1f} pp"))
         else:
@@ -265,8 +251,8 @@ def sweep_heatmap(
     mid = float(np.nanmean(finite)) if finite.size else 0.0
     for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):
-            text = f"{v:.2f}%" if metric in PERCENT_METRICS else (
-                yuan(v) if metric in MONEY_METRICS else f"{v:,.0f}")
+            text = f"{v:.2f}%" if kpis.is_percent(metric) else (
+                yuan(v) if kpis.is_money(metric) else f"{v:,.0f}")
             ax.text(j, i, text, ha="center", va="center", fontsize=7,
                     color="white" if v < mid else "black")
     ax.set_xticks(range(len(x_labels)), x_labels, rotation=30, ha="right", fontsize=8)

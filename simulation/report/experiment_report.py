@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from simulation import kpis
 from simulation.errors import ScenarioError
 from simulation.formatting import fmt_ci
 from simulation.plots import experiment_plots as ep
@@ -20,10 +21,7 @@ from simulation.result import package_version
 from simulation.runner.analysis import paired_differences, sensitivity, variant_summary
 from simulation.runner.store import ResultStore
 
-DEFAULT_OUTCOMES = (
-    "conversion_rate", "retention_30d", "retention_90d", "retention_180d",
-    "cost_per_acquisition", "ltv", "roi",
-)
+DEFAULT_OUTCOMES = kpis.names("outcome")
 
 
 def open_store(target: Path, results: Path) -> ResultStore:
@@ -35,11 +33,9 @@ def open_store(target: Path, results: Path) -> ResultStore:
 
 
 def _kind(metric: str) -> str:
-    if metric in ep.PERCENT_METRICS:
-        return "pct"
-    if metric in ep.MONEY_METRICS:
-        return "money"
-    return ""
+    """The registry's format, except counts, which a mean over replicates shows with decimals."""
+    fmt_code = kpis.format_of(metric)
+    return "" if fmt_code == "int" else fmt_code
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:

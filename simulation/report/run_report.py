@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from simulation.errors import ScenarioError
-from simulation.formatting import KPI_ROWS
+from simulation.kpis import in_group
 from simulation.plots.run_plots import (
     FigureUnavailable,
     conversion_retention,
@@ -65,8 +65,9 @@ def load_run(run_dir: Path) -> RunResult:
 def _kpi_table(summary: dict[str, Any]) -> Table:
     segments = summary.get("segments", {})
     rows = [
-        [label, fmt(summary.get(key), kind), *(fmt(segments[s].get(key), kind) for s in segments)]
-        for label, key, kind in KPI_ROWS
+        [k.label, fmt(summary.get(k.name), k.format),
+         *(fmt(segments[s].get(k.name), k.format) for s in segments)]
+        for k in in_group("table")
     ]
     return Table("KPIs", ["KPI", "total", *segments], rows,
                  "Definitions: docs/kpis.md. One run, so no confidence interval: run an "

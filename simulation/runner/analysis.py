@@ -28,14 +28,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from simulation import kpis
 from simulation.errors import ScenarioError
 from simulation.runner.experiment import DEFAULT_OUTCOMES
 
 if TYPE_CHECKING:
     from simulation.runner.store import ResultStore
 
-#: Metrics where lower is better (everything else is maximised).
-MINIMISE = frozenset({"cost_per_acquisition", "spend", "churned", "at_risk", "dormant"})
 
 
 def t_interval(
@@ -200,7 +199,7 @@ def rank(
     table["feasible"] = [
         all(c.holds(float(row[c.metric])) for c in constraints) for _, row in table.iterrows()
     ]
-    up = (objective not in MINIMISE) if maximise is None else maximise
+    up = kpis.maximise(objective) if maximise is None else maximise
     score = table[objective].to_numpy(dtype=float) * (1 if up else -1)
     order = np.lexsort((-np.nan_to_num(score, nan=-np.inf), ~table["feasible"].to_numpy()))
     table = table.iloc[order].reset_index(drop=True)

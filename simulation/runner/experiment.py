@@ -35,6 +35,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from simulation import kpis
 from simulation.data.hooks import absolutize_sources
 from simulation.errors import Problem, ScenarioError
 from simulation.runner import testmodels
@@ -43,30 +44,10 @@ from simulation.scenario.overrides import set_path
 from simulation.scenario.schema import Scenario
 from simulation.scenario.types import StrictModel
 
-#: The KPI columns every opmatrix run reports (``simulation/accounting.py`` defines them).
-KPI_COLUMNS: tuple[str, ...] = (
-    "conversion_rate",
-    "retention_30d",
-    "retention_90d",
-    "retention_180d",
-    "cost_per_acquisition",
-    "ltv",
-    "roi",
-    "spend",
-    "acquisitions",
-)
-#: Extra scalar KPIs a run also reports (usable as outcomes and constraints).
-EXTRA_KPIS: tuple[str, ...] = (
-    "customers",
-    "stock_customers",
-    "active",
-    "at_risk",
-    "dormant",
-    "churned",
-    "value_acquired",
-)
-#: Outcomes of interest when an experiment does not list its own.
-DEFAULT_OUTCOMES: tuple[str, ...] = KPI_COLUMNS[:7]
+#: The KPI columns every opmatrix run's table has, and the outcomes an experiment analyses when
+#: it names none: both from the KPI registry (``simulation/kpis.py``).
+KPI_COLUMNS: tuple[str, ...] = kpis.names("runs")
+DEFAULT_OUTCOMES: tuple[str, ...] = kpis.names("outcome")
 
 Sampler = Literal["grid", "random", "lhs", "sobol", "morris"]
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -375,7 +356,7 @@ class _Checker:
             names = ", ".join(cfg.variants) or "(no variants defined)"
             self.add(("baseline",), f"unknown variant '{cfg.baseline}'; variants: {names}")
         valid = (
-            set(KPI_COLUMNS) | set(EXTRA_KPIS)
+            set(kpis.names())
             if cfg.model == "opmatrix"
             else set(testmodels.MODELS[cfg.model].outcomes)
         )

@@ -1,0 +1,232 @@
+"""The KPI registry: every KPI's name, labels, kind and direction, declared once.
+
+The CLI tables, the HTML reports, the experiment plots, the runner's outcome columns and the
+dashboard all read what a KPI is called, how it is printed and whether higher is better from
+here, so a new KPI is one :func:`register` call (an entry in ``_BUILTIN`` below, or a call from
+the module that computes it) and shows up everywhere it is asked for.
+
+What a KPI *means* (its formula) lives with the code that computes it:
+``simulation/accounting.py`` for the funnel, retention and cost KPIs, docs/kpis.md in words.
+
+Kinds and how they print (:func:`simulation.formatting.fmt`):
+
+- ``count``: customers or events, ``12,345``;
+- ``share``: a fraction of customers in [0, 1], printed as ``12.3%``; a difference of two shares
+  is printed in percentage points;
+- ``ratio``: an unbounded ratio such as ROI, printed as ``%`` too (−100 % = lost everything);
+- ``money``: yuan, ``¥1,234``;
+- ``days``: a duration in days;
+- ``number``: anything else, printed with a few significant digits.
+
+Groups say where a KPI appears by default:
+
+- ``table``: the headline KPI table of ``opmatrix run`` and the run report, in registry order;
+- ``dashboard``: the dashboard's KPI panel;
+- ``outcome``: the outcomes an experiment analyses when it names none;
+- ``runs``: always a (float) column of an experiment's runs table, even when no run is done.
+
+Every scalar KPI is a valid experiment outcome and constraint, whatever its groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["count", "share", "ratio", "money", "days", "number"]
+Direction = Literal["higher", "lower", "neutral"]
+Group = Literal["table", "dashboard", "outcome", "runs"]
+GROUPS: tuple[str, ...] = ("table", "dashboard", "outcome", "runs")
+
+#: The :func:`simulation.formatting.fmt` format code of each kind.
+FORMAT_OF_KIND: dict[str, str] = {
+    "count": "int",
+    "share": "pct",
+    "ratio": "pct",
+    "money": "money",
+    "days": "days",
+    "number": "",
+}
+#: The unit an axis label carries when a KPI gives none of its own.
+UNIT_OF_KIND: dict[str, str] = {
+    "count": "customers",
+    "share": "%",
+    "ratio": "%",
+    "money": "¥",
+    "days": "days",
+    "number": "",
+}
+
+
+@dataclass(frozen=True)
+class KPI:
+    """One KPI as every view shows it.
+
+    ``label`` is the English label of tables and plots, ``label_zh`` the Chinese one (``--lang
+    zh``), ``short`` a column header a strategy team reads at a glance. ``unit`` overrides the
+    kind's axis unit (e.g. "¥ per acquisition"). ``direction`` is what an optimiser or a Pareto
+    front should prefer; ``neutral`` KPIs (population sizes) are maximised by default, since
+    maximising is what an objective without a direction has always meant.
+    """
+
+    name: str
+    label: str
+    label_zh: str
+    short: str
+    kind: Kind
+    direction: Direction
+    groups: frozenset[str] = field(default_factory=frozenset)
+    unit: str = ""
+    description: str = ""
+
+    @property
+    def format(self) -> str:
+        """The :func:`simulation.formatting.fmt` format code."""
+        return FORMAT_OF_KIND[self.kind]
+
+    @property
+    def is_percent(self) -> bool:
+        """Stored as a fraction, shown ×100 with a % sign."""
+        return self.kind in ("share", "ratio")
+
+    @property
+    def maximise(self) -> bool:
+        return self.direction != "lower"
+
+    def axis_label(self, lang: str = "en") -> str:
+        """``conversion rate (%)``: the label with its unit, for plot axes."""
+        unit = self.unit or UNIT_OF_KIND[self.kind]
+        text = self.text(lang)
+        return f"{text} ({unit})" if unit else text
+
+    def text(self, lang: str = "en") -> str:
+        """The label in ``lang`` (``en`` or ``zh``); English where no Chinese label exists."""
+        if lang == "zh" and self.label_zh:
+            return self.label_zh
+        return self.label
+
+
+_REGISTRY: dict[str, KPI] = {}
+
+
+def register(kpi: KPI, *, replace: bool = False) -> KPI:
+    """Add ``kpi`` to the registry (one call per KPI; order of registration = order of tables).
+
+    Registering a name twice is a programming error unless ``replace`` is given, so two modules
+    cannot silently disagree about what a KPI is.
+    """
+    if kpi.kind not in FORMAT_OF_KIND:
+        raise ValueError(f"KPI {kpi.name!r}: unknown kind {kpi.kind!r}")
+    if kpi.direction not in ("higher", "lower", "neutral"):
+        raise ValueError(f"KPI {kpi.name!r}: unknown direction {kpi.direction!r}")
+    unknown = set(kpi.groups) - set(GROUPS)
+    if unknown:
+        raise ValueError(f"KPI {kpi.name!r}: unknown group(s) {sorted(unknown)}")
+    if kpi.name in _REGISTRY and not replace:
+        raise ValueError(f"KPI {kpi.name!r} is registered already")
+    _REGISTRY[kpi.name] = kpi
+    return kpi
+
+
+def get(name: str) -> KPI:
+    """The registered KPI, or a plain stand-in for a name nobody registered (a test model's
+    outcome, a ``param:`` column): labelled by its name, neutral, printed as a number."""
+    found = _REGISTRY.get(name)
+    if found is not None:
+        return found
+    return KPI(name, name.replace("_", " "), "", name, "number", "neutral")
+
+
+def is_registered(name: str) -> bool:
+    return name in _REGISTRY
+
+
+def all_kpis() -> tuple[KPI, ...]:
+    return tuple(_REGISTRY.values())
+
+
+def names(group: str | None = None) -> tuple[str, ...]:
+    """Registered KPI names in registry order, optionally only those of ``group``."""
+    if group is not None and group not in GROUPS:
+        raise ValueError(f"unknown KPI group {group!r}; groups: {', '.join(GROUPS)}")
+    return tuple(k.name for k in _REGISTRY.values() if group is None or group in k.groups)
+
+
+def in_group(group: str) -> tuple[KPI, ...]:
+    return tuple(get(n) for n in names(group))
+
+
+def label(name: str, lang: str = "en") -> str:
+    return get(name).text(lang)
+
+
+def short_label(name: str) -> str:
+    return get(name).short
+
+
+def axis_label(name: str, lang: str = "en") -> str:
+    return get(name).axis_label(lang)
+
+
+def format_of(name: str) -> str:
+    return get(name).format
+
+
+def is_percent(name: str) -> bool:
+    return get(name).is_percent
+
+
+def is_money(name: str) -> bool:
+    return get(name).kind == "money"
+
+
+def maximise(name: str) -> bool:
+    return get(name).maximise
+
+
+def _builtin(
+    name: str, label: str, label_zh: str, short: str, kind: Kind, direction: Direction,
+    groups: Iterable[str] = (), unit: str = "", description: str = "",
+) -> None:
+    register(KPI(name, label, label_zh, short, kind, direction, frozenset(groups), unit,
+                 description))
+
+
+# The funnel, retention and cost KPIs of simulation/accounting.py, in the order a strategy team
+# reads them. Chinese labels follow the articles' own terms (获客 acquisition, 留存 retention,
+# 获客成本 CPA) where the articles use one.
+_builtin("customers", "customers", "客户数", "customers", "count", "neutral", ["table"],
+         description="customers simulated (the population size)")
+_builtin("stock_customers", "stock customers (day 0)", "存量客户（第0天）", "stock", "count",
+         "neutral", ["table"], description="customers already converted on day 0")
+_builtin("acquisitions", "acquisitions", "获客数", "acquisitions", "count", "higher",
+         ["table", "dashboard", "runs"],
+         description="customers converted during the run (day ≥ 1)")
+_builtin("conversion_rate", "conversion rate", "转化率", "conversion", "share", "higher",
+         ["table", "dashboard", "outcome", "runs"],
+         description="acquisitions / customers who were prospects on day 0")
+for _d in (30, 90, 180):
+    _builtin(f"retention_{_d}d", f"retention {_d} d", f"{_d}天留存率", f"ret. {_d} d", "share",
+             "higher", ["table", "dashboard", "outcome", "runs"],
+             description=f"share of customers converted ≥ {_d} days before the horizon who "
+             f"had not churned {_d} days after converting")
+_builtin("active", "active customers", "活跃客户", "active", "count", "higher", ["dashboard"],
+         description="customers won and active on the last day")
+_builtin("at_risk", "at-risk customers", "流失风险客户", "at risk", "count", "lower",
+         description="customers at risk of lapsing on the last day")
+_builtin("dormant", "dormant customers", "沉睡客户", "dormant", "count", "lower",
+         description="dormant customers on the last day")
+_builtin("churned", "churned", "流失客户", "churned", "count", "lower", ["table", "dashboard"],
+         description="customers churned by the last day")
+_builtin("spend", "spend", "营销投入", "spend", "money", "lower",
+         ["table", "dashboard", "runs"], description="total cost booked in the ledger (yuan)")
+_builtin("cost_per_acquisition", "cost per acquisition", "获客成本", "CPA", "money", "lower",
+         ["table", "dashboard", "outcome", "runs"], description="spend / acquisitions")
+_builtin("ltv", "LTV", "客户价值（LTV）", "LTV",
+         "money", "higher", ["table", "outcome", "runs"], unit="¥ per acquisition",
+         description="value earned within the horizon per acquired customer")
+_builtin("value_acquired", "value acquired", "获客价值", "value", "money", "higher",
+         description="value earned within the horizon by the acquired customers (yuan)")
+_builtin("roi", "ROI", "投资回报率", "ROI", "ratio", "higher", ["table", "outcome", "runs"],
+         description="(value acquired − spend) / spend")
