@@ -11,6 +11,12 @@ Claims beyond the day's stock are refused and raise the claimant's ``negative_se
 (complaints when coupons run out [001]). Claims are **redeemed** with a rate that rises with
 face value (Coupons.com) and, for offline perks, only where merchants are (``merchant_cities``:
 the largest cities; CMB's coupons are redeemed offline, so geography gates redemption [001][004]).
+A perk may be **delivered inside groups** (``delivery: groups``: shown only to members who have
+not muted their group, as CMB's 社群专属优惠券 are [004]) and be **local** (``geo_match``: a
+coupon is for merchants of one city and is redeemed only by members who live there). In a group
+assigned by city every member lives in the coupon's city; a national group posts deals of one
+city a day (drawn by population), so most of its members cannot use them — 「只有相匹配的地理位置，
+优惠券的转化率才会最大」, only a matching location maximises coupon conversion [004].
 Redemption costs ``unit_cost`` (ledger category ``perk``) and does what the perk's lifecycle
 trigger is for [002]: a **first-order** red packet converts a prospect, a **fission** red packet
 is shared with a tie who becomes aware or engaged, a **recall** red packet brings an at-risk or
@@ -74,6 +80,8 @@ class PerkConfig(StrictModel):
     share_on_redeem: Probability = 0.0
     share_effect: Literal["aware", "engage"] = "aware"
     complaint: Probability = 0.2  # negative sentiment added per refused claim (inf.)
+    delivery: Literal["offer", "groups"] = "offer"  # groups: to unmuted group members only [004]
+    geo_match: bool = False  # redeemed only in the coupon's city (the group's city) [004]
 
     @property
     def effective_targets(self) -> tuple[str, ...]:
@@ -171,6 +179,9 @@ class Perks(StrategyModule):
         d = day.index
         shown = bernoulli_indices(rng, pop.n, cfg.offer_rate)
         shown = shown[plan.targets[pop.stage[shown]]]
+        coupon_city: np.ndarray | None = None
+        if cfg.delivery == "groups":
+            shown, coupon_city = self._group_delivery(shown)
         if shown.size == 0:
             return
         self._count(plan, "shown", d, shown)
@@ -199,6 +210,10 @@ class Perks(StrategyModule):
         redeem_p = np.full(claims.size, cfg.redemption)
         if cfg.merchant_cities is not None:
             redeem_p[pop.city[claims] >= cfg.merchant_cities] = 0.0
+        if cfg.geo_match and coupon_city is not None:
+            mismatch = pop.city[claims] != coupon_city[self._groups_of(claims)]
+            redeem_p[mismatch] = 0.0
+            self._count(plan, "geo_mismatch", d, claims[mismatch])
         redeemed = claims[rng.random(claims.size) < redeem_p]
         cost = plan.cfg.cost
         redeemed = affordable_subset(rng, redeemed, cost, self.budget_left)
@@ -212,6 +227,32 @@ class Perks(StrategyModule):
             )
             self.budget_left -= redeemed.size * cost
         self._effects(plan, redeemed, d)
+
+    def _groups_of(self, idx: np.ndarray) -> np.ndarray:
+        return self.model.population.extra["group"][idx].astype(np.int64)
+
+    def _group_delivery(self, shown: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Keep the shown customers who sit in a group and listen; the city of each group's
+        deals today (a city group's own city; a national group's drawn by population)."""
+        pop = self.model.population
+        group = pop.extra.get("group")
+        if group is None:  # groups are off: nobody to deliver to
+            return shown[:0], None
+        muted = pop.extra.get("group_muted")
+        keep = group[shown] >= 0
+        if muted is not None:
+            keep &= ~muted[shown]
+        shown = shown[keep]
+        n_groups = int(group.max(initial=-1)) + 1
+        members = np.flatnonzero(group >= 0)
+        cities = np.full(n_groups, -1, dtype=np.int64)
+        if getattr(self.model.scenario.groups, "assignment", "city") == "city":
+            # Every member of a city group lives in the group's city.
+            cities[group[members]] = pop.city[members]
+        else:
+            weights = np.bincount(pop.city, minlength=int(pop.city.max(initial=0)) + 1)
+            cities = self.rng.choice(weights.size, size=n_groups, p=weights / weights.sum())
+        return shown, cities
 
     def _effects(self, plan: PerkPlan, redeemed: np.ndarray, d: int) -> None:
         """What redeeming does, by lifecycle trigger ([002])."""
