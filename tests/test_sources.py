@@ -44,3 +44,18 @@ def test_no_citation_outside_the_repository() -> None:
         text = path.read_text(encoding="utf-8")
         assert "../shared" not in text and "DOMAIN.md" not in text, (
             f"{path.relative_to(REPO)} cites a file outside the repository; cite docs/sources.md")
+
+
+def test_every_claim_test_named_in_presets_md_exists() -> None:
+    """docs/presets.md lists the articles' claims with the test that checks each: the named
+    tests exist, and every claim test is listed."""
+    doc = (REPO / "docs" / "presets.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"test `(test_\w+)`", doc))
+    defined = {
+        name
+        for path in (REPO / "tests").glob("test_claims_*.py")
+        for name in re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"), flags=re.M)
+    }
+    assert named, "docs/presets.md names no claim test"
+    assert named <= defined, f"named in docs/presets.md but not defined: {sorted(named - defined)}"
+    assert defined <= named, f"claim tests missing from docs/presets.md: {sorted(defined - named)}"

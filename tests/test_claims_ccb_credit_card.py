@@ -1,0 +1,44 @@
+"""CCB's branch-run card pilot ([001]; docs/presets.md, ccb_credit_card): paired-seed tests."""
+
+from __future__ import annotations
+
+from tests.claims import run
+
+P = "ccb_credit_card"
+#: The preset's daily stock (40 at 20,000 customers) and adviser headcount (12) scaled to the
+#: tests' 3,000 customers, so scarcity and capacity bind as they do at the preset's size.
+STOCK = "perks.catalogue.local_coupon.daily_stock=6"
+STAFF = "advisers.count=2"
+
+
+def test_scarce_coupons_cause_complaints_that_drive_members_out() -> None:
+    """[001] 「经常看到有用户因为抢不到优惠券而在社群发牢骚」: coupons that run out raise
+    complaints; with unlimited stock there are no stock-outs and fewer members leave."""
+    scarce = run(P, STOCK)
+    ample = run(P, "perks.catalogue.local_coupon.daily_stock=null")
+    assert scarce.events("perk:local_coupon", "stock_outs") > 0
+    assert ample.events("perk:local_coupon", "stock_outs") == 0
+    assert scarce.events("groups", "complaint_leaves") > ample.events("groups", "complaint_leaves")
+
+
+def test_a_koc_system_damps_complaints() -> None:
+    """[001] 「搭建社群初期就需要考虑建立koc体系，做好正向的社交引导和负面出现时的应对之策」:
+    with KOC members complaints spread less, so fewer members leave their group."""
+    with_koc = run(P, STOCK, "groups.koc_share=0.1")
+    without = run(P, STOCK, "groups.koc_share=0")
+    assert with_koc.events("groups", "complaint_leaves") < without.events(
+        "groups", "complaint_leaves"
+    )
+    sentiment = "negative_sentiment"
+    assert with_koc.model.population.extra[sentiment].mean() < (
+        without.model.population.extra[sentiment].mean()
+    )
+
+
+def test_part_time_managers_reach_fewer_customers_than_full_time_ones() -> None:
+    """[001] 「组建了企微经理的角色，虽然目前以兼职为主」: part-time WeCom managers carry a share
+    of a full load, so they add and message fewer customers."""
+    part_time = run(P, STAFF)
+    full_time = run(P, STAFF, "advisers.workload_share=1.0")
+    assert part_time.events("advisers", "adds") < full_time.events("advisers", "adds")
+    assert part_time.events("advisers", "messages") < full_time.events("advisers", "messages")
