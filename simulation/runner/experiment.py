@@ -130,6 +130,8 @@ class ExperimentConfig(StrictModel):
     replicates: Annotated[int, Field(ge=1)] = 1
     seed: Annotated[int, Field(ge=0)] = 0
     outcomes: list[str] | None = None
+    #: ``opmatrix optimize`` settings, validated by ``simulation.decide.spec`` (its own model).
+    optimize: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ class RunSpec:
 
 
 #: Package folders that never change a run's numbers (left out of the code fingerprint).
-_NOT_MODEL = frozenset({"runner", "cli", "plots", "report", "dashboard"})
+_NOT_MODEL = frozenset({"runner", "cli", "plots", "report", "dashboard", "decide"})
 
 
 @functools.cache

@@ -1,0 +1,202 @@
+"""``opmatrix optimize``: the closed-form budget split, resume after kill -9, bad specs.
+
+The closed-form case (scenarios/validation/two_channel_budget.yaml): channel i contacts each of
+its N customers with probability r_i a day at c_i yuan, converting a prospect with
+probability p_i, and keeps contacting converted customers, so it spends s_i = c_i r_i N a day
+and, with budget x, runs min(x, s_i T)/s_i days:
+    A_i(x) = N (1 − (1 − r_i p_i)^(min(x, s_i T)/s_i)),
+concave with a kink at its spend cap s_i T. The best split of a total B maximises
+A_a(x) + A_b(B − x); by concavity it is the stationary point of the uncapped curves clipped to
+the caps, computed below from the scenario file's own numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, opmatrix
+from ruamel.yaml import YAML
+
+from simulation.decide.optimize import Optimization
+from simulation.decide.spec import load_optimization
+from simulation.errors import ScenarioError
+from simulation.runner.executors import SerialExecutor
+
+EXPERIMENT = REPO / "experiments" / "validation" / "two_channel_budget.yaml"
+SCENARIO = REPO / "scenarios" / "validation" / "two_channel_budget.yaml"
+
+
+def closed_form_split(total: float) -> float:
+    """The optimal budget of channel_a (yuan) from the scenario's parameters."""
+    sc = YAML(typ="safe").load(SCENARIO.read_text(encoding="utf-8"))
+    n_total, days = sc["population"]["size"], sc["days"]
+    segs = sc["population"]["segments"]
+    n = {
+        "channel_a": n_total * segs["north"]["share"],
+        "channel_b": n_total * segs["south"]["share"],
+    }
+    k, s = {}, {}
+    for name in ("channel_a", "channel_b"):
+        ch = sc["channels"][name]
+        r, p, c = ch["daily_reach"], ch["conversion_on_contact"], ch["cost_per_contact"]
+        s[name] = c * r * n[name]  # spend per day
+        k[name] = -math.log(1 - r * p) / s[name]  # A(x) = N (1 − e^{−k x}) below the cap
+    na, nb, ka, kb = n["channel_a"], n["channel_b"], k["channel_a"], k["channel_b"]
+    stationary = (math.log(na * ka / (nb * kb)) + kb * total) / (ka + kb)
+    low = max(0.0, total - s["channel_b"] * days)
+    high = min(total, s["channel_a"] * days)
+    return min(max(stationary, low), high)
+
+
+def test_closed_form_case_is_sharp() -> None:
+    # the optimum sits at channel_a's spend cap, ¥7,200 of ¥20,000
+    assert closed_form_split(20000) == pytest.approx(7200)
+
+
+def test_optimize_lands_within_5_percent_of_the_closed_form_split(tmp_path: Path) -> None:
+    spec = load_optimization(EXPERIMENT)
+    opt = Optimization(spec, tmp_path, SerialExecutor(), workers=1)
+    result = opt.run()
+    best = result["recommended"]["budgets"]
+    total = sum(best.values())
+    assert total == pytest.approx(20000, abs=0.01)
+    optimum = closed_form_split(total)
+    assert abs(best["channel_a"] - optimum) <= 0.05 * total, best
+    # the selection stage ran and states its procedure
+    assert result["selection"]["method"] == "kim_nelson"
+    assert result["recommended"]["replicates"] >= spec.config.selection.initial_replicates
+    # beating the 50/50 baseline, paired on common seeds, with a CI excluding 0
+    diff = result["recommended"]["vs_baseline"]["acquisitions"]
+    assert diff["low"] > 0
+    # channel_a's response curve saturates at its spend cap (reach × horizon)
+    curve = next(c for c in result["response_curves"] if c["budget"] == "channel_a")
+    assert curve["saturation"]["budget"] == pytest.approx(7200, rel=0.05)
+    # marginal CPA of channel_b at the optimum: extra money still buys customers
+    marg = {m["budget"]: m for m in result["marginals"]}
+    assert marg["channel_b"]["acquisitions_per_1000"][0] > 0
+    assert (tmp_path / "two_channel_budget" / "optimize" / "recommended.yaml").is_file()
+    # a second call reuses every stored run and told trial
+    again = Optimization(spec, tmp_path, SerialExecutor(), workers=1).run()
+    assert again["runs_computed"] == 0
+    assert again["recommended"]["budgets"] == best
+
+
+RESUME = """
+name: resume_check
+scenario: {scenario}
+replicates: 2
+optimize:
+  sampler: tpe
+  trials: 10
+  batch: 2
+  objectives: [{{kpi: acquisitions}}]
+  constraints: [{{kpi: cost_per_acquisition, max: 40}}]
+  budget:
+    total: 20000
+    channels: {{channel_a: {{low: 0, high: 20000}}, channel_b: {{low_pct: -100, high_pct: 100}}}}
+  selection: {{top_k: 2, delta: 20, initial_replicates: 2, max_replicates: 4}}
+  marginal: {{replicates: 2}}
+  response_curves: {{enabled: false}}
+"""
+
+
+def test_resume_after_kill_neither_repeats_nor_loses_evaluations(tmp_path: Path) -> None:
+    exp = tmp_path / "resume_check.yaml"
+    exp.write_text(RESUME.format(scenario=SCENARIO), encoding="utf-8")
+    results = tmp_path / "results"
+    runs = results / "resume_check" / "optimize" / "runs"
+    cmd = [sys.executable, "-m", "simulation", "optimize", str(exp), "--executor", "serial",
+           "--results", str(results), "--no-report", "-q"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None:
+        if runs.is_dir() and len(list(runs.glob("*.json"))) >= 9:  # baseline + some trials
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {p.name for p in runs.glob("*.json")}
+    done = opmatrix(*cmd[3:], timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((runs.parent / "result.json").read_text(encoding="utf-8"))
+    after = {p.name for p in runs.glob("*.json")}
+    # not repeated: the second call computed exactly the runs that were not stored yet
+    assert result["runs_computed"] == len(after - before)
+    # not lost: every trial 0..9 was told exactly once, with its values
+    numbers = sorted(t["number"] for t in result["trials"])
+    complete = [t for t in result["trials"] if t["state"] == "COMPLETE"]
+    assert len(complete) == 10
+    assert len(set(numbers)) == len(numbers)
+
+
+def _write(tmp_path: Path, optimize: str, extra: str = "") -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        f"name: bad\nscenario: {SCENARIO}\nreplicates: 2\n{extra}optimize:\n{optimize}",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("optimize", "where", "says"),
+    [
+        ("  objectives: [{kpi: acquisitons}]\n  selection: {delta: 1}\n"
+         "  parameters: {channels.channel_a.daily_reach: {low: 0, high: 0.1}}\n",
+         "optimize.objectives.0.kpi", "unknown KPI 'acquisitons'"),
+        ("  objectives: [{kpi: acquisitions}]\n  selection: {delta: 1}\n",
+         "optimize", "nothing to decide"),
+        ("  objectives: [{kpi: acquisitions}]\n  selection: {delta: 1}\n"
+         "  budget: {total: 1000, channels: {channel_a: {low: 800}, channel_b: {low: 800}}}\n",
+         "optimize.budget.total", "lower bounds sum to 1,600 > total 1,000"),
+        ("  objectives: [{kpi: acquisitions}]\n  selection: {delta: 1}\n"
+         "  budget: {total: 1000, channels: {channel_z: {low: 0}}}\n",
+         "optimize.budget.channels.channel_z", "unknown channel 'channel_z'"),
+        ("  objectives: [{kpi: acquisitions}]\n  selection: {delta: 1}\n"
+         "  parameters: {channels.channel_a.daily_rech: {low: 0, high: 0.1}}\n",
+         "optimize.parameters.channels.channel_a.daily_rech", "unknown parameter 'daily_rech'"),
+        ("  objectives: [{kpi: acquisitions}]\n  selection: {delta: 1}\n"
+         "  parameters: {channels.channel_a.daily_reach: {low: 0, high: 3}}\n",
+         "optimize.parameters.channels.channel_a.daily_reach", "at 3.0"),
+        ("  objectives: [{kpi: acquisitions}, {kpi: spend}]\n  sampler: cmaes\n"
+         "  selection: {delta: 1}\n"
+         "  parameters: {channels.channel_a.daily_reach: {low: 0, high: 0.1}}\n",
+         "optimize.sampler", "cmaes optimises one objective"),
+        ("  objectives: [{kpi: acquisitions}]\n  selection: {delta: -1}\n"
+         "  parameters: {channels.channel_a.daily_reach: {low: 0, high: 0.1}}\n",
+         "optimize.selection.delta", "> 0"),
+        ("  objectives: [{kpi: acquisitions}]\n  selection: {delta: 1}\n  trails: 5\n"
+         "  parameters: {channels.channel_a.daily_reach: {low: 0, high: 0.1}}\n",
+         "optimize.trails", ""),
+        ("  objectives: [{kpi: acquisitions}]\n  selection: {delta: 1}\n"
+         "  constraints: [{kpi: spend}]\n"
+         "  parameters: {channels.channel_a.daily_reach: {low: 0, high: 0.1}}\n",
+         "optimize.constraints.0", "give min, max or both"),
+    ],
+)
+def test_bad_optimisation_specs_get_clear_errors(
+    tmp_path: Path, optimize: str, where: str, says: str
+) -> None:
+    with pytest.raises(ScenarioError) as err:
+        load_optimization(_write(tmp_path, optimize))
+    text = str(err.value)
+    assert where in text and says in text, text
+    assert "(line " in text or where == "optimize"
+
+
+def test_missing_section_and_cli_exit_code(tmp_path: Path) -> None:
+    path = tmp_path / "none.yaml"
+    path.write_text(f"name: none\nscenario: {SCENARIO}\n", encoding="utf-8")
+    out = opmatrix("optimize", str(path), "--results", str(tmp_path))
+    assert out.returncode == 2
+    assert "no 'optimize:' section" in out.stderr
+    assert "Traceback" not in out.stderr
