@@ -25,9 +25,9 @@ AddressOption = Annotated[
 
 
 def _kind(kpi: str) -> str:
-    from simulation.cli.commands_sweep import _KIND
+    from simulation import kpis
 
-    return _KIND.get(kpi, "")
+    return kpis.format_of(kpi)
 
 
 @app.command()

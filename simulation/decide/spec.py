@@ -43,8 +43,6 @@ from pydantic_core import PydanticCustomError
 
 from simulation.errors import Problem, ScenarioError
 from simulation.runner.experiment import (
-    EXTRA_KPIS,
-    KPI_COLUMNS,
     Experiment,
     ParameterRange,
     _plain,
@@ -59,38 +57,23 @@ from simulation.scenario.types import NonNegative, Positive, StrictModel
 
 Direction = Literal["maximize", "minimize"]
 SamplerName = Literal["tpe", "cmaes", "nsga2", "random"]
-#: KPIs where lower is better when no direction is given (and the registry has none).
-_LOWER_IS_BETTER = frozenset(
-    {"cost_per_acquisition", "spend", "churned", "at_risk", "dormant", "incremental_cpa"}
-)
 
 
 def kpi_names() -> tuple[set[str], dict[str, Direction]]:
     """Every KPI an objective or constraint may name, and the registry's directions.
 
-    The KPI registry (``simulation/kpis.py``, landed by the architecture issue) is used when
-    present, so KPIs added later (incremental acquisitions, incremental CPA, …) are accepted
-    without touching this module; the runner's KPI columns are always valid.
+    Read from the KPI registry (``simulation/kpis.py``), so KPIs registered later (incremental
+    acquisitions, incremental CPA, money KPIs, …) are accepted without touching this module.
     """
-    names = set(KPI_COLUMNS) | set(EXTRA_KPIS)
+    from simulation import kpis
+
     directions: dict[str, Direction] = {}
-    try:
-        from simulation import kpis as registry  # type: ignore[attr-defined]
-    except ImportError:
-        return names, directions
-    entries = getattr(registry, "KPIS", None) or getattr(registry, "REGISTRY", None) or {}
-    items = entries.values() if isinstance(entries, dict) else entries
-    for entry in items:
-        name = getattr(entry, "name", None)
-        if not isinstance(name, str):
-            continue
-        names.add(name)
-        way = str(getattr(entry, "direction", "") or "").lower()
-        if way in ("max", "maximize", "maximise", "higher", "up", "+"):
-            directions[name] = "maximize"
-        elif way in ("min", "minimize", "minimise", "lower", "down", "-"):
-            directions[name] = "minimize"
-    return names, directions
+    for k in kpis.all_kpis():
+        if k.direction == "lower":
+            directions[k.name] = "minimize"
+        elif k.direction == "higher":
+            directions[k.name] = "maximize"
+    return set(kpis.names()), directions
 
 
 class Objective(StrictModel):
@@ -317,10 +300,8 @@ def load_optimization(path: Path | str, robust: bool = False) -> OptimizationSpe
     for i, obj in enumerate(cfg.objectives):
         if obj.kpi not in valid:
             add(("objectives", i, "kpi"), f"unknown KPI '{obj.kpi}'; valid: {listing}")
-        way = obj.direction or registry_dirs.get(obj.kpi)
-        if way is None:
-            way = "minimize" if obj.kpi in _LOWER_IS_BETTER else "maximize"
-        directions.append(way)
+        # neutral KPIs (population sizes) are maximised, as the registry documents
+        directions.append(obj.direction or registry_dirs.get(obj.kpi, "maximize"))
     if len({o.kpi for o in cfg.objectives}) < len(cfg.objectives):
         add(("objectives",), "the same KPI is listed twice")
     for i, con in enumerate(cfg.constraints):
