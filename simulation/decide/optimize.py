@@ -27,7 +27,6 @@ import json
 import logging
 import math
 import time
-import warnings
 from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
@@ -129,7 +128,7 @@ class Optimization:
             out[kpi] = {"mean": m, "low": lo, "high": hi}
         if len(per_world) > 1:
             out["worlds"] = {
-                w: {k: float(np.nanmean(column(f, k))) for k in self.spec.objective_kpis}
+                w: {k: _nanmean(column(f, k)) for k in self.spec.objective_kpis}
                 for w, f in per_world.items()
             }
         return out
@@ -138,7 +137,7 @@ class Optimization:
         """Optuna convention: ≤ 0 is feasible, one value per bound."""
         out: list[float] = []
         for con in self.spec.config.constraints:
-            m = float(np.nanmean(self._per_seed(per_world, con.kpi)))
+            m = _nanmean(self._per_seed(per_world, con.kpi))
             base = self.baseline["means"].get(con.kpi, math.nan) if con.relative else 0.0
             if not math.isfinite(m):
                 out.append(1e9)
@@ -155,10 +154,8 @@ class Optimization:
         frames = self._frames([Candidate("baseline", {})], n)["baseline"]
         means: dict[str, float] = {}
         first = next(iter(frames.values()))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a KPI undefined on every seed
-            for col in first.columns:
-                means[col] = float(np.nanmean(self._per_seed(frames, col)))
+        for col in first.columns:
+            means[col] = _nanmean(self._per_seed(frames, col))
         failed = first.attrs.get("errors") or []
         if (failed and all(not math.isfinite(v) for v in means.values())) or first.empty:
             raise ScenarioError.single(
@@ -224,7 +221,7 @@ class Optimization:
         cand = Candidate(f"trial-{trial_number}", point_of(self.spec, self.alloc, params))
         per_world = self._frames([cand], self.spec.replicates)[cand.label]
         values = [
-            float(np.nanmean(self._per_seed(per_world, k))) for k in self.spec.objective_kpis
+            _nanmean(self._per_seed(per_world, k)) for k in self.spec.objective_kpis
         ]
         start = time.perf_counter()
         storage, sid = study._storage, study._study_id
@@ -357,8 +354,8 @@ class Optimization:
             b = self._per_seed(frames["baseline"], kpi)
             m, lo, hi, used = paired_ci(a, b)
             out[kpi] = {
-                "candidate": float(np.nanmean(a)),
-                "baseline": float(np.nanmean(b)),
+                "candidate": _nanmean(a),
+                "baseline": _nanmean(b),
                 "diff": m, "low": lo, "high": hi, "n": used,
             }
         return out
@@ -384,7 +381,7 @@ class Optimization:
             d_sp = self._per_seed(f, "spend") - self._per_seed(base, "spend")
             per_yuan = ratio_ci(d_acq, d_sp)
             value = ratio_ci(d_val, d_sp)
-            spent = float(np.nanmean(d_sp))
+            spent = _nanmean(d_sp)
             cpa = invert_ci(per_yuan)
             out.append(
                 {
@@ -428,8 +425,8 @@ class Optimization:
                     row[f"incremental_{kpi}"] = [m, lo, hi]
                 spend_col = f"spend:{b.name}"
                 first = next(iter(f.values()))
-                row["channel_spend"] = float(
-                    np.nanmean(column(first, spend_col if spend_col in first else "spend"))
+                row["channel_spend"] = _nanmean(
+                    column(first, spend_col if spend_col in first else "spend")
                 )
                 rows.append(row)
             out.append(
@@ -446,10 +443,19 @@ class Optimization:
     # ------------------------------------------------------------------ the whole thing
     def run(self, on_trial: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         start = time.perf_counter()
+        phases: dict[str, float] = {}
+
+        def lap(name: str, t0: float) -> float:
+            now = time.perf_counter()
+            phases[name] = now - t0
+            return now
+
         self.log("baseline")
         self.run_baseline()
+        t = lap("baseline", start)
         self.log(f"search: {self.spec.config.trials} candidates × {self.spec.replicates} seeds")
         study = self.run_search(on_trial)
+        t = lap("search", t)
         rows = self.completed(study)
         top = self.top_candidates(rows)
         if not top:
@@ -464,9 +470,12 @@ class Optimization:
         best = cands[selection.best] if selection else cands[0]
         n_sel = selection.replicates[selection.best] if selection else self.spec.replicates
         comparison = self.compare_to_baseline(best, n_sel)
+        t = lap("selection", t)
         self.log("marginal returns and response curves")
         marginals = self.marginals(best, n_sel)
+        t = lap("marginals", t)
         curves = self.response_curves(best)
+        t = lap("response_curves", t)
         front = pareto_members(
             [r for r in rows if r["feasible"] and r["values"] is not None], self
         ) if len(self.directions) > 1 else []
@@ -515,6 +524,7 @@ class Optimization:
             "optimizer_overhead_seconds": self.overhead_seconds,
             "overhead_per_candidate_ms": 1000 * self.overhead_seconds / max(1, self.told),
             "seconds": time.perf_counter() - start,
+            "phase_seconds": phases,
         }
         self.write(result, best)
         return result
@@ -548,6 +558,13 @@ class Optimization:
         )
         text = head + to_yaml(_jsonable(data))
         atomic_write(self.root / "recommended.yaml", lambda p: p.write_text(text, "utf-8"))
+
+
+def _nanmean(x: np.ndarray) -> float:
+    """Mean of the finite values; NaN (quietly) when there are none (e.g. an undefined CPA)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else math.nan
 
 
 def pareto_members(rows: list[dict[str, Any]], opt: Optimization) -> list[int]:
