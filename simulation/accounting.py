@@ -36,23 +36,43 @@ N_RINGS = len(Ring)
 @dataclass(frozen=True)
 class LedgerItem:
     name: str
-    category: str  # channel | perk | referral | adviser | group | other
+    #: spend: channel | perk | referral | adviser | group | other;
+    #: value: margin | fee | interest | loss
+    category: str
 
 
 class Ledger:
-    """Spend and event counts per (item, day, segment); spend by segment adds up to the total."""
+    """Spend, value and event counts per (item, day, segment); by segment they add up to the
+    total. Spend is what the strategy pays; value (margins, fees, interest, and credit losses as
+    negative value) is what customers earn the bank — money is state, value is a flow."""
 
     def __init__(self, days: int, n_segments: int) -> None:
         self.days = days
         self.n_segments = n_segments
         self.items: dict[str, LedgerItem] = {}
         self.spend: dict[str, np.ndarray] = {}
+        self.revenue: dict[str, np.ndarray] = {}
         self.events: dict[tuple[str, str], np.ndarray] = {}
 
     def register(self, item: str, category: str) -> None:
         if item not in self.items:
             self.items[item] = LedgerItem(item, category)
             self.spend[item] = np.zeros((self.days + 1, self.n_segments), dtype=np.float64)
+
+    def register_revenue(self, item: str, category: str) -> None:
+        """Register a value item (``margin``, ``fee``, ``interest``, ``loss``): :meth:`book`."""
+        if item not in self.revenue:
+            self.items[item] = LedgerItem(item, category)
+            self.revenue[item] = np.zeros((self.days + 1, self.n_segments), dtype=np.float64)
+
+    def book(self, item: str, day: int, per_segment: np.ndarray) -> None:
+        """Add value (yuan per segment; negative for a loss) to ``item`` on ``day``."""
+        self.revenue[item][day] += per_segment
+
+    def total_revenue(self, segment_index: int | None = None) -> float:
+        if segment_index is None:
+            return float(sum(a.sum() for a in self.revenue.values()))
+        return float(sum(a[:, segment_index].sum() for a in self.revenue.values()))
 
     def charge(self, item: str, day: int, per_segment: np.ndarray) -> None:
         """Add spend (yuan, one value per segment) to ``item`` on ``day``."""

@@ -230,3 +230,35 @@ _builtin("value_acquired", "value acquired", "获客价值", "value", "money", "
          description="value earned within the horizon by the acquired customers (yuan)")
 _builtin("roi", "ROI", "投资回报率", "ROI", "ratio", "higher", ["table", "outcome", "runs"],
          description="(value acquired − spend) / spend")
+
+# Money (simulation/money/; formulas in docs/kpis.md "Money"): state at the horizon and flows
+# over it. 资产 assets, 留存 retention, 贷款 loans, 预期损失 expected loss, 消费额 spend.
+_builtin("value_total", "value earned (all customers)", "客户创造价值（全部）", "value",
+         "money", "higher", ["table", "runs"],
+         description="every ledger value item over the horizon: margins, fees, interest, "
+         "minus credit losses, all customers (stock included)")
+_builtin("aum", "AUM at horizon", "期末管理资产（AUM）", "AUM", "money", "higher",
+         ["table", "dashboard", "runs"], description="savings + payroll pool of every account")
+_builtin("aum_acquired", "AUM of acquired customers", "新客资产", "AUM new", "money", "higher",
+         ["table"], description="AUM held by customers acquired during the run")
+for _d in (7, 30, 90):
+    _builtin(f"asset_retention_{_d}d", f"asset retention {_d} d", f"{_d}天资产留存率",
+             f"asset ret. {_d} d", "share", "higher",
+             ["table", "runs"] if _d != 7 else ["table"],
+             description=f"share of payroll inflow still held {_d} days after payday")
+_builtin("payroll_inflow", "payroll inflow", "代发入账", "payroll in", "money", "higher",
+         description="salary paid into accounts over the horizon")
+_builtin("loan_volume", "loan volume (acquired)", "新增贷款额", "loans", "money", "higher",
+         ["table", "runs"], description="principal drawn by customers acquired in the run")
+_builtin("loans_outstanding", "loans outstanding", "贷款余额", "loans out", "money", "higher",
+         description="outstanding principal at the horizon")
+_builtin("expected_loss", "expected credit loss", "预期信用损失", "EL", "money", "lower",
+         ["table", "runs"], description="Σ outstanding × daily PD hazard × LGD (+ expected "
+         "card charge-offs)")
+_builtin("credit_losses", "credit losses (realised)", "实际信用损失", "losses", "money", "lower",
+         ["table"], description="realised loan default losses and card charge-offs")
+_builtin("risk_adjusted_margin", "risk-adjusted margin", "风险调整后收益", "RAM", "money",
+         "higher", ["table", "outcome", "runs"],
+         description="value earned + realised losses − expected loss")
+_builtin("gmv", "card spend (GMV)", "信用卡消费额", "GMV", "money", "higher", ["table", "runs"],
+         description="card spend over the horizon")

@@ -10,6 +10,7 @@ from mesa.agent import AgentSet
 
 from simulation.accounting import DailyRecorder, Ledger, kpis
 from simulation.errors import ScenarioError
+from simulation.money.layer import MoneyLayer
 from simulation.network.cache import cached_network
 from simulation.network.social import SocialNetwork
 from simulation.population.customer import Customer
@@ -66,6 +67,9 @@ class OperatingMatrixModel(mesa.Model):
         self.lifecycle: Lifecycle = next(m for m in self.modules if isinstance(m, Lifecycle))
         for module in self.modules:
             module.setup()
+        # The money layer is the world's economics, not a lever: it runs in every world
+        # (factual and counterfactual) after the lifecycle has set today's stages.
+        self.money = MoneyLayer(self)
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 "customers_won": lambda m: int(
@@ -92,6 +96,7 @@ class OperatingMatrixModel(mesa.Model):
         for module in self.modules:
             module.step(today)
         self.lifecycle.accrue_value(today)
+        self.money.step(today)
         self.recorder.record(self.day, self.population)
         self.datacollector.collect(self)
         if self.day >= self.days:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from simulation.accounting import acquisitions_by_source, kpis, retention_curve
+from simulation.money.kpis import money_kpis
 from simulation.population.stages import N_STAGES, Ring, Stage
 
 DAILY_COLUMNS = (
@@ -35,6 +36,10 @@ DAILY_COLUMNS = (
     "ring_outer",
     "ring_middle",
     "ring_inner",
+    "aum",
+    "loans_outstanding",
+    "gmv_cumulative",
+    "expected_loss_cumulative",
 )
 
 
@@ -86,6 +91,7 @@ def daily_table(model: Any) -> pd.DataFrame:
     churned = counts[:, :, Stage.CHURNED]
     spend = np.cumsum(model.ledger.spend_by_segment_per_day()[: days + 1], axis=0)
     value = np.cumsum(rec.value[: days + 1], axis=0)
+    series = model.money.series
     new = np.diff(ever, axis=0, prepend=0)
     new[0] = 0
     day_idx = np.repeat(np.arange(days + 1), s)
@@ -107,19 +113,28 @@ def daily_table(model: Any) -> pd.DataFrame:
         "ring_outer": rings[:, :, Ring.OUTER].ravel(),
         "ring_middle": rings[:, :, Ring.MIDDLE].ravel(),
         "ring_inner": rings[:, :, Ring.INNER].ravel(),
+        "aum": series["aum"][: days + 1].ravel(),
+        "loans_outstanding": series["loans_outstanding"][: days + 1].ravel(),
+        "gmv_cumulative": np.cumsum(series["gmv_flow"][: days + 1], axis=0).ravel(),
+        "expected_loss_cumulative": np.cumsum(
+            series["expected_loss_flow"][: days + 1], axis=0
+        ).ravel(),
     }
     assert counts.shape[2] == N_STAGES
     return pd.DataFrame(frame, columns=list(DAILY_COLUMNS))
 
 
 def ledger_table(model: Any) -> pd.DataFrame:
-    """Spend and event counts per day × item × segment (only non-zero rows)."""
+    """Spend, value (margins, fees, interest; losses negative) and event counts per day × item ×
+    segment (only non-zero rows)."""
     ledger = model.ledger
     segs = model.population.segment_names
     rows: list[pd.DataFrame] = []
     metrics: dict[str, dict[str, np.ndarray]] = {}
     for item, arr in ledger.spend.items():
         metrics.setdefault(item, {})["spend"] = arr
+    for item, arr in ledger.revenue.items():
+        metrics.setdefault(item, {})["value"] = arr
     for (item, event), arr in ledger.events.items():
         metrics.setdefault(item, {})[event] = arr
     for item, cols in metrics.items():
@@ -142,8 +157,11 @@ def ledger_table(model: Any) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=["day", "item", "category", "segment", "spend"])
     out = pd.concat(rows, ignore_index=True).fillna(0)
+    for col in ("spend", "value"):
+        if col not in out.columns:
+            out[col] = 0.0
     for col in out.columns:
-        if col not in ("day", "item", "category", "segment", "spend"):
+        if col not in ("day", "item", "category", "segment", "spend", "value"):
             out[col] = out[col].astype(np.int64)
     return out
 
@@ -152,12 +170,14 @@ def collect_result(model: Any) -> RunResult:
     """Package a finished model as a RunResult (KPIs in total and by segment)."""
     pop = model.population
     summary: dict[str, Any] = dict(kpis(pop, model.ledger, model.day))
+    summary.update(money_kpis(model))
     summary["represents_customers"] = pop.n * model.scenario.population.scale
     summary["scale"] = model.scenario.population.scale
     summary["acquisitions_by_source"] = acquisitions_by_source(pop)
     summary["spend_by_item"] = {k: float(v.sum()) for k, v in model.ledger.spend.items()}
+    summary["value_by_item"] = {k: float(v.sum()) for k, v in model.ledger.revenue.items()}
     summary["segments"] = {
-        name: kpis(pop, model.ledger, model.day, pop.segment == i, i)
+        name: {**kpis(pop, model.ledger, model.day, pop.segment == i, i), **money_kpis(model, i)}
         for i, name in enumerate(pop.segment_names)
     }
     curve = retention_curve(pop.converted_day, pop.churned_day, model.day)

@@ -14,6 +14,7 @@ from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
 from simulation.data import hooks as data_hooks
+from simulation.money.config import MoneyConfig
 from simulation.population.stages import Stage
 from simulation.scenario.types import (  # noqa: F401 - re-exported for users of the schema
     WEEKDAYS,
@@ -320,6 +321,7 @@ class Scenario(StrictModel):
     groups: GroupsConfig = GroupsConfig()
     advisers: AdvisersConfig = AdvisersConfig()
     lifecycle_operations: LifecycleOperationsConfig = LifecycleOperationsConfig()
+    money: MoneyConfig = MoneyConfig()
 
     # Fields whose values are per-segment mappings, checked against the segment names.
     _per_segment_fields: ClassVar[tuple[str, ...]] = (

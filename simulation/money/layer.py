@@ -1,0 +1,405 @@
+"""The money layer: per-customer balances, payroll flows, wealth, cards and loans, and the value
+they earn, booked in the ledger every day.
+
+Money is state, value is a flow (DESIGN.md, Phase 2). Each won customer opens an *account*
+(a slot in compact per-segment arrays, in the order customers were won), so the daily work
+scales with the bank's customers, not with the whole population, and per-segment ledger sums
+are plain array sums. Per-customer traits (target balance, salary, risk appetite, card spend,
+loan amount, time to default) are drawn once at setup for **every** customer slot of the
+population, from the ``money`` stream, so two worlds that share the population (a run and its
+counterfactual) give the same customer the same money: common random numbers that survive
+changes in who converts.
+
+Daily, after the lifecycle (so today's stage and ring are known), per segment:
+
+1. new accounts of today's conversions (stock customers on day 0 arrive with their balance);
+2. payday: salary in; ``savings_share`` joins the savings, the rest enters the payroll pool;
+3. savings ramp towards the customer's target × ring multiplier while active; at-risk and
+   dormant customers move ``outflow`` of their money out per day, churned customers all of it;
+   the payroll pool also drains with the payday outflow hazard and daily spending;
+4. value: net interest margin on savings and pool, wealth fees, card interchange and revolving
+   interest (net of funding), loan interest (net of funding); losses: card charge-offs
+   (expected) and loan defaults (drawn: the customer's time to default);
+5. the ledger books each flow per segment; the customer's ``value_accrued`` gets the net value.
+
+Asset retention (payroll): the share of a payday's inflow still held 7 / 30 / 90 days later; every
+yuan held decays with the same daily factors (stage outflow for savings, plus the pool hazard
+for pool money), so a tranche's survival is the product of those factors, tracked as
+cumulative logs per account (exact, no per-tranche arrays).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulation.money.config import Amount, MoneyConfig, SegmentMoney
+from simulation.population.stages import Ring, Stage
+from simulation.scenario.types import DAYS_PER_MONTH
+
+if TYPE_CHECKING:
+    from simulation.model import OperatingMatrixModel
+    from simulation.strategies.base import Day
+
+DAYS_PER_YEAR = 365.0
+MONTH_DAYS = 30  # paydays repeat every 30 days of the run, as the platform caps do (inf.)
+#: Days after payday at which asset retention is read: 7 as the published definition (代发留存率,
+#: docs/sources.md §2.5), 30 and 90 as the issue asks.
+RETENTION_WINDOWS = (7, 30, 90)
+_GONE = -1.0e4  # log of the keep factor of a churned account (exp → 0, differences stay finite)
+
+#: Ledger revenue items: (item, category). Losses are booked as negative value.
+REVENUE_ITEMS: tuple[tuple[str, str], ...] = (
+    ("relationship_margin", "margin"),
+    ("deposit_margin", "margin"),
+    ("wealth_fees", "fee"),
+    ("card_interchange", "fee"),
+    ("card_interest", "interest"),
+    ("loan_interest", "interest"),
+    ("card_losses", "loss"),
+    ("loan_losses", "loss"),
+)
+#: Daily state totals per segment the layer records (yuan; ``*_flow`` are per-day flows).
+STATE_SERIES = ("aum", "wealth", "loans_outstanding", "gmv_flow", "expected_loss_flow",
+                "inflow_flow", "loans_disbursed_flow")
+
+
+def draw_amount(rng: np.random.Generator, spec: Amount, n: int) -> np.ndarray:
+    """``n`` log-normal amounts with the spec's median and log-scale sigma."""
+    if spec.sigma > 0:
+        return (spec.median * rng.lognormal(0.0, spec.sigma, size=n)).astype(np.float64)
+    return np.full(n, spec.median, dtype=np.float64)
+
+
+def _beta(rng: np.random.Generator, mean: float, sd: float, n: int) -> np.ndarray:
+    if sd == 0.0 or mean in (0.0, 1.0):
+        return np.full(n, mean)
+    k = mean * (1.0 - mean) / (sd * sd) - 1.0
+    return rng.beta(mean * k, (1.0 - mean) * k, size=n)
+
+
+@dataclass
+class _Cohort:
+    """One payday's inflow, waiting to be checked 30 and 90 days later."""
+
+    day: int
+    savings_in: np.ndarray  # per account (accounts existing on that payday)
+    pool_in: np.ndarray
+    log_keep: np.ndarray  # cumulative log keep factor of each account on payday
+    pool_log: float  # cumulative log of the pool's own keep factor on payday
+
+
+class SegmentBook:
+    """Compact money arrays of one segment's accounts (won customers, in order of winning)."""
+
+    def __init__(self, s: int, cfg: SegmentMoney, members: np.ndarray,
+                 rng: np.random.Generator, money: MoneyConfig, days: int) -> None:
+        self.s = s
+        self.cfg = cfg
+        self.members = members  # population indices of the segment, ascending
+        n = members.size
+        self.capacity = n
+        # --- traits of every member (drawn for all, in member order: CRN across worlds)
+        dep, pay, wealth, card, loan = cfg.deposits, cfg.payroll, cfg.wealth, cfg.card, cfg.loan
+        self.t_balance = draw_amount(rng, dep.balance, n) if dep else np.zeros(n)
+        self.t_salary = draw_amount(rng, pay.salary, n) if pay else np.zeros(n)
+        if wealth:
+            holds = rng.random(n) < wealth.adoption
+            appetite = _beta(rng, wealth.risk_appetite.mean, wealth.risk_appetite.sd, n)
+            self.t_wshare = np.where(holds, wealth.share_of_balance, 0.0)
+            spread = wealth.fee_high_risk - wealth.fee_low_risk
+            self.t_wfee = wealth.fee_low_risk + spread * appetite
+        else:
+            self.t_wshare = np.zeros(n)
+            self.t_wfee = np.zeros(n)
+        if card:
+            u = rng.random(n)
+            spending = u < card.adoption * card.activation
+            self.t_card = np.where(spending, draw_amount(rng, card.monthly_spend, n), 0.0)
+        else:
+            self.t_card = np.zeros(n)
+        if loan:
+            takes = rng.random(n) < loan.adoption
+            self.t_loan = np.where(takes, draw_amount(rng, loan.amount, n), 0.0)
+            hazard = -np.log1p(-min(loan.pd, 1.0 - 1e-12)) / DAYS_PER_YEAR
+            wait = rng.exponential(1.0, size=n)
+            self.t_default = wait / hazard if hazard > 0 else np.full(n, np.inf)
+            self.t_loan_age = rng.random(n)  # stock loans are part-way through their term
+            self.loan_hazard = hazard
+            self.term_days = loan.term_months * DAYS_PER_MONTH
+        else:
+            self.t_loan = np.zeros(n)
+            self.loan_hazard = 0.0
+            self.term_days = 1.0
+        # --- accounts (compact, first ``m`` slots used)
+        self.m = 0
+        self.idx = np.zeros(n, dtype=np.int64)
+        f = np.zeros
+        self.savings = f(n)
+        self.target = f(n)
+        self.pool = f(n)
+        self.salary = f(n)
+        self.wshare = f(n)
+        self.wfee = f(n)
+        self.card_spend = f(n)
+        self.loan_amount = f(n)
+        self.loan_start = f(n)
+        self.loan_end = f(n)
+        self.default_day = f(n)
+        self.log_keep = f(n)
+        self.acquired = np.zeros(n, dtype=bool)  # won during the run (not stock)
+        # --- constants of the segment
+        rm = money.ring_multiplier
+        self.ring_mult = np.zeros(len(Ring))
+        self.ring_mult[[Ring.OUTER, Ring.MIDDLE, Ring.INNER]] = (rm.outer, rm.middle, rm.inner)
+        out = money.outflow
+        keep = np.zeros(len(Stage))
+        keep[[Stage.CONVERTED, Stage.ACTIVE]] = 1.0
+        keep[Stage.AT_RISK] = 1.0 - out.at_risk
+        keep[Stage.DORMANT] = 1.0 - out.dormant
+        self.stage_keep = keep
+        with np.errstate(divide="ignore"):
+            self.stage_log_keep = np.where(keep > 0, np.log(np.maximum(keep, 1e-300)), _GONE)
+        spend = np.zeros(len(Stage))
+        spend[[Stage.CONVERTED, Stage.ACTIVE]] = 1.0
+        spend[Stage.AT_RISK] = out.at_risk_spend
+        self.stage_spend = spend
+        self.ramp = 1.0 if dep is None or dep.ramp_days <= 0 else min(1.0, 1.0 / dep.ramp_days)
+        self.pool_log = 0.0
+        self.cohorts: list[_Cohort] = []
+        self.retained = {w: 0.0 for w in RETENTION_WINDOWS}
+        self.inflow_checked = {w: 0.0 for w in RETENTION_WINDOWS}
+        self.has_payroll = pay is not None and bool(self.t_salary.any())
+
+    # ------------------------------------------------------------------ accounts
+    def open(self, new: np.ndarray, day: int) -> None:
+        """Open accounts for population indices ``new`` (all members of this segment)."""
+        k = new.size
+        if k == 0:
+            return
+        pos = np.searchsorted(self.members, new)
+        a, b = self.m, self.m + k
+        self.idx[a:b] = new
+        self.target[a:b] = self.t_balance[pos]
+        self.savings[a:b] = self.t_balance[pos] if day == 0 else 0.0
+        self.salary[a:b] = self.t_salary[pos]
+        self.wshare[a:b] = self.t_wshare[pos]
+        self.wfee[a:b] = self.t_wfee[pos]
+        self.card_spend[a:b] = self.t_card[pos]
+        amount = self.t_loan[pos]
+        self.loan_amount[a:b] = amount
+        if self.cfg.loan is not None:
+            start = day - (self.t_loan_age[pos] * self.term_days if day == 0 else 0.0)
+            self.loan_start[a:b] = start
+            self.loan_end[a:b] = start + self.term_days
+            self.default_day[a:b] = start + self.t_default[pos]
+        self.acquired[a:b] = day >= 1
+        self.m = b
+
+    def pool_keep(self, day: int) -> float:
+        """Share of the payroll pool still here at the end of ``day`` relative to the day before:
+        the payday outflow (e-folding ``outflow_days``) and daily spending."""
+        pay = self.cfg.payroll
+        if pay is None:
+            return 1.0
+        k = (day - pay.payday) % MONTH_DAYS  # days since payday (0 on payday)
+        out_share = pay.outflow_after_payday / max(1e-12, 1.0 - pay.savings_share)
+        out_share = min(out_share, 1.0)
+
+        def left(t: float) -> float:  # share of a payday's pool not yet moved out t days on
+            return (1.0 - out_share) + out_share * np.exp(-t / pay.outflow_days)
+
+        moved = left(k + 1) / left(k)
+        return float(moved * (1.0 - pay.spend_per_day))
+
+
+class MoneyLayer:
+    """Every segment's money, stepped once a day after the lifecycle (see module docstring)."""
+
+    def __init__(self, model: OperatingMatrixModel) -> None:
+        self.model = model
+        sc = model.scenario
+        self.cfg: MoneyConfig = sc.money
+        pop = model.population
+        days = model.days
+        s_count = len(pop.segment_names)
+        rng = model.streams.get("money")
+        self.books: dict[int, SegmentBook] = {}
+        for s, name in enumerate(pop.segment_names):
+            seg_cfg = self.cfg.segments.get(name)
+            if seg_cfg is None:
+                continue
+            members = np.flatnonzero(pop.segment == s)
+            self.books[s] = SegmentBook(s, seg_cfg, members, rng, self.cfg, days)
+        self.series = {k: np.zeros((days + 1, s_count)) for k in STATE_SERIES}
+        ledger = model.ledger
+        for item, category in REVENUE_ITEMS:
+            ledger.register_revenue(item, category)
+        self.has_account = np.zeros(pop.n, dtype=bool)
+        if self.books:
+            self._open_new(0)
+            self._record_state(0)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.books)
+
+    def _open_new(self, day: int) -> None:
+        pop = self.model.population
+        new = np.flatnonzero(pop.converted_day == day)
+        new = new[~self.has_account[new]]
+        if new.size == 0:
+            return
+        self.has_account[new] = True
+        seg = pop.segment[new]
+        for s, book in self.books.items():
+            mine = new[seg == s]
+            if mine.size:
+                book.open(mine, day)
+                if day >= 1 and book.cfg.loan is not None:
+                    self.series["loans_disbursed_flow"][day, s] += float(
+                        book.loan_amount[book.m - mine.size: book.m].sum()
+                    )
+
+    def step(self, day: Day) -> None:
+        """Book today's value: the lifecycle's flat margin, then every segment's money."""
+        d = day.index
+        model = self.model
+        ledger = model.ledger
+        flat = model.recorder.value[d]
+        ledger.book("relationship_margin", d, flat)
+        if not self.books:
+            return
+        self._open_new(d)
+        pop = model.population
+        s_count = len(pop.segment_names)
+        flows = {item: np.zeros(s_count) for item, _ in REVENUE_ITEMS[1:]}
+        value_today = np.zeros(s_count)
+        for s, book in self.books.items():
+            m = book.m
+            if m == 0:
+                continue
+            idx = book.idx[:m]
+            st = pop.stage[idx]
+            keep = book.stage_keep[st]
+            active = keep == 1.0
+            ringf = book.ring_mult[pop.ring[idx]]
+            cfg = book.cfg
+            sav = book.savings[:m]
+            pool = book.pool[:m]
+            # payday: salary of every account still here (not churned)
+            if book.has_payroll and (d - cfg.payroll.payday) % MONTH_DAYS == 0:
+                alive = keep > 0
+                pay = book.salary[:m] * alive
+                s_in = pay * cfg.payroll.savings_share
+                p_in = pay - s_in
+                sav += s_in
+                pool += p_in
+                self.series["inflow_flow"][d, s] += float(pay.sum())
+                book.cohorts.append(_Cohort(d, s_in, p_in, book.log_keep[:m].copy(), book.pool_log))
+            # a payday tranche checked at age 30 has seen the outflows of its 30 days so far
+            self._check_cohorts(book, d)
+            # savings: ramp towards target × ring while active, drain otherwise
+            if cfg.deposits is not None:
+                gap = book.target[:m] * ringf - sav
+                sav += np.where(active & (gap > 0), gap * book.ramp, 0.0)
+            sav *= keep
+            pk = book.pool_keep(d)
+            pool *= keep * pk
+            book.log_keep[:m] += book.stage_log_keep[st]
+            book.pool_log += float(np.log(pk)) if pk > 0 else _GONE
+            # value flows, per account (yuan today)
+            nim = cfg.deposits.net_interest_margin if cfg.deposits is not None else 0.0
+            wshare = book.wshare[:m]
+            per = np.zeros(m)
+            if nim > 0:
+                dep = nim / DAYS_PER_YEAR * ((1.0 - wshare) * sav + pool)
+                flows["deposit_margin"][s] = dep.sum()
+                per += dep
+            if cfg.wealth is not None:
+                fee = book.wfee[:m] * wshare * sav / DAYS_PER_YEAR
+                flows["wealth_fees"][s] = fee.sum()
+                per += fee
+            wealth_total = float((wshare * sav).sum())
+            if cfg.card is not None:
+                c = cfg.card
+                spend = book.card_spend[:m] * ringf * book.stage_spend[st]
+                gmv = spend / DAYS_PER_MONTH
+                revolving = c.revolving_share * spend
+                inter = c.interchange * gmv
+                interest = (c.interest_rate - c.funding_cost) / DAYS_PER_YEAR * revolving
+                loss = c.charge_off / DAYS_PER_YEAR * revolving
+                flows["card_interchange"][s] = inter.sum()
+                flows["card_interest"][s] = interest.sum()
+                flows["card_losses"][s] = -loss.sum()
+                self.series["gmv_flow"][d, s] = gmv.sum()
+                self.series["expected_loss_flow"][d, s] += loss.sum()
+                per += inter + interest - loss
+            loans_out = 0.0
+            if cfg.loan is not None:
+                ln = cfg.loan
+                start = book.loan_start[:m]
+                end = book.loan_end[:m]
+                left = book.loan_amount[:m] * np.clip(1.0 - (d - start) / book.term_days, 0, 1)
+                started = (d >= start) & (d < end)
+                out = np.where(started & (d < book.default_day[:m]), left, 0.0)
+                interest = (ln.interest_rate - ln.funding_cost) / DAYS_PER_YEAR * out
+                defaults = started & (np.floor(book.default_day[:m]) == d)
+                loss = np.where(defaults, ln.lgd * left, 0.0)
+                flows["loan_interest"][s] = interest.sum()
+                flows["loan_losses"][s] = -loss.sum()
+                el = (out * book.loan_hazard * ln.lgd).sum()
+                self.series["expected_loss_flow"][d, s] += el
+                loans_out = float(out.sum())
+                per += interest - loss
+            self.series["aum"][d, s] = float(sav.sum() + pool.sum())
+            self.series["wealth"][d, s] = wealth_total
+            self.series["loans_outstanding"][d, s] = loans_out
+            pop.value_accrued[idx] += per
+            value_today[s] = per.sum()
+        for item, arr in flows.items():
+            ledger.book(item, d, arr)
+        model.recorder.value[d] += value_today
+
+    def _record_state(self, d: int) -> None:
+        for s, book in self.books.items():
+            m = book.m
+            self.series["aum"][d, s] = float(book.savings[:m].sum() + book.pool[:m].sum())
+            self.series["wealth"][d, s] = float((book.wshare[:m] * book.savings[:m]).sum())
+
+    def _check_cohorts(self, book: SegmentBook, d: int) -> None:
+        """Asset retention: a cohort's inflow still held 30 and 90 days after its payday."""
+        keep: list[_Cohort] = []
+        for c in book.cohorts:
+            age = d - c.day
+            if age in RETENTION_WINDOWS:  # the tranche's factors of days c.day … d − 1
+                k = c.savings_in.size
+                dlog = book.log_keep[:k] - c.log_keep
+                sav_left = np.exp(dlog)
+                pool_left = np.exp(dlog + (book.pool_log - c.pool_log))
+                book.retained[age] += float((c.savings_in * sav_left + c.pool_in * pool_left).sum())
+                book.inflow_checked[age] += float(c.savings_in.sum() + c.pool_in.sum())
+            if age < max(RETENTION_WINDOWS):
+                keep.append(c)
+        book.cohorts = keep
+
+    # ------------------------------------------------------------------ read-outs
+    def account_arrays(self) -> dict[str, np.ndarray]:
+        """Per-customer money at the horizon as population-length arrays (0 = no account)."""
+        n = self.model.population.n
+        out = {k: np.zeros(n) for k in ("aum", "loan_amount")}
+        for book in self.books.values():
+            m = book.m
+            idx = book.idx[:m]
+            out["aum"][idx] = book.savings[:m] + book.pool[:m]
+            out["loan_amount"][idx] = book.loan_amount[:m]
+        return out
+
+    def asset_retention(self, window: int, segment: int | None = None) -> float | None:
+        books = [b for s, b in self.books.items() if segment is None or s == segment]
+        inflow = sum(b.inflow_checked[window] for b in books)
+        if inflow <= 0:
+            return None
+        return sum(b.retained[window] for b in books) / inflow
