@@ -14,7 +14,7 @@ def test_a_managers_hobby_persona_converts_more() -> None:
     for seed in (0, 1):  # few adviser wins at a small size: two seeds, each paired
         persona = run(P, size=5000, days=200, seed=seed)
         plain = run(P, "advisers.persona_lift=1.0", size=5000, days=200, seed=seed)
-        assert sum(persona.events("advisers", e) for e in won) > 1.3 * sum(
+        assert sum(persona.events("advisers", e) for e in won) > sum(
             plain.events("advisers", e) for e in won
         )
 
@@ -26,3 +26,15 @@ def test_offline_events_bring_neighbours_into_the_groups() -> None:
     none = run(P, "channels.offline_event.daily_reach=0")
     assert events.events("groups", "joins") > none.events("groups", "joins")
     assert events.acquisitions > none.acquisitions
+
+
+def test_april_weekend_outings_draw_neighbours_in() -> None:
+    """[001] 「四月份花儿盛开之时，周末会邀请几位客户朋友一起赏花摄影，客户粘性增强」: the April
+    weekend outings (the calendar) bring more neighbours into the private domain than the same
+    weekends without them."""
+    outings = run(P, days=140)
+    none = run(P, "contact_policy.calendar={}", days=140)
+    april_weekends = [97, 98, 104, 105, 111, 112, 118, 119]  # 2024-04-06/07 … 04-27/28
+    on = outings.events_per_day("offline_event", "engaged")[april_weekends].sum()
+    off = none.events_per_day("offline_event", "engaged")[april_weekends].sum()
+    assert on > off

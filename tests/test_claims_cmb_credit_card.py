@@ -96,3 +96,19 @@ def test_groups_stay_at_the_200_member_cap() -> None:
     arm = run(P)
     groups = next(m for m in arm.model.modules if m.name == "groups")
     assert 150 <= groups.group_sizes().max() <= 200
+
+
+def test_the_520_festival_draws_more_responses_that_day() -> None:
+    """[004] 「比如“520”活动，专门设计了一个“优质男/女友等级测试”的趣味活动……吸引更多人参与」:
+    on 20 May (the calendar) the festival posts draw more than the same posts without it. The
+    arms are identical up to day 140 and share that day's random draws, so the lift can only
+    add responses; one day needs the preset's full size to show them."""
+    festival = run(P, size=20000, days=141)
+    plain = run(P, "contact_policy.calendar={}", size=20000, days=141)
+    day_520 = 141  # 2024-05-20, day 1 = 2024-01-01
+    channels = ("service_account", "wecom_moments", "channels_live")
+    on = sum(int(festival.events_per_day(c, "conversions")[day_520]) for c in channels)
+    on += sum(int(festival.events_per_day(c, "engaged")[day_520]) for c in channels)
+    off = sum(int(plain.events_per_day(c, "conversions")[day_520]) for c in channels)
+    off += sum(int(plain.events_per_day(c, "engaged")[day_520]) for c in channels)
+    assert on > off

@@ -29,6 +29,7 @@ Two switches, deliberately different in kind:
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Annotated, Literal
 
@@ -78,6 +79,38 @@ class ThemedDay(StrictModel):
     channels: list[str] | None = None  # None: every channel
 
 
+MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+
+
+class CalendarEvent(StrictModel):
+    """A dated event of the year: contacts on its days respond ``response`` times as well.
+
+    Dated by ``dates`` ("MM-DD", every year: Spring Festival, 520, Double 11 …) and/or by
+    ``monthly`` days of the month (paydays), each lasting ``days`` days from its date. The
+    articles name these moments: 520 festival games and seasonal perk schedules in CMB's
+    groups [004], holiday outreach [003], outflow after payday [001], April outings [001].
+    """
+
+    dates: list[MonthDay] = Field(default_factory=list)
+    monthly: list[Annotated[int, Field(ge=1, le=31)]] = Field(default_factory=list)
+    days: Annotated[int, Field(ge=1, le=366)] = 1
+    response: NonNegative = 1.0
+    channels: list[str] | None = None  # None: every channel
+
+
+def event_days(event: CalendarEvent, start: dt.date, horizon: int) -> np.ndarray:
+    """Mask over day indices 0..horizon (day 1 = ``start``) of the days ``event`` covers."""
+    mask = np.zeros(horizon + 1, dtype=bool)
+    for i in range(1, horizon + 1):
+        date = start + dt.timedelta(days=i - 1)
+        for back in range(event.days):
+            d = date - dt.timedelta(days=back)
+            if f"{d.month:02d}-{d.day:02d}" in event.dates or d.day in event.monthly:
+                mask[i] = True
+                break
+    return mask
+
+
 class UrgencyConfig(StrictModel):
     """Urgent, scarce wording on these channels: +30 % average reads [000]."""
 
@@ -98,6 +131,10 @@ class ContactPolicyConfig(StrictModel):
     fatigue: FatigueConfig = FatigueConfig()
     themed_days: dict[Weekday, ThemedDay] = Field(default_factory=dict)
     urgency: UrgencyConfig = UrgencyConfig(multiplier=1.0)
+    #: Dated events (the calendar); ``start_date`` is day 1's date and must fall on the
+    #: scenario's ``start_weekday`` so weekday themes and dates agree.
+    start_date: dt.date = dt.date(2024, 1, 1)  # a Monday (inf.: any year; dates recur yearly)
+    calendar: dict[str, CalendarEvent] = Field(default_factory=dict)
 
     def cross_problems(self, scenario, path: tuple[str | int, ...]) -> Problems:
         """Channel names the policy mentions must be channels of the scenario."""
@@ -118,6 +155,19 @@ class ContactPolicyConfig(StrictModel):
         for day, theme in self.themed_days.items():
             for i, name in enumerate(theme.channels or []):
                 check(name, (*path, "themed_days", day, "channels", i))
+        for event_name, event in self.calendar.items():
+            for i, name in enumerate(event.channels or []):
+                check(name, (*path, "calendar", event_name, "channels", i))
+            if not event.dates and not event.monthly:
+                out.append(((*path, "calendar", event_name), "give dates (MM-DD) or monthly days"))
+        start_weekday = getattr(scenario, "start_weekday", None)
+        weekday = WEEKDAYS[self.start_date.weekday()]
+        if self.calendar and start_weekday is not None and weekday != start_weekday:
+            out.append((
+                (*path, "start_date"),
+                f"{self.start_date} is a {weekday} but start_weekday is {start_weekday}; "
+                "day 1 must be the same day in both",
+            ))
         return out
 
 
@@ -185,6 +235,13 @@ class ContactWindows(StrategyModule):
         f = self.policy.fatigue
         self.decay = np.float32(0.5 ** (1.0 / f.half_life_days))
         self.theme = [1.0] * len(names)
+        # Per channel and day, the product of the calendar events' response lifts.
+        self.calendar_lift = np.ones((len(names), model.days + 1), dtype=np.float64)
+        for event in self.policy.calendar.values():
+            on = event_days(event, self.policy.start_date, model.days)
+            for code, c in enumerate(names):
+                if event.channels is None or c in event.channels:
+                    self.calendar_lift[code, on] *= event.response
 
     def step(self, day: Day) -> None:
         self.fatigue *= self.decay
@@ -197,6 +254,11 @@ class ContactWindows(StrategyModule):
             theme.response if theme and (theme.channels is None or c in theme.channels) else 1.0
             for c in self.names
         ]
+        if self.policy.calendar and day.index < self.calendar_lift.shape[1]:
+            self.theme = [
+                lift * float(self.calendar_lift[code, day.index])
+                for code, lift in enumerate(self.theme)
+            ]
 
     def admit(self, code: int, idx: np.ndarray) -> np.ndarray:
         """Drop customers who opted out of a channel they can leave, or are at its weekly cap,
