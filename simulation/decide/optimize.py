@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
@@ -97,6 +98,7 @@ class Optimization:
         self.alloc: Allocation | None = None
         self.baseline: dict[str, Any] = {}
         self.overhead_seconds = 0.0
+        self.overhead_cpu_seconds = 0.0
         self.told = 0
 
     # ------------------------------------------------------------------ helpers
@@ -197,19 +199,24 @@ class Optimization:
         import optuna
 
         seed = self.spec.config.seed + n_done
-        cons = (lambda t: t.user_attrs.get("constraints", [0.0])) if (
+        cons = (lambda t: t.user_attrs.get("eval", {}).get("constraints", [0.0])) if (
             self.spec.config.constraints
         ) else None
         kind = self.spec.sampler
-        if kind == "tpe":
-            return optuna.samplers.TPESampler(
-                seed=seed, constraints_func=cons, n_startup_trials=min(10, self.spec.config.trials)
-            )
-        if kind == "nsga2":
-            pop = max(4, min(50, self.spec.config.batch * 2))
-            return optuna.samplers.NSGAIISampler(
-                seed=seed, constraints_func=cons, population_size=pop
-            )
+        # Optuna 5 deprecates constraints_func in favour of Trial.set_constraint (one journal
+        # write per constraint, and absent from Optuna 4): keep the function, without the warning.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            if kind == "tpe":
+                return optuna.samplers.TPESampler(
+                    seed=seed, constraints_func=cons,
+                    n_startup_trials=min(10, self.spec.config.trials),
+                )
+            if kind == "nsga2":
+                pop = max(4, min(50, self.spec.config.batch * 2))
+                return optuna.samplers.NSGAIISampler(
+                    seed=seed, constraints_func=cons, population_size=pop
+                )
         if kind == "cmaes":
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         return optuna.samplers.RandomSampler(seed=seed)
@@ -223,19 +230,24 @@ class Optimization:
         values = [
             _nanmean(self._per_seed(per_world, k)) for k in self.spec.objective_kpis
         ]
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         storage, sid = study._storage, study._study_id
         tid = storage.get_trial_id_from_study_id_trial_number(sid, trial_number)
-        summary = self._summary(per_world)
-        storage.set_trial_user_attr(tid, "point", _jsonable(cand.point))
-        storage.set_trial_user_attr(tid, "summary", _jsonable(summary))
         cons = self._constraint_values(per_world)
-        storage.set_trial_user_attr(tid, "constraints", cons)
         feasible = all(c <= 0 for c in cons)
-        storage.set_trial_user_attr(tid, "feasible", feasible)
-        if not all(math.isfinite(v) for v in values):
+        record: dict[str, Any] = {
+            "point": _jsonable(cand.point),
+            "summary": _jsonable(self._summary(per_world)),
+            "constraints": cons,
+            "feasible": feasible,
+        }
+        ok = all(math.isfinite(v) for v in values)
+        if not ok:
             errors = next(iter(per_world.values())).attrs.get("errors") or ["KPI undefined"]
-            storage.set_trial_user_attr(tid, "error", str(errors[0]))
+            record["error"] = str(errors[0])
+        # one journal write for everything the report needs (each write is a locked append)
+        storage.set_trial_user_attr(tid, "eval", record)
+        if not ok:
             study.tell(trial_number, state=TrialState.FAIL)
         else:
             if self.spec.sampler in ("cmaes", "random") and not feasible:
@@ -243,6 +255,7 @@ class Optimization:
             study.tell(trial_number, values)
         self.told += 1
         self.overhead_seconds += time.perf_counter() - start
+        self.overhead_cpu_seconds += time.process_time() - cpu
 
     def _penalised(self, values: list[float], cons: list[float]) -> list[float]:
         """CMA-ES has no constraint handling in Optuna: push infeasible values away."""
@@ -270,14 +283,18 @@ class Optimization:
         # 2. the rest, in fixed batches
         while True:
             trials = study.get_trials(deepcopy=False)
-            counted = [t for t in trials if t.state != TrialState.FAIL or "error" in t.user_attrs]
+            counted = [
+                t for t in trials
+                if t.state != TrialState.FAIL or "error" in t.user_attrs.get("eval", {})
+            ]
             left = total - len(counted)
             if left <= 0:
                 break
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             study.sampler = self._sampler(len(trials))
             asked = [study.ask(dists) for _ in range(min(self.spec.config.batch, left))]
             self.overhead_seconds += time.perf_counter() - start
+            self.overhead_cpu_seconds += time.process_time() - cpu
             for trial in asked:
                 self._tell(study, trial.number, dict(trial.params))
             if on_trial is not None:
@@ -290,7 +307,8 @@ class Optimization:
 
         out = []
         for t in study.get_trials(deepcopy=False):
-            if "point" not in t.user_attrs:
+            rec = t.user_attrs.get("eval")
+            if rec is None:
                 continue
             out.append(
                 {
@@ -298,10 +316,10 @@ class Optimization:
                     "state": t.state.name,
                     "values": list(t.values) if t.state == optuna.trial.TrialState.COMPLETE
                     else None,
-                    "point": t.user_attrs["point"],
-                    "summary": t.user_attrs.get("summary", {}),
-                    "feasible": bool(t.user_attrs.get("feasible", False)),
-                    "error": t.user_attrs.get("error"),
+                    "point": rec["point"],
+                    "summary": rec.get("summary", {}),
+                    "feasible": bool(rec.get("feasible", False)),
+                    "error": rec.get("error"),
                 }
             )
         return out
@@ -523,6 +541,7 @@ class Optimization:
             "simulate_seconds": self.evaluator.simulate_seconds,
             "optimizer_overhead_seconds": self.overhead_seconds,
             "overhead_per_candidate_ms": 1000 * self.overhead_seconds / max(1, self.told),
+            "overhead_cpu_per_candidate_ms": 1000 * self.overhead_cpu_seconds / max(1, self.told),
             "seconds": time.perf_counter() - start,
             "phase_seconds": phases,
         }
