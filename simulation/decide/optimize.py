@@ -18,7 +18,8 @@ Phases, all on the same seeds (replicate ``i`` uses seed ``experiment.seed + i``
    recommendation → incremental KPIs against that budget at zero, with the saturation point.
 
 Results: ``result.json`` (everything above), ``recommended.yaml`` (the scenario to run),
-``report.html`` and the figures, under ``<results>/<experiment>/optimize/``.
+``report.html`` and the figures, under ``<results>/<experiment>/optimize/`` (``optimize-robust/``
+with ``--robust``).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ Log = Callable[[str], None]
 STUDY = "opmatrix"
 
 
-def out_dir(spec: OptimizationSpec, results: Path | str) -> Path:
-    return Path(results) / spec.name / "optimize"
+def out_dir(spec: OptimizationSpec, results: Path | str, robust: bool = False) -> Path:
+    """``<results>/<experiment>/optimize`` (``optimize-robust`` for a --robust study)."""
+    return Path(results) / spec.name / ("optimize-robust" if robust else "optimize")
 
 
 def spec_fingerprint(spec: OptimizationSpec) -> str:
@@ -88,10 +90,10 @@ class Optimization:
         robust: bool = False,
     ) -> None:
         self.spec = spec
-        self.root = out_dir(spec, results)
+        self.robust = robust and spec.config.robust is not None
+        self.root = out_dir(spec, results, self.robust)
         self.workers = workers
         self.log = log or (lambda _m: None)
-        self.robust = robust and spec.config.robust is not None
         self.worlds = spec.worlds if self.robust else spec.worlds[:1]
         self.evaluator = Evaluator(spec, self.root, executor, workers)
         self.directions = spec.directions
