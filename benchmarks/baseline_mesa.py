@@ -31,8 +31,8 @@ import networkx as nx
 from mesa.discrete_space import CellAgent, Network
 
 from simulation.scenario.load import load_scenario
-from simulation.scenario.schema import Scenario
 from simulation.scenario.types import hours_mask
+from simulation.strategies.registry import Scenario
 
 CORE_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "core_ws.yaml"
 

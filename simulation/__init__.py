@@ -1,5 +1,8 @@
 """opmatrix: agent-based simulation and strategy testing for a bank's online operating matrix."""
 
+# The lever declaration assembles the Scenario schema; import it before anything that loads
+# or validates a scenario (scenario/ itself never imports strategy code).
+from simulation.strategies import registry as _registry  # noqa: F401, I001  (must come first)
 from simulation.api import run
 from simulation.errors import ScenarioError
 from simulation.model import OperatingMatrixModel
@@ -7,7 +10,7 @@ from simulation.population.customer import Customer
 from simulation.population.stages import Ring, Stage
 from simulation.result import RunResult
 from simulation.scenario.load import load_scenario, scenario_from_dict
-from simulation.scenario.schema import Scenario
+from simulation.strategies.registry import Scenario
 
 __all__ = [
     "Customer",

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from simulation.model import OperatingMatrixModel
 from simulation.result import RunResult, collect_result
-from simulation.scenario.schema import Scenario
+from simulation.strategies.registry import Scenario
 
 
 def run(

@@ -8,20 +8,21 @@ import mesa
 import numpy as np
 from mesa.agent import AgentSet
 
-from simulation.accounting import DailyRecorder, Ledger, kpis
+from simulation.accounting import DailyRecorder, Ledger, kpis, per_segment_counts
 from simulation.errors import ScenarioError
 from simulation.money.layer import MoneyLayer
 from simulation.network.cache import cached_network
 from simulation.network.social import SocialNetwork
 from simulation.population.customer import Customer
 from simulation.population.sampling import sample_population
-from simulation.population.stages import CUSTOMER_STAGES
+from simulation.population.sentiment import Sentiment
+from simulation.population.stages import CUSTOMER_STAGES, Stage
 from simulation.population.state import PopulationState
 from simulation.rng import Streams
-from simulation.scenario.schema import WEEKDAYS, Scenario
+from simulation.scenario.schema import WEEKDAYS
 from simulation.strategies.base import Day, StrategyModule
 from simulation.strategies.lifecycle import Lifecycle
-from simulation.strategies.registry import MODULE_ORDER
+from simulation.strategies.registry import MODULE_ORDER, Scenario
 
 
 class OperatingMatrixModel(mesa.Model):
@@ -64,7 +65,32 @@ class OperatingMatrixModel(mesa.Model):
         self.modules: list[StrategyModule] = [
             cls(self) for cls in MODULE_ORDER if cls.enabled(scenario)
         ]
-        self.lifecycle: Lifecycle = next(m for m in self.modules if isinstance(m, Lifecycle))
+        lifecycle = self.modules[0]
+        assert isinstance(lifecycle, Lifecycle), "Lifecycle is declared first and always on"
+        self.lifecycle: Lifecycle = lifecycle
+        # Acquisition-source codes are fixed by the declaration (module order, then each
+        # module's own order), never by which module happens to set up first.
+        self.population.set_sources(
+            [src for module in self.modules for src in type(module).sources(scenario)]
+        )
+        self._source_codes = {name: i for i, name in enumerate(self.population.sources)}
+        # Declared per-customer state, allocated before any setup so a module may read another
+        # module's state in its own setup. Only the owner writes; others get read-only views.
+        self._state_owner: dict[str, StrategyModule] = {}
+        for module in self.modules:
+            for spec in type(module).states:
+                if spec.name in self._state_owner:
+                    other = self._state_owner[spec.name].name
+                    raise RuntimeError(
+                        f"state {spec.name!r} declared by both {other!r} and {module.name!r}"
+                    )
+                self._state_owner[spec.name] = module
+                self.population.extra[spec.name] = spec.allocate(self.population.n)
+        self.sentiment: Sentiment | None = (
+            Sentiment(self.population.n)
+            if any(type(m).moves_sentiment for m in self.modules)
+            else None
+        )
         for module in self.modules:
             module.setup()
         # The money layer is the world's economics, not a lever: it runs in every world
@@ -108,6 +134,63 @@ class OperatingMatrixModel(mesa.Model):
             self.step()
             if on_day is not None:
                 on_day(self.day)
+
+    # ------------------------------------------------------------------ the module contract
+
+    def convert(self, idx: np.ndarray, day: int, via: str, count_as: str | None = None) -> None:
+        """Customers ``idx`` convert today through source ``via``: each lands in a ring drawn
+        from its segment's shares (Lifecycle's stream), its conversion day and source are set,
+        and, with ``count_as``, the ledger item of that name counts the conversions.
+
+        The one way any module converts customers, so rings, attribution and counting cannot
+        diverge between modules."""
+        code = self._source_codes.get(via)
+        if code is None:
+            raise KeyError(
+                f"acquisition source {via!r} is not declared by any enabled module; declared: "
+                f"{', '.join(self.population.sources)}"
+            )
+        if idx.size and (self.population.stage[idx] > Stage.ENGAGED).any():
+            raise RuntimeError(f"{via}: converting customers who are not prospects")
+        self.population.mark_converted(idx, day, code, self.lifecycle.draw_rings(idx))
+        if count_as is not None:
+            n_seg = len(self.population.segment_names)
+            self.ledger.count(
+                count_as, "conversions", day,
+                per_segment_counts(self.population.segment, idx, n_seg),
+            )
+
+    def owned_state(self, module: StrategyModule, name: str) -> np.ndarray:
+        """The writable array ``name`` for its owner ``module`` (anyone else: an error)."""
+        owner = self._state_owner.get(name)
+        if owner is not module:
+            who = "nobody" if owner is None else repr(owner.name)
+            raise PermissionError(f"state {name!r} is owned by {who}, not {module.name!r}")
+        return self.population.extra[name]
+
+    def read_state(self, name: str) -> np.ndarray | None:
+        """A read-only view of declared state ``name``, or None when its owner is not enabled
+        in this scenario (so a reader can skip what does not exist)."""
+        arr = self.population.extra.get(name)
+        if arr is None:
+            return None
+        view = arr.view()
+        view.flags.writeable = False
+        return view
+
+    def states_with_role(self, role: str) -> list[np.ndarray]:
+        """Read-only views of every declared state with ``role`` (e.g. churn multipliers)."""
+        out = []
+        for name, owner in self._state_owner.items():
+            if any(s.name == name and s.role == role for s in type(owner).states):
+                view = self.read_state(name)
+                assert view is not None
+                out.append(view)
+        return out
+
+    def module(self, cls: type[StrategyModule]) -> StrategyModule | None:
+        """The enabled module of class ``cls``, or None."""
+        return next((m for m in self.modules if isinstance(m, cls)), None)
 
     def summary(self) -> dict[str, float | int | None]:
         return kpis(self.population, self.ledger, self.day)

@@ -75,6 +75,18 @@ def small_scenario_dict(**changes: Any) -> dict[str, Any]:
     return out
 
 
+def model_of(data: dict[str, Any], seed: int = 0, module: type | None = None) -> Any:
+    """The model of scenario dict ``data`` (before day 1); with ``module`` (a strategy module
+    class) the pair (model, that module or None when the scenario leaves it off). The one copy
+    every test uses."""
+    from simulation import OperatingMatrixModel, scenario_from_dict
+
+    model = OperatingMatrixModel(scenario_from_dict(data), seed)
+    if module is None:
+        return model
+    return model, model.module(module)
+
+
 @pytest.fixture
 def small_dict() -> dict[str, Any]:
     return small_scenario_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from simulation.strategies.advisers import (
     assign_to_advisers,
 )
 from simulation.strategies.base import Day
+from tests.conftest import model_of as shared_model_of
 from tests.conftest import small_scenario_dict
 
 
@@ -39,9 +41,7 @@ def advisers_dict(days: int = 40, **advisers: Any) -> dict:
     return data
 
 
-def model_of(data: dict, seed: int = 4) -> tuple[OperatingMatrixModel, Advisers]:
-    model = OperatingMatrixModel(scenario_from_dict(data), seed)
-    return model, next(m for m in model.modules if isinstance(m, Advisers))
+model_of = partial(shared_model_of, seed=4, module=Advisers)
 
 
 @settings(max_examples=80, deadline=None)

@@ -4,6 +4,7 @@ paths, retention, and the budget property (spend never exceeds budget)."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from simulation import ScenarioError, run, scenario_from_dict
 from simulation.model import OperatingMatrixModel
 from simulation.strategies.channel_catalogue import CATALOGUE
 from simulation.strategies.channel_config import ChannelConfig
+from tests.conftest import model_of as shared_model_of
 from tests.conftest import opmatrix, small_scenario_dict
 
 
@@ -35,8 +37,7 @@ def event_total(result, item: str, event: str) -> int:
     return int(ledger.loc[ledger["item"] == item, event].sum())
 
 
-def model_of(data: dict, seed: int = 1) -> OperatingMatrixModel:
-    return OperatingMatrixModel(scenario_from_dict(data), seed)
+model_of = partial(shared_model_of, seed=1)
 
 
 def channel_events(model: OperatingMatrixModel, item: str, event: str) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from simulation import ScenarioError, scenario_from_dict
 from simulation.model import OperatingMatrixModel
 from simulation.strategies.base import Day
 from simulation.strategies.groups import GroupBook, Groups
+from tests.conftest import model_of as shared_model_of
 from tests.conftest import small_scenario_dict
 
 
@@ -23,9 +25,7 @@ def groups_dict(days: int = 40, **groups: Any) -> dict:
     return data
 
 
-def model_of(data: dict, seed: int = 2) -> tuple[OperatingMatrixModel, Groups]:
-    model = OperatingMatrixModel(scenario_from_dict(data), seed)
-    return model, next(m for m in model.modules if isinstance(m, Groups))
+model_of = partial(shared_model_of, seed=2, module=Groups)
 
 
 def member_counts(model: OperatingMatrixModel, groups: Groups) -> np.ndarray:
@@ -119,10 +119,10 @@ def test_koc_members_damp_sentiment() -> None:
         model.step()
         pop = model.population
         members = np.flatnonzero(pop.extra["group"] >= 0)
-        pop.extra["negative_sentiment"][members[::5]] = 1.0  # stock-out complaints
+        model.sentiment.complain(members[::5], 1.0)  # stock-out complaints
         for _ in range(5):
             model.step()
-        return float(pop.extra["negative_sentiment"][members].mean())
+        return float(model.sentiment.values[members].mean())
 
     assert spread(0.3) < 0.5 * spread(0.0)
 
@@ -134,8 +134,8 @@ def test_complaints_spread_within_a_group() -> None:
     pop = model.population
     g = pop.extra["group"]
     members = np.flatnonzero(g == 0)
-    sentiment = pop.extra["negative_sentiment"]
-    sentiment[members[0]] = 1.0
+    model.sentiment.complain(members[:1], 1.0)
+    sentiment = model.sentiment.values
     others = members[1:]
     model.step()
     assert (sentiment[others] > 0).all()

@@ -45,7 +45,7 @@ def test_stock_outs_raise_negative_sentiment_and_claims_stay_within_stock() -> N
     assert events(model, "voucher", "claims")[1:].max() == 5
     refused = events(model, "voucher", "stock_outs").sum()
     assert refused > 0
-    sentiment = model.population.extra["negative_sentiment"]
+    sentiment = model.sentiment.values
     assert 0 < sentiment.max() <= 1.0
     assert (sentiment > 0).sum() <= refused
 

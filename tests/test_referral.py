@@ -35,7 +35,9 @@ def referral_dict(days: int = 40, size: int = 1500, **referral: Any) -> dict:
 
 
 def module(model: OperatingMatrixModel) -> Referral:
-    return next(m for m in model.modules if isinstance(m, Referral))
+    found = model.module(Referral)
+    assert isinstance(found, Referral)
+    return found
 
 
 def run_model(data: dict, seed: int = 3) -> OperatingMatrixModel:
@@ -145,20 +147,21 @@ def test_referred_value_uplift_and_churn_follow_the_referrer() -> None:
     pop = model.population
     idx = ref.ref_idx
     assert idx.size > 0
-    # Margin uplift: referred customers earn more per day than their own base value.
-    assert (model.lifecycle.daily_value[idx] > ref.ref_base_value).all()
+    # Margin uplift: referred customers earn more per day than their own base value (a value
+    # multiplier > 1 that Lifecycle applies; referral never writes Lifecycle's arrays).
+    assert (model.read_state("referral_value_multiplier")[idx] > 1.0).all()
     # While the referrer stays: hazard × 0.82 (18 % more likely to stay).
     referrer = pop.referrer[idx]
     staying = pop.stage[referrer] != Stage.CHURNED
     solo = staying & (pop.extra["referrals"][idx] == 0)
-    assert np.allclose(pop.churn_hazard[idx[solo]], ref.ref_base_hazard[solo] * 0.82)
+    base = pop.churn_hazard[idx]  # the sampled trait, unchanged by referral
+    assert np.allclose(model.lifecycle.churn_hazard(idx[solo]), base[solo] * 0.82, rtol=1e-6)
     # Once the referrer churns, the advantage is gone (multiplier back to 1).
-    base = ref.ref_base_hazard.copy()
     pop.stage[referrer] = Stage.CHURNED
     ref._update_referred(Day(model.day + 1, 0))
     check = (pop.stage[idx] != Stage.CHURNED) & (pop.extra["referrals"][idx] == 0)
     assert check.sum() > 0
-    assert np.allclose(pop.churn_hazard[idx[check]], base[check])
+    assert np.allclose(model.lifecycle.churn_hazard(idx[check]), base[check])
 
 
 def test_referrers_defect_less() -> None:
@@ -169,7 +172,7 @@ def test_referrers_defect_less() -> None:
     plain = referrers[cut.population.referrer[referrers] < 0]
     assert plain.size > 0
     before = base.population.churn_hazard[plain]
-    assert np.allclose(cut.population.churn_hazard[plain], before * 7 / 19, rtol=1e-5)
+    assert np.allclose(cut.lifecycle.churn_hazard(plain), before * 7 / 19, rtol=1e-5)
 
 
 def test_officer_visibility_raises_invitations() -> None:

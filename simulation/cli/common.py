@@ -21,6 +21,7 @@ from rich.table import Table
 from simulation.errors import ScenarioError
 from simulation.formatting import fmt
 from simulation.kpis import in_group
+from simulation.scenario.presets import find_scenario, preset_names, scenarios_dir  # noqa: F401
 
 #: ``--set path.to.field=value``, shared by every command that loads a scenario.
 SetOption = Annotated[
@@ -31,24 +32,18 @@ SetOption = Annotated[
 console = Console()
 err_console = Console(stderr=True)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def scenarios_dir() -> Path:
-    """``./scenarios`` when run from a checkout, else the one beside the package."""
-    local = Path.cwd() / "scenarios"
-    return local if local.is_dir() else REPO_ROOT / "scenarios"
 
 
 def resolve_scenario_path(name: str) -> Path:
-    """Accept a path, or a preset name such as ``cmb_credit_card``."""
+    """Accept a path, or a preset name such as ``cmb_credit_card`` (simulation/scenario/
+    presets.py does the lookup)."""
     p = Path(name)
     if p.exists() or p.suffix in {".yaml", ".yml"}:
-        return p
-    for cand in (scenarios_dir() / f"{name}.yaml", scenarios_dir() / "validation" / f"{name}.yaml"):
-        if cand.exists():
-            return cand
-    presets = ", ".join(sorted(x.stem for x in scenarios_dir().glob("*.yaml")))
+        return p  # a missing .yaml path: the loader says "file not found"
+    found = find_scenario(name)
+    if found is not None:
+        return found
+    presets = ", ".join(preset_names())
     raise ScenarioError.single(name, "", f"no such file or preset; presets: {presets}")
 
 

@@ -29,7 +29,7 @@ from simulation.dashboard.charts import (
 from simulation.dashboard.levers import COMPARE_OFF, comparable, levers_for
 from simulation.dashboard.session import TrainingSession
 from simulation.scenario.load import load_scenario
-from simulation.scenario.schema import Scenario
+from simulation.strategies.registry import Scenario
 
 ENV_SCENARIO = "OPMATRIX_DASHBOARD_SCENARIO"
 ENV_OVERRIDES = "OPMATRIX_DASHBOARD_SET"

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from simulation.scenario.schema import Scenario
+from simulation.strategies.registry import Scenario
 
 LeverKind = Literal["SliderInt", "SliderFloat", "Checkbox"]
 

@@ -19,7 +19,7 @@ from simulation.errors import ScenarioError
 from simulation.model import OperatingMatrixModel
 from simulation.plots.run_plots import sample_network
 from simulation.scenario.load import scenario_from_dict
-from simulation.scenario.schema import Scenario
+from simulation.strategies.registry import Scenario
 
 NETWORK_SAMPLE = 300
 

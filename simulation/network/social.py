@@ -89,6 +89,21 @@ class SocialNetwork:
         offsets = np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens) + starts[owner]
         return owner, self.indices[offsets]
 
+    def random_tie(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One tie of each customer in ``idx``, drawn uniformly (−1 for a customer with none);
+        on a complete network anyone but the customer. One uniform per customer, so the draws
+        of a customer do not depend on who else is asked."""
+        if self.is_complete:
+            other = rng.integers(0, self.n - 1, size=idx.size)
+            return other + (other >= idx)  # anyone but oneself
+        assert self.indptr is not None and self.indices is not None
+        deg = self.indptr[idx + 1] - self.indptr[idx]
+        pick = (rng.random(idx.size) * deg).astype(np.int64)
+        out = np.full(idx.size, -1, dtype=np.int64)
+        has = deg > 0
+        out[has] = self.indices[self.indptr[idx[has]] + pick[has]]
+        return out
+
     def count_neighbours_in(self, mask: np.ndarray) -> np.ndarray:
         """For every customer, how many of its ties are in ``mask``."""
         if self.indptr is None:

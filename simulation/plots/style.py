@@ -18,6 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from simulation.strategies.registry import CATEGORY_COLOURS as _DECLARED_COLOURS
+
 PALETTE = plt.get_cmap("tab10").colors
 
 #: Lifecycle stage colours, cold (prospects) → green (customers) → red (lost).
@@ -35,18 +37,9 @@ STAGE_COLOURS: dict[str, str] = {
 #: CMB rings ([004]): outer = APP only … inner = APP + debit card.
 RING_COLOURS: dict[str, str] = {"outer": "#c6dbef", "middle": "#6baed6", "inner": "#08519c"}
 
-#: Ledger categories (accounting.LedgerItem.category).
-CATEGORY_COLOURS: dict[str, str] = {
-    "channel": "#1f77b4",
-    "perk": "#ff7f0e",
-    "referral": "#2ca02c",
-    "adviser": "#9467bd",
-    "group": "#8c564b",
-    "organic": "#7f7f7f",
-    "route": "#17becf",
-    "lifecycle_operations": "#e377c2",
-    "other": "#bcbd22",
-}
+#: Ledger categories (accounting.LedgerItem.category) → colour, declared with each lever
+#: (simulation/strategies/registry.py); ``other`` for anything undeclared.
+CATEGORY_COLOURS: dict[str, str] = dict(_DECLARED_COLOURS)
 
 
 def new_figure(nrows: int = 1, ncols: int = 1, width: float = 10.0, height: float = 4.2):

@@ -11,7 +11,8 @@ from simulation.data.population import (
 )
 from simulation.population.stages import Ring, Stage
 from simulation.population.state import RING_CODES, PopulationState
-from simulation.scenario.schema import Beta01, Scenario, hours_mask
+from simulation.scenario.schema import Beta01, hours_mask
+from simulation.scenario.schema import ScenarioCore as Scenario
 
 
 def allocate(total: int, shares: list[float]) -> np.ndarray:

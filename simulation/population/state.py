@@ -43,25 +43,31 @@ class PopulationState:
     acquired_via: np.ndarray  # int16: channel index, WOM, STOCK or NONE
     referrer: np.ndarray  # int32 customer index, -1 = none
     value_accrued: np.ndarray  # float64 yuan earned from this customer so far
-    #: Names of acquisition sources; ``acquired_via`` holds an index into this list. Channels
-    #: come first (index = channel index); modules register more (word of mouth, referral…).
+    #: Names of acquisition sources; ``acquired_via`` holds an index into this list. The model
+    #: fixes it from the modules' declared sources (``set_sources``) before any setup.
     sources: list[str] = field(default_factory=list)
-    #: Per-customer arrays that strategy modules own (fatigue, group id, adviser id…).
+    #: Per-customer arrays that strategy modules declare and own (fatigue, group id, adviser
+    #: id…), allocated by the model from ``StrategyModule.states``. Only the owner writes one;
+    #: others read through ``model.read_state`` (a read-only view).
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     # acquired_via codes that are not sources
     NONE = -1
     STOCK = -2
 
-    def __post_init__(self) -> None:
-        if not self.sources:
-            self.sources = list(self.channel_names)
+    def set_sources(self, names: list[str]) -> None:
+        """Fix the acquisition sources (once, before any customer is converted)."""
+        if len(set(names)) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"acquisition sources declared twice: {dupes}")
+        self.sources = list(names)
 
     def source_code(self, name: str) -> int:
-        """The ``acquired_via`` code of a source, registering it on first use."""
-        if name not in self.sources:
-            self.sources.append(name)
-        return self.sources.index(name)
+        """The ``acquired_via`` code of a declared source."""
+        try:
+            return self.sources.index(name)
+        except ValueError:
+            raise KeyError(f"undeclared acquisition source {name!r}") from None
 
     def source_name(self, code: int) -> str | None:
         if code == self.NONE:

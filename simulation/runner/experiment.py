@@ -41,8 +41,9 @@ from simulation.errors import Problem, ScenarioError
 from simulation.runner import testmodels
 from simulation.scenario.load import line_of, read_yaml, validate_model
 from simulation.scenario.overrides import set_path
-from simulation.scenario.schema import Scenario
+from simulation.scenario.presets import find_scenario
 from simulation.scenario.types import StrictModel
+from simulation.strategies.registry import Scenario
 
 #: The KPI columns every opmatrix run's table has, and the outcomes an experiment analyses when
 #: it names none: both from the KPI registry (``simulation/kpis.py``).
@@ -322,14 +323,11 @@ def load_experiment(path: Path | str) -> Experiment:
 
 
 def _resolve_scenario(name: str, experiment_path: Path) -> Path | None:
-    """A scenario path relative to the experiment file, the working folder, or a preset name."""
+    """A scenario path relative to the experiment file, the working folder, or a preset name
+    (presets next to the experiment's folder first)."""
     here = experiment_path.resolve().parent
-    candidates = [here / name, Path.cwd() / name]
-    if not name.endswith((".yaml", ".yml")):
-        beside_package = Path(__file__).resolve().parents[2] / "scenarios"
-        for folder in (here.parent / "scenarios", Path.cwd() / "scenarios", beside_package):
-            candidates += [folder / f"{name}.yaml", folder / "validation" / f"{name}.yaml"]
-    return next((c.resolve() for c in candidates if c.is_file()), None)
+    found = find_scenario(name, near=[here, here.parent / "scenarios"])
+    return None if found is None else found.resolve()
 
 
 class _Checker:

@@ -21,7 +21,7 @@ from typing import Any
 
 from simulation.result import package_version, stable_hash
 from simulation.runner.experiment import Experiment
-from simulation.scenario.schema import Scenario
+from simulation.strategies.registry import Scenario
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,7 +20,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from simulation.data.hooks import absolutize_sources
 from simulation.errors import Problem, ScenarioError
 from simulation.scenario.overrides import apply_overrides
-from simulation.scenario.schema import CrossReferenceError, Scenario
+from simulation.scenario.schema import CrossReferenceError, ScenarioCore, scenario_model
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -161,14 +161,14 @@ def validate_model(model: type[M], data: Any, source: str, prefix: str = "") -> 
         raise ScenarioError(source, problems) from None
 
 
-def load_scenario(path: Path | str, overrides: list[str] | None = None) -> Scenario:
+def load_scenario(path: Path | str, overrides: list[str] | None = None) -> ScenarioCore:
     """Read, override (``a.b.c=value``) and validate a scenario file."""
     data, source = read_yaml(path)
     if overrides:
         data = apply_overrides(data, overrides, source)
     data = absolutize_sources(data, Path(path).resolve().parent)
-    return validate_model(Scenario, data, source)
+    return validate_model(scenario_model(), data, source)
 
 
-def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
-    return validate_model(Scenario, data, source)
+def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> ScenarioCore:
+    return validate_model(scenario_model(), data, source)

@@ -8,7 +8,8 @@ exact field path so the loader can point at the YAML line.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
@@ -33,13 +34,6 @@ from simulation.scenario.types import (  # noqa: F401 - re-exported for users of
     per_segment_problems,
     resolve_per_segment,
 )
-from simulation.strategies.advisers import AdvisersConfig
-from simulation.strategies.channel_config import ChannelConfig, FlowsConfig
-from simulation.strategies.contact_windows import ContactPolicyConfig
-from simulation.strategies.groups import GroupsConfig
-from simulation.strategies.lifecycle_ops import LifecycleOperationsConfig
-from simulation.strategies.perks import PerksConfig
-from simulation.strategies.referral import ReferralConfig
 
 # ---------------------------------------------------------------------------- population
 
@@ -262,48 +256,17 @@ GraphConfig = Annotated[
 ]
 
 
-# ---------------------------------------------------------------------------- lifecycle
-
-
-class RingUpgrades(StrictModel):
-    outer_to_middle: Probability = 0.0
-    middle_to_inner: Probability = 0.0
-
-
-class RingChurnMultiplier(StrictModel):
-    outer: NonNegative = 1.0
-    middle: NonNegative = 1.0
-    inner: NonNegative = 1.0
-
-
-class LifecycleConfig(StrictModel):
-    """Daily hazards between stages. The at-risk / dormant path turns a lapse into churn."""
-
-    forget: Probability = 0.0
-    engaged_conversion: PerSegmentProbability = 0.0
-    at_risk_recovery: Probability = 0.0
-    at_risk_to_dormant: Probability = 1.0
-    dormant_recovery: Probability = 0.0
-    dormant_to_churned: Probability = 1.0
-    ring_upgrade: RingUpgrades = RingUpgrades()
-    ring_churn_multiplier: RingChurnMultiplier = RingChurnMultiplier()
-
-
-# ---------------------------------------------------------------------------- channels
-
-
-class WordOfMouthConfig(StrictModel):
-    """Imitation: hazard = ``imitation`` × share of a customer's ties who are customers (Bass q)."""
-
-    imitation: Probability = 0.0
-    effect: Literal["convert", "engage", "aware"] = "convert"
-
-
 # ---------------------------------------------------------------------------- scenario
 
 
-class Scenario(StrictModel):
-    """A whole operating-matrix scenario: population, graph, lifecycle and strategy levers."""
+class ScenarioCore(StrictModel):
+    """What every scenario has whatever its levers: name, horizon, population and graph.
+
+    The full :class:`Scenario` class adds one field per lever section and is assembled from the
+    lever declaration (``simulation/strategies/registry.py``), which sits above this package:
+    ``scenario/`` never imports strategy code. Code below the strategies (population, network,
+    loading) only needs this base class or :func:`scenario_model`.
+    """
 
     name: str
     description: str = ""
@@ -311,54 +274,25 @@ class Scenario(StrictModel):
     start_weekday: Literal[WEEKDAYS] = "monday"  # type: ignore[valid-type]
     population: PopulationConfig
     graph: GraphConfig = WattsStrogatzGraph(kind="watts_strogatz")
-    lifecycle: LifecycleConfig = LifecycleConfig()
-    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
-    flows: FlowsConfig = FlowsConfig()
-    contact_policy: ContactPolicyConfig | None = None
-    perks: PerksConfig = PerksConfig()
-    word_of_mouth: WordOfMouthConfig = WordOfMouthConfig()
-    referral: ReferralConfig = ReferralConfig()
-    groups: GroupsConfig = GroupsConfig()
-    advisers: AdvisersConfig = AdvisersConfig()
-    lifecycle_operations: LifecycleOperationsConfig = LifecycleOperationsConfig()
+    #: The world's economics (simulation/money/): not a lever, present in every world.
     money: MoneyConfig = MoneyConfig()
 
-    # Fields whose values are per-segment mappings, checked against the segment names.
-    _per_segment_fields: ClassVar[tuple[str, ...]] = (
-        "daily_reach",
-        "conversion_on_contact",
-        "engage_on_contact",
-    )
+    #: Whole-scenario checks of lever sections that are not models themselves (e.g. the
+    #: ``channels`` mapping): ``check(scenario) -> problems``, set by the assembly.
+    section_checks: ClassVar[tuple[Callable[[Any], Problems], ...]] = ()
 
     @model_validator(mode="after")
-    def _cross_references(self) -> Scenario:
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        segments = list(self.population.segments)
-        channels = list(self.channels)
-        for seg_name, seg in self.population.segments.items():
-            for ch in seg.channel_affinity:
-                if ch not in self.channels:
-                    problems.append(
-                        (
-                            ("population", "segments", seg_name, "channel_affinity", ch),
-                            f"unknown channel '{ch}'; defined channels: "
-                            f"{', '.join(channels) or '(none)'}",
-                        )
-                    )
-        for ch_name, ch in self.channels.items():
-            for field_name in self._per_segment_fields:
-                problems += per_segment_problems(
-                    getattr(ch, field_name), segments, ("channels", ch_name, field_name)
-                )
-        problems += per_segment_problems(
-            self.lifecycle.engaged_conversion, segments, ("lifecycle", "engaged_conversion")
-        )
-        # Strategy sections check their own references: any section value with a
-        # ``cross_problems(scenario, path)`` method is asked for its problems.
+    def _cross_references(self) -> ScenarioCore:
+        problems: Problems = []
+        # Each section checks its own references: a section value with a
+        # ``cross_problems(scenario, path)`` method is asked for its problems, then the
+        # declaration's checks of the sections that are plain mappings run.
         for field_name in type(self).model_fields:
             hook = getattr(getattr(self, field_name), "cross_problems", None)
             if callable(hook):
                 problems += hook(self, (field_name,))
+        for check in type(self).section_checks:
+            problems += check(self)
         if problems:
             raise CrossReferenceError(problems)
         return self
@@ -369,7 +303,41 @@ class Scenario(StrictModel):
 
     @property
     def channel_names(self) -> list[str]:
-        return list(self.channels)
+        return list(getattr(self, "channels", {}) or {})
+
+
+_ASSEMBLED: list[type[ScenarioCore]] = []
+
+
+def register_scenario_model(model: type[ScenarioCore]) -> None:
+    """Install the assembled scenario class (called once by the lever declaration)."""
+    _ASSEMBLED[:] = [model]
+
+
+def scenario_model() -> type[ScenarioCore]:
+    """The full scenario class, assembled from the declared levers.
+
+    Importing :mod:`simulation` assembles it (its ``__init__`` imports the declaration first),
+    so every entry point — CLI, API, runner workers, tests — finds it installed.
+    """
+    if not _ASSEMBLED:
+        raise RuntimeError(
+            "the scenario schema is assembled from the lever declaration: import simulation "
+            "(or simulation.strategies.registry) first"
+        )
+    return _ASSEMBLED[0]
+
+
+def __getattr__(name: str) -> Any:
+    # ``from simulation.scenario.schema import Scenario`` keeps working: the name resolves to
+    # the assembled class without this module importing strategy code.
+    if name == "Scenario":
+        return scenario_model()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if TYPE_CHECKING:
+    from simulation.strategies.registry import Scenario
 
 
 def stage_code(name: str) -> int:

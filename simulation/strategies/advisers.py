@@ -7,8 +7,9 @@ a day from one staff member to one customer (DOMAIN.md §2.4); contact triggered
 market swings and product maturity [003]; the branch-neighbourhood manager's hobby "persona"
 that builds trust and sells million-yuan products [001]; CCB's part-time WeCom managers [001].
 
-State owned: ``pop.extra["adviser"]`` (adviser id, −1 = none). Staff cost goes to the ledger
-under category ``adviser``. Reads ``negative_sentiment`` (complaints damp the response) and
+Declared state: ``adviser`` (adviser id, −1 = none). Staff cost goes to the ledger
+under category ``adviser``. Reads the shared sentiment (``model.sentiment``: complaints damp
+the response) and
 ``opted_out`` (contact windows: a customer who deleted the contact is released).
 """
 
@@ -34,7 +35,7 @@ from simulation.scenario.types import (
     per_segment_problems,
     resolve_per_segment,
 )
-from simulation.strategies.base import Day, StrategyModule
+from simulation.strategies.base import Day, State, StrategyModule
 
 AddStage = Literal["aware", "engaged", "converted", "active", "at_risk", "dormant"]
 
@@ -119,9 +120,15 @@ class Advisers(StrategyModule):
 
     name = "advisers"
 
+    states = (State("adviser", np.int32, -1, description="adviser serving the customer, −1 none"),)
+
     @classmethod
     def enabled(cls, scenario) -> bool:
         return scenario.advisers.count > 0
+
+    @classmethod
+    def sources(cls, scenario) -> tuple[str, ...]:
+        return ("advisers",)
 
     def setup(self) -> None:
         model = self.model
@@ -143,9 +150,8 @@ class Advisers(StrategyModule):
         self.capacity = max(1, round(cfg.capacity * cfg.workload_share))
         self.daily_limit = max(1, round(cfg.messages_per_adviser_per_day * cfg.workload_share))
         self.load = np.zeros(cfg.count, dtype=np.int64)
-        self.adviser = pop.extra.setdefault("adviser", np.full(pop.n, -1, np.int32))
+        self.adviser = self.state("adviser")
         self.holidays = set(cfg.triggers.holidays)
-        self.code = pop.source_code("advisers")
         self.last_messages = np.empty(0, dtype=np.int64)
         model.ledger.register("advisers", "adviser")
 
@@ -153,7 +159,7 @@ class Advisers(StrategyModule):
         pop = self.model.population
         served = np.flatnonzero(self.adviser >= 0)
         release = pop.stage[served] == Stage.CHURNED
-        opted = pop.extra.get("opted_out")
+        opted = self.model.read_state("opted_out")
         if opted is not None:
             release |= opted[served].astype(bool)
         self._release(served[release])
@@ -172,7 +178,7 @@ class Advisers(StrategyModule):
         p_max = float(self.add_rate.max())
         cand = bernoulli_indices(self.rng, pop.n, p_max)
         cand = cand[self.add_ok[pop.stage[cand]] & (self.adviser[cand] < 0)]
-        opted = pop.extra.get("opted_out")
+        opted = self.model.read_state("opted_out")
         if opted is not None:
             cand = cand[~opted[cand].astype(bool)]
         cand = cand[self.rng.random(cand.size) * p_max < self.add_rate[pop.segment[cand]]]
@@ -219,14 +225,13 @@ class Advisers(StrategyModule):
         if idx.size == 0:
             return
         lift = np.where(trig, cfg.triggers.lift, 1.0)
-        sentiment = pop.extra.get("negative_sentiment")
-        if sentiment is not None:
-            lift = lift * (1.0 - sentiment[idx].astype(np.float64))
+        if self.model.sentiment is not None:
+            lift = lift * (1.0 - self.model.sentiment.values[idx].astype(np.float64))
         seg = pop.segment[idx]
         stage = pop.stage[idx]
         v = rng.random(idx.size)
         won = idx[(stage == Stage.ENGAGED) & (v < self.convert[seg] * lift)]
-        pop.mark_converted(won, day.index, self.code, self.model.lifecycle.draw_rings(won))
+        self.model.convert(won, day.index, "advisers")
         self._count("conversions", day, won)
         lapsing = (stage == Stage.AT_RISK) | (stage == Stage.DORMANT)
         back = idx[lapsing & (v < self.recover[seg] * lift)]

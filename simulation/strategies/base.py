@@ -1,21 +1,31 @@
-"""The one protocol every strategy module follows, and the day it is handed.
+"""The one protocol every strategy module follows, the state it declares, and the day it is handed.
 
-A module declares its name (which is also the name of its random stream), whether the scenario
-switches it on, and two hooks: ``setup`` once after the population and graph exist, ``step``
-once per simulated day. The model calls modules in the fixed order of
-:data:`simulation.strategies.registry.MODULE_ORDER`.
+A module declares
+
+- its ``name`` (also the name of its random stream);
+- whether the scenario switches it on (``enabled``);
+- the per-customer arrays it owns (``states``: name, dtype, default — as Starsim's
+  ``define_states``), which the model allocates before ``setup`` and which only the owner may
+  write: every other module gets a read-only view (``model.read_state(name)``);
+- the acquisition sources it converts customers through (``sources``), whose codes the model
+  fixes from the declaration order before any module is set up;
+- two hooks: ``setup`` once after the population, graph and states exist, ``step`` once per
+  simulated day.
+
+The model calls modules in the fixed order of the lever declaration
+(:data:`simulation.strategies.registry.LEVERS`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 if TYPE_CHECKING:
     from simulation.model import OperatingMatrixModel
-    from simulation.scenario.schema import Scenario
+    from simulation.scenario.schema import ScenarioCore as Scenario
 
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -32,22 +42,67 @@ class Day:
         return WEEKDAY_NAMES[self.weekday]
 
 
+@dataclass(frozen=True)
+class State:
+    """A per-customer array a module owns: ``name`` (unique over all modules), numpy ``dtype``
+    and the ``default`` every customer starts with. ``role`` marks an array other modules
+    combine by meaning rather than by name: every ``churn_multiplier`` array multiplies the
+    lapse hazard and every ``value_multiplier`` array the daily value (Lifecycle reads them)."""
+
+    name: str
+    dtype: Any
+    default: Any = 0
+    role: str | None = None
+    description: str = ""
+
+    def allocate(self, n: int) -> np.ndarray:
+        return np.full(n, self.default, dtype=self.dtype)
+
+
+#: Roles Lifecycle combines (see :class:`State`).
+CHURN_MULTIPLIER = "churn_multiplier"
+VALUE_MULTIPLIER = "value_multiplier"
+
+
 class StrategyModule:
-    """Base class: subclasses set ``name`` and override ``setup``/``step`` as needed."""
+    """Base class: subclasses set ``name``, declare ``states`` and ``sources``, and override
+    ``setup``/``step`` as needed."""
 
     name: ClassVar[str] = "module"
+    #: Per-customer arrays this module owns (allocated by the model before ``setup``).
+    states: ClassVar[tuple[State, ...]] = ()
+    #: Whether this module changes the shared negative sentiment
+    #: (:class:`~simulation.population.sentiment.Sentiment`); the model creates it when any
+    #: enabled module does, and readers find ``model.sentiment`` None otherwise.
+    moves_sentiment: ClassVar[bool] = False
 
     @classmethod
     def enabled(cls, scenario: Scenario) -> bool:
         """Whether this scenario uses the module at all (skipped entirely when not)."""
         return True
 
+    @classmethod
+    def sources(cls, scenario: Scenario) -> tuple[str, ...]:
+        """Acquisition sources (``acquisitions_by_source`` keys) this module converts through,
+        in a fixed order; the model gives them their codes before any module is set up."""
+        return ()
+
     def __init__(self, model: OperatingMatrixModel) -> None:
         self.model = model
         self.rng: np.random.Generator = model.streams.get(self.name)
 
+    def state(self, name: str) -> np.ndarray:
+        """One of this module's own arrays (writable; only the owner gets it writable)."""
+        if not any(s.name == name for s in self.states):
+            raise KeyError(f"module {self.name!r} declares no state {name!r}")
+        return self.model.owned_state(self, name)
+
+    def source(self, name: str) -> int:
+        """The ``acquired_via`` code of one of this module's declared sources."""
+        return self.model.population.source_code(name)
+
     def setup(self) -> None:
-        """Called once after population, graph and ledger exist, before day 1."""
+        """Called once after population, graph, ledger and declared states exist, before day 1."""
 
     def step(self, day: Day) -> None:
         """Called once per day, in module order."""

@@ -254,3 +254,32 @@ class FlowsConfig(StrictModel):
                     step.pass_rate, segments, (*path, "routes", r_name, "steps", i, "pass_rate")
                 )
         return out
+
+
+#: Per-segment fields of a channel checked against the segment names (the others check
+#: themselves in ``ChannelConfig``).
+_PER_SEGMENT_FIELDS: tuple[str, ...] = ("daily_reach", "conversion_on_contact", "engage_on_contact")
+
+
+def check_channels(scenario) -> Problems:
+    """Whole-scenario checks of the ``channels`` mapping: segments' ``channel_affinity`` keys
+    name defined channels, and per-segment channel values name defined segments."""
+    problems: Problems = []
+    channels = list(scenario.channels)
+    segments = scenario.segment_names
+    for seg_name, seg in scenario.population.segments.items():
+        for ch in seg.channel_affinity:
+            if ch not in scenario.channels:
+                problems.append(
+                    (
+                        ("population", "segments", seg_name, "channel_affinity", ch),
+                        f"unknown channel '{ch}'; defined channels: "
+                        f"{', '.join(channels) or '(none)'}",
+                    )
+                )
+    for ch_name, ch in scenario.channels.items():
+        for field_name in _PER_SEGMENT_FIELDS:
+            problems += per_segment_problems(
+                getattr(ch, field_name), segments, ("channels", ch_name, field_name)
+            )
+    return problems

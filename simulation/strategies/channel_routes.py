@@ -79,7 +79,7 @@ class Routes:
             model.ledger.register(plan.item, "route")
 
     def process(
-        self, route: str, origin: str, origin_code: int, idx: np.ndarray, day: int
+        self, route: str, origin: str, idx: np.ndarray, day: int
     ) -> np.ndarray:
         """Walk responders ``idx`` (prospects) of channel ``origin`` along ``route``; returns
         the customers converted."""
@@ -103,9 +103,7 @@ class Routes:
                 pop.mark_engaged(passed, day)
             elif sp.kind == "apply":
                 passed = passed[pop.stage[passed] <= Stage.ENGAGED]
-                pop.mark_converted(
-                    passed, day, origin_code, self.model.lifecycle.draw_rings(passed)
-                )
+                self.model.convert(passed, day, origin)
                 won = np.concatenate([won, passed])
             current = passed
             if sp.kind == "apply":

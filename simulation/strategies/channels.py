@@ -28,6 +28,7 @@ from simulation.scenario.types import DAYS_PER_MONTH, resolve_per_segment
 from simulation.strategies.base import Day, StrategyModule
 from simulation.strategies.channel_config import ChannelConfig
 from simulation.strategies.channel_routes import Routes
+from simulation.strategies.contact_windows import ContactWindows
 
 WEEK_DAYS = 7
 MONTH_DAYS = 30  # platform "per month" caps are counted in 30-day blocks of the run (inf.)
@@ -118,6 +119,10 @@ class Channels(StrategyModule):
     def enabled(cls, scenario) -> bool:
         return bool(scenario.channels)
 
+    @classmethod
+    def sources(cls, scenario) -> tuple[str, ...]:
+        return tuple(scenario.channels)
+
     def setup(self) -> None:
         model = self.model
         sc = model.scenario
@@ -130,9 +135,8 @@ class Channels(StrategyModule):
             model.ledger.register(plan.name, "channel")
         self.purse = Purse(sc.flows.budget)
         self.routes = Routes(model, self.purse)
-        self.windows = next(
-            (m for m in model.modules if m.name == "contact_windows"), None
-        )
+        windows = model.module(ContactWindows)
+        self.windows: ContactWindows | None = windows  # type: ignore[assignment]
         self.segment_share = np.bincount(pop.segment, minlength=len(sc.segment_names)) / pop.n
 
     # ------------------------------------------------------------------ reach and spend
@@ -224,9 +228,8 @@ class Channels(StrategyModule):
         s = len(pop.segment_names)
         d = day.index
         mult = self.windows.deliver(code, idx, day) if self.windows is not None else None
-        sentiment = pop.extra.get("negative_sentiment")
-        if sentiment is not None:
-            damp = 1.0 - sentiment[idx].astype(np.float64)
+        if self.model.sentiment is not None:
+            damp = 1.0 - self.model.sentiment.values[idx].astype(np.float64)
             mult = damp if mult is None else mult * damp
 
         def scaled(p: np.ndarray, sel: np.ndarray | slice = slice(None)) -> np.ndarray:
@@ -238,8 +241,7 @@ class Channels(StrategyModule):
         u = self.rng.random(idx.size)
         won_mask = prospect & (u < scaled(plan.convert[seg]))
         won = idx[won_mask]
-        pop.mark_converted(won, d, code, self.model.lifecycle.draw_rings(won))
-        ledger.count(plan.name, "conversions", d, per_segment_counts(pop.segment, won, s))
+        self.model.convert(won, d, plan.name, count_as=plan.name)
 
         rest_mask = prospect & ~won_mask
         rest = idx[rest_mask]
@@ -256,7 +258,7 @@ class Channels(StrategyModule):
             ledger.count(
                 plan.name, "responses", d, per_segment_counts(pop.segment, responders, s)
             )
-            self.routes.process(plan.cfg.route, plan.name, code, responders, d)
+            self.routes.process(plan.cfg.route, plan.name, responders, d)
             rest = rest[~hit]
         pop.mark_aware(rest, d)
 

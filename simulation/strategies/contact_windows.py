@@ -4,17 +4,17 @@ fatigue, themed weekdays and urgent wording change the response.
 Every contact a channel makes gets a send hour drawn from the channel's send hours; it lands
 *in window* when that hour is set in the customer's availability bitmask (elderly 9–11, 14–17,
 20–22 [001]). Contact outside the window costs the same and responds ``out_of_window_response``
-times as well. Each contact adds to the customer's fatigue (``pop.extra["fatigue"]``, decaying
+times as well. Each contact adds to the customer's fatigue (declared state ``fatigue``, decaying
 with a half-life), and the response falls as exp(−``response_drop`` × fatigue); once fatigue
-passes ``opt_out_threshold`` a contact from a channel the customer can leave (unfollow, leave
-the group, delete the WeCom contact; see the channel catalogue) makes them opt out with
-``opt_out_per_contact``: they are not contacted by such channels again (``pop.extra
-["opted_out"]``) and an engaged prospect leaves the private domain. More contacts thus first
-raise, then lower the total response: the interior optimum Zhang, Kumar & Cosguner (2017) find
-(DOMAIN.md §2.4; :func:`expected_responses` computes the curve). Weekly caps per channel,
-themed weekdays (Tue early-bird, Wed half-price dining, Thu joint perks, Fri movie day [001])
-and the urgency multiplier (+30 % reads for "limited, while stocks last" wording [000]) complete
-the policy.
+passes ``opt_out_threshold`` a contact from a channel the customer can leave (unfollow, leave the
+group, delete the WeCom contact; see the channel catalogue) makes them opt out with
+``opt_out_per_contact``: they are not contacted by such channels again (declared state
+``opted_out``, which advisers read) and an engaged prospect leaves the private domain. More
+contacts thus first raise, then lower the total response: the interior optimum Zhang, Kumar &
+Cosguner (2017) find (DOMAIN.md §2.4; :func:`expected_responses` computes the curve). Weekly caps
+per channel, themed weekdays (Tue early-bird, Wed half-price dining, Thu joint perks, Fri movie day
+[001]) and the urgency multiplier (+30 % reads for "limited, while stocks last" wording [000])
+complete the policy.
 
 Two switches, deliberately different in kind:
 
@@ -48,7 +48,7 @@ from simulation.scenario.types import (
     StrictModel,
     hours_mask,
 )
-from simulation.strategies.base import Day, StrategyModule
+from simulation.strategies.base import Day, State, StrategyModule
 from simulation.strategies.channel_catalogue import CATALOGUE
 
 Weekday = Literal[WEEKDAYS]  # type: ignore[valid-type]
@@ -203,6 +203,11 @@ class ContactWindows(StrategyModule):
     and :meth:`deliver` for those that are opened."""
 
     name = "contact_windows"
+    states = (
+        State("fatigue", np.float32, 0.0, description="contact fatigue, decaying daily"),
+        State("opted_out", np.bool_, False,
+              description="left the private domain (unfollowed, deleted the contact)"),
+    )
 
     @classmethod
     def enabled(cls, scenario) -> bool:
@@ -230,8 +235,8 @@ class ContactWindows(StrategyModule):
         self.can_leave = [CATALOGUE[sc.channels[c].kind].opt_out for c in names]
         urgency = self.policy.urgency
         self.urgency = [urgency.multiplier if c in urgency.channels else 1.0 for c in names]
-        self.fatigue = pop.extra.setdefault("fatigue", np.zeros(pop.n, dtype=np.float32))
-        self.opted_out = pop.extra.setdefault("opted_out", np.zeros(pop.n, dtype=bool))
+        self.fatigue = self.state("fatigue")
+        self.opted_out = self.state("opted_out")
         f = self.policy.fatigue
         self.decay = np.float32(0.5 ** (1.0 / f.half_life_days))
         self.theme = [1.0] * len(names)

@@ -10,8 +10,8 @@ groups blocked by Tencent, muting without tag-based 1:1 follow-up (CMB [004]); e
 scarcity → complaints in CCB's groups, hence a KOC system (CCB [001]); CGB's national groups
 without sustained content [001]; themed weekdays [001].
 
-State owned: ``pop.extra["group"]`` (group id, −1 = none), ``pop.extra["group_muted"]``,
-``pop.extra["koc"]``. Shared: ``pop.extra["negative_sentiment"]`` (raised by perks' stock-outs).
+Declared state: ``group`` (group id, −1 = none), ``group_muted``, ``koc``. Moves the shared
+sentiment (``model.sentiment``, raised by perks' stock-outs): spreads and decays it in groups.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from simulation.scenario.types import (
     per_segment_problems,
     resolve_per_segment,
 )
-from simulation.strategies.base import Day, StrategyModule
+from simulation.strategies.base import Day, State, StrategyModule
 
 #: Passive-scan cap of a WeCom customer group [004]; external groups take up to 500 (§2.4).
 PASSIVE_SCAN_CAP = 200
@@ -167,10 +167,20 @@ class Groups(StrategyModule):
     """Daily: joins and overflow, blocking of over-hot groups, mutes, sentiment, posts."""
 
     name = "groups"
+    states = (
+        State("group", np.int32, -1, description="WeCom group the customer is in, −1 none"),
+        State("group_muted", np.bool_, False, description="muted the group"),
+        State("koc", np.bool_, False, description="a key opinion customer of the group"),
+    )
+    moves_sentiment = True
 
     @classmethod
     def enabled(cls, scenario) -> bool:
         return any(resolve_per_segment(scenario.groups.join_rate, scenario.segment_names))
+
+    @classmethod
+    def sources(cls, scenario) -> tuple[str, ...]:
+        return ("groups",)
 
     def setup(self) -> None:
         model = self.model
@@ -188,13 +198,13 @@ class Groups(StrategyModule):
         )
         n_pools = int(self.pool_of.max(initial=0)) + 1
         self.book = GroupBook.empty(cfg.cap, n_pools)
-        self.group = pop.extra.setdefault("group", np.full(pop.n, -1, np.int32))
-        self.muted = pop.extra.setdefault("group_muted", np.zeros(pop.n, bool))
-        self.koc = pop.extra.setdefault("koc", np.zeros(pop.n, bool))
-        self.sentiment = pop.extra.setdefault("negative_sentiment", np.zeros(pop.n, np.float32))
+        self.group = self.state("group")
+        self.muted = self.state("group_muted")
+        self.koc = self.state("koc")
+        assert model.sentiment is not None  # this module moves sentiment, so it exists
+        self.sentiment = model.sentiment
         self.left = np.zeros(pop.n, bool)
         self.themed = {WEEKDAYS.index(d) for d in cfg.themed_days}
-        self.code = pop.source_code("groups")
         self.posts_total = 0
         self.blocked_total = 0
         model.ledger.register("groups", "group")
@@ -262,12 +272,11 @@ class Groups(StrategyModule):
     def _mute_and_sentiment(self, day: Day, members: np.ndarray) -> np.ndarray:
         """Mutes, then complaints spreading inside groups and damped by KOCs; unhappy leave."""
         cfg = self.cfg
-        pop = self.model.population
         rng = self.rng
         if cfg.mute_rate > 0:
             listening = members[~self.muted[members]]
             rate = np.full(listening.size, cfg.mute_rate)
-            adviser = pop.extra.get("adviser")
+            adviser = self.model.read_state("adviser")
             followed = np.full(listening.size, cfg.tag_based_followup)
             if adviser is not None:
                 followed |= adviser[listening] >= 0
@@ -276,7 +285,7 @@ class Groups(StrategyModule):
             self.muted[muted] = True
             self._count("mutes", day, muted)
         g = self.group[members].astype(np.int64)
-        s = self.sentiment[members].astype(np.float64)
+        s = self.sentiment.values[members].astype(np.float64)
         if s.any():
             n_g = self.book.n_groups
             mean = np.bincount(g, weights=s, minlength=n_g) / np.maximum(
@@ -285,7 +294,7 @@ class Groups(StrategyModule):
             s += cfg.sentiment_spread * (mean[g] - s)
             has_koc = np.bincount(g, weights=self.koc[members], minlength=n_g) > 0
             s *= np.where(has_koc[g], 1.0 - cfg.koc_damping, 1.0) * (1.0 - cfg.sentiment_decay)
-            self.sentiment[members] = np.clip(s, 0.0, 1.0)
+            self.sentiment.assign(members, s)
             leave = members[rng.random(members.size) < cfg.leave_per_sentiment * s]
             self._remove(leave, rejoin=False)
             self._count("complaint_leaves", day, leave)
@@ -308,14 +317,14 @@ class Groups(StrategyModule):
         if posts == 0:
             return
         listening = members[~self.muted[members]]
-        damp = 1.0 - self.sentiment[listening].astype(np.float64)
+        damp = 1.0 - self.sentiment.values[listening].astype(np.float64)
         stage = pop.stage[listening]
         d = day.index
         engaged = stage == Stage.ENGAGED
         p = np.minimum(self.convert[pop.segment[listening]] * lift, 1.0)
         p_conv = (1.0 - (1.0 - p) ** posts) * damp
         won = listening[engaged & (self.rng.random(listening.size) < p_conv)]
-        pop.mark_converted(won, d, self.code, self.model.lifecycle.draw_rings(won))
+        self.model.convert(won, d, "groups")
         self._count("conversions", day, won)
         if self.cfg.recovery_per_post > 0:
             lapsing = (stage == Stage.AT_RISK) | (stage == Stage.DORMANT)

@@ -12,13 +12,61 @@ import numpy as np
 from simulation.population.stages import Ring, Stage
 from simulation.population.state import RING_CODES
 from simulation.rng import bernoulli_indices, thinned_indices
-from simulation.scenario.schema import resolve_per_segment
-from simulation.scenario.types import DAYS_PER_MONTH
-from simulation.strategies.base import Day, StrategyModule
+from simulation.scenario.types import (
+    DAYS_PER_MONTH,
+    NonNegative,
+    PerSegmentProbability,
+    Probability,
+    Problems,
+    StrictModel,
+    per_segment_problems,
+    resolve_per_segment,
+)
+from simulation.strategies.base import CHURN_MULTIPLIER, VALUE_MULTIPLIER, Day, StrategyModule
+
+
+class RingUpgrades(StrictModel):
+    outer_to_middle: Probability = 0.0
+    middle_to_inner: Probability = 0.0
+
+
+class RingChurnMultiplier(StrictModel):
+    outer: NonNegative = 1.0
+    middle: NonNegative = 1.0
+    inner: NonNegative = 1.0
+
+
+class LifecycleConfig(StrictModel):
+    """Daily hazards between stages. The at-risk / dormant path turns a lapse into churn."""
+
+    forget: Probability = 0.0
+    engaged_conversion: PerSegmentProbability = 0.0
+    at_risk_recovery: Probability = 0.0
+    at_risk_to_dormant: Probability = 1.0
+    dormant_recovery: Probability = 0.0
+    dormant_to_churned: Probability = 1.0
+    ring_upgrade: RingUpgrades = RingUpgrades()
+    ring_churn_multiplier: RingChurnMultiplier = RingChurnMultiplier()
+
+    def cross_problems(self, scenario, path: tuple[str, ...]) -> Problems:
+        return per_segment_problems(
+            self.engaged_conversion, scenario.segment_names, (*path, "engaged_conversion")
+        )
 
 
 class Lifecycle(StrategyModule):
+    """The population's own dynamics (always on): forgetting, private-domain conversion, lapse
+    → at-risk → dormant → churn with recovery, ring upgrades, value accrual, and the ring each
+    new customer lands in (:meth:`draw_rings`, used by ``model.convert``).
+
+    Other modules change churn and value only through arrays they own and declare with the
+    ``churn_multiplier`` / ``value_multiplier`` role; Lifecycle multiplies them in."""
+
     name = "lifecycle"
+
+    @classmethod
+    def sources(cls, scenario) -> tuple[str, ...]:
+        return ("private_domain",)
 
     def setup(self) -> None:
         sc = self.model.scenario
@@ -28,7 +76,6 @@ class Lifecycle(StrategyModule):
         self.engaged_conversion = np.array(
             resolve_per_segment(cfg.engaged_conversion, sc.segment_names), dtype=np.float64
         )
-        self.private_domain = pop.source_code("private_domain")
         m = cfg.ring_churn_multiplier
         self.ring_multiplier = np.array([1.0, m.outer, m.middle, m.inner], dtype=np.float32)
         rings = [g.rings for g in sc.population.segments.values()]
@@ -36,6 +83,8 @@ class Lifecycle(StrategyModule):
         self.daily_value = (pop.monthly_value / DAYS_PER_MONTH).astype(np.float64)
         self._earned = np.zeros(pop.n, dtype=np.float64)  # today's value per customer (scratch)
         self._segment_index = pop.segment.astype(np.intp)  # bincount wants intp: cast once
+        self.churn_multipliers = self.model.states_with_role(CHURN_MULTIPLIER)
+        self.value_multipliers = self.model.states_with_role(VALUE_MULTIPLIER)
 
     def draw_rings(self, idx: np.ndarray) -> np.ndarray:
         """Ring each newly converted customer lands in, from its segment's ring shares."""
@@ -45,6 +94,17 @@ class Lifecycle(StrategyModule):
         u = self.rng.random(idx.size)
         pick = (u[:, None] > np.cumsum(shares, axis=1)[:, :-1]).sum(axis=1)
         return RING_CODES[pick]
+
+    def churn_hazard(self, idx: np.ndarray) -> np.ndarray:
+        """Lapse hazard of customers ``idx`` before the ring factor: the sampled trait times
+        every churn multiplier other modules own (capped at 1)."""
+        hazard = self.model.population.churn_hazard[idx]  # a copy (fancy index)
+        for mult in self.churn_multipliers:
+            m = mult[idx]
+            changed = m != 1.0
+            if changed.any():
+                hazard[changed] = np.minimum(hazard[changed] * m[changed], 1.0)
+        return hazard
 
     def step(self, day: Day) -> None:
         pop = self.model.population
@@ -64,12 +124,12 @@ class Lifecycle(StrategyModule):
             engaged = np.flatnonzero(stage == Stage.ENGAGED)
             probs = self.engaged_conversion[pop.segment[engaged]]
             won = engaged[thinned_indices(rng, probs)]
-            pop.mark_converted(won, d, self.private_domain, self.draw_rings(won))
+            self.model.convert(won, d, "private_domain")
 
         # Active → at-risk (lapse), hazard scaled by ring.
         active = np.flatnonzero(stage == Stage.ACTIVE)
         if active.size:
-            hazard = pop.churn_hazard[active] * self.ring_multiplier[pop.ring[active]]
+            hazard = self.churn_hazard(active) * self.ring_multiplier[pop.ring[active]]
             lapsed = active[thinned_indices(rng, hazard)]
             stage[lapsed] = Stage.AT_RISK
 
@@ -110,6 +170,8 @@ class Lifecycle(StrategyModule):
         # value × True/False is the value or +0.0 exactly, so this equals a masked add; the
         # dense multiply-add is ~10x faster than ``np.add(..., where=earning)`` at 1M customers.
         np.multiply(self.daily_value, earning, out=self._earned)
+        for mult in self.value_multipliers:
+            self._earned *= mult
         pop.value_accrued += self._earned
         s = len(pop.segment_names)
         self.model.recorder.value[day.index] = np.bincount(

@@ -126,6 +126,10 @@ class LifecycleOperations(StrategyModule):
     def enabled(cls, scenario) -> bool:
         return bool(scenario.lifecycle_operations.operations)
 
+    @classmethod
+    def sources(cls, scenario) -> tuple[str, ...]:
+        return ("lifecycle_operations",)
+
     def setup(self) -> None:
         model = self.model
         segs = model.scenario.segment_names
@@ -133,7 +137,6 @@ class LifecycleOperations(StrategyModule):
         self.plans = [_Plan(name, op, segs) for name, op in ops.items()]
         for plan in self.plans:
             model.ledger.register(plan.item, "lifecycle_operations")
-        self.code = model.population.source_code("lifecycle_operations")
 
     def step(self, day: Day) -> None:
         for plan in self.plans:
@@ -160,9 +163,8 @@ class LifecycleOperations(StrategyModule):
         if idx.size == 0:
             return
         p = plan.success[pop.segment[idx]]
-        sentiment = pop.extra.get("negative_sentiment")
-        if sentiment is not None:
-            p = p * (1.0 - sentiment[idx].astype(np.float64))
+        if self.model.sentiment is not None:
+            p = p * (1.0 - self.model.sentiment.values[idx].astype(np.float64))
         ok = idx[self.rng.random(idx.size) < p]
         self._apply(op.effect, ok, day)
         spend = (
@@ -185,4 +187,4 @@ class LifecycleOperations(StrategyModule):
         elif effect == "nurture":
             pop.mark_engaged(idx, day.index)
         else:
-            pop.mark_converted(idx, day.index, self.code, self.model.lifecycle.draw_rings(idx))
+            self.model.convert(idx, day.index, "lifecycle_operations")

@@ -136,11 +136,16 @@ class PerkPlan:
 
 class Perks(StrategyModule):
     name = "perks"
+    moves_sentiment = True
 
     @classmethod
     def enabled(cls, scenario) -> bool:
         perks = getattr(scenario, "perks", None)
         return perks is not None and any(p.offer_rate > 0 for p in perks.catalogue.values())
+
+    @classmethod
+    def sources(cls, scenario) -> tuple[str, ...]:
+        return tuple(f"perk:{name}" for name in scenario.perks.catalogue)
 
     def setup(self) -> None:
         model = self.model
@@ -157,10 +162,8 @@ class Perks(StrategyModule):
             self.plans.append(PerkPlan(name, perk, appeal))
             model.ledger.register(f"perk:{name}", "perk")
         self.budget_left = float("inf") if cfg.budget is None else float(cfg.budget)
-        self.sentiment = pop.extra.setdefault(
-            "negative_sentiment", np.zeros(pop.n, dtype=np.float32)
-        )
-        self.codes = {p.name: pop.source_code(p.item) for p in self.plans}
+        assert model.sentiment is not None  # this module moves sentiment, so it exists
+        self.sentiment = model.sentiment
 
     def step(self, day: Day) -> None:
         for plan in self.plans:
@@ -195,7 +198,7 @@ class Perks(StrategyModule):
             cfg.claim_rate
             * plan.appeal[pop.segment[shown]]
             * (0.5 + pop.price_sensitivity[shown])  # mean 1 at sensitivity 0.5 (inf.)
-            * (1.0 - self.sentiment[shown])
+            * (1.0 - self.sentiment.values[shown])
             * plan.urgency
         )
         claims = shown[rng.random(shown.size) < p]
@@ -203,7 +206,7 @@ class Perks(StrategyModule):
             order = rng.permutation(claims.size)
             refused = claims[order[cfg.daily_stock :]]
             claims = np.sort(claims[order[: cfg.daily_stock]])
-            self.sentiment[refused] = np.minimum(self.sentiment[refused] + cfg.complaint, 1.0)
+            self.sentiment.complain(refused, cfg.complaint)
             self._count(plan, "stock_outs", d, refused)
         self._count(plan, "claims", d, claims)
 
@@ -263,7 +266,7 @@ class Perks(StrategyModule):
         if cfg.convert_on_redeem > 0:
             prospects = redeemed[stage <= Stage.ENGAGED]
             won = prospects[rng.random(prospects.size) < cfg.convert_on_redeem]
-            pop.mark_converted(won, d, self.codes[plan.name], self.model.lifecycle.draw_rings(won))
+            self.model.convert(won, d, plan.item)
             self._count(plan, "conversions", d, won)
         if cfg.recall_on_redeem > 0:
             lapsing = redeemed[(stage == Stage.AT_RISK) | (stage == Stage.DORMANT)]
@@ -272,8 +275,8 @@ class Perks(StrategyModule):
             self._count(plan, "recalled", d, back)
         if cfg.share_on_redeem > 0:
             sharers = redeemed[rng.random(redeemed.size) < cfg.share_on_redeem]
-            friends = self._one_tie_each(sharers)
-            friends = np.unique(friends)
+            friends = self.model.network.random_tie(sharers, self.rng)
+            friends = np.unique(friends[friends >= 0])
             friends = friends[pop.stage[friends] <= Stage.AWARE]
             if cfg.share_effect == "engage":
                 pop.mark_engaged(friends, d)
@@ -281,15 +284,3 @@ class Perks(StrategyModule):
                 pop.mark_aware(friends, d)
             self._count(plan, "shared_to", d, friends)
 
-    def _one_tie_each(self, idx: np.ndarray) -> np.ndarray:
-        """One random tie of each customer in ``idx`` (anyone, on a well-mixed network)."""
-        net = self.model.network
-        if idx.size == 0:
-            return idx
-        if net.is_complete:
-            return self.rng.integers(net.n, size=idx.size)
-        deg = net.degree[idx]
-        has = deg > 0
-        idx, deg = idx[has], deg[has]
-        pick = (self.rng.random(idx.size) * deg).astype(np.int64)
-        return net.indices[net.indptr[idx] + pick].astype(np.int64)

@@ -16,7 +16,8 @@ Mechanisms and their sources (DOMAIN.md §2.2–2.3):
   (Van den Bulte et al. 2018);
 - referrers themselves defect less (Garnefeld et al. 2013: 19 % → 7 %).
 
-State owned: ``pop.extra["referrals"]`` (successful referrals per customer), ``pop.referrer``.
+Declared state: ``referrals`` (successful referrals per customer) and the churn and value
+multipliers Lifecycle applies (referral writes no other module's arrays); ``pop.referrer``.
 The daily step costs O(invitations + referred customers), never O(population).
 """
 
@@ -40,10 +41,16 @@ from simulation.scenario.types import (
     StrictModel,
     Yuan,
 )
-from simulation.strategies.base import Day, StrategyModule
+from simulation.strategies.base import (
+    CHURN_MULTIPLIER,
+    VALUE_MULTIPLIER,
+    Day,
+    State,
+    StrategyModule,
+)
 
 if TYPE_CHECKING:
-    from simulation.network.social import SocialNetwork
+    pass
 
 # ---------------------------------------------------------------------------- configuration
 
@@ -141,41 +148,40 @@ def total_reward(schedule: np.ndarray, referrals: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------- module
 
 
-def random_neighbour(
-    net: SocialNetwork, idx: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """One tie of each customer in ``idx`` drawn uniformly (−1 for a customer with none)."""
-    if net.is_complete:
-        other = rng.integers(0, net.n - 1, size=idx.size)
-        return other + (other >= idx)  # anyone but oneself
-    assert net.indptr is not None and net.indices is not None
-    deg = net.indptr[idx + 1] - net.indptr[idx]
-    pick = (rng.random(idx.size) * deg).astype(np.int64)
-    out = np.full(idx.size, -1, dtype=np.int64)
-    has = deg > 0
-    out[has] = net.indices[net.indptr[idx[has]] + pick[has]]
-    return out
-
 
 class Referral(StrategyModule):
     """Daily: inviters are drawn, invitations travel a tie, accepted ones convert and pay."""
 
     name = "referral"
+    states = (
+        State("referrals", np.int32, 0, description="successful referrals made so far"),
+        # Referral's effect on churn and value, as multipliers Lifecycle applies: the module
+        # never writes Lifecycle's value or the sampled churn-hazard trait itself.
+        State("referral_churn_multiplier", np.float64, 1.0, role=CHURN_MULTIPLIER,
+              description="lapse-hazard multiplier of referrers and referred customers"),
+        State("referral_value_multiplier", np.float64, 1.0, role=VALUE_MULTIPLIER,
+              description="decaying margin uplift of referred customers"),
+    )
 
     @classmethod
     def enabled(cls, scenario) -> bool:
         return scenario.referral.invite_rate > 0
+
+    @classmethod
+    def sources(cls, scenario) -> tuple[str, ...]:
+        return ("referral",)
 
     def setup(self) -> None:
         model = self.model
         pop = model.population
         cfg = model.scenario.referral
         self.cfg = cfg
-        self.code = pop.source_code("referral")
         model.ledger.register("referral", "referral")
         if cfg.referee_reward > 0:
             model.ledger.register("referral_welcome", "referral")
-        self.referrals = pop.extra.setdefault("referrals", np.zeros(pop.n, np.int32))
+        self.referrals = self.state("referrals")
+        self.churn_mult = self.state("referral_churn_multiplier")
+        self.value_mult = self.state("referral_value_multiplier")
         self.schedule = cfg.reward_schedule()
         # Invitation multiplier by referrals so far: the reward of the *next* referral.
         nxt = np.append(self.schedule[1:], 0.0)
@@ -190,11 +196,12 @@ class Referral(StrategyModule):
         self.weak_share = cfg.weak_tie_share if self.weak is not None else 0.0
         if model.network.is_complete:
             self.weak_share = 0.0
-        # Referred customers: index, base churn hazard, base daily value, value uplift.
+        # Referred customers still tracked: index and value uplift at conversion.
         self.ref_idx = np.empty(0, dtype=np.int64)
-        self.ref_base_hazard = np.empty(0, dtype=np.float32)
-        self.ref_base_value = np.empty(0, dtype=np.float64)
         self.ref_uplift = np.empty(0, dtype=np.float64)
+        # A referrer's own lower defection: the multiplier is rounded to float32 as the
+        # hazard trait is, so the effective hazard is the float32 product h × m.
+        self.referrer_mult = float(np.float32(cfg.referrer_churn_multiplier))
 
     # -------------------------------------------------------------- daily step
     def inviters(self) -> np.ndarray:
@@ -218,10 +225,10 @@ class Referral(StrategyModule):
         if inviter.size:
             weak = self.rng.random(inviter.size) < self.weak_share
             invitee = np.empty(inviter.size, dtype=np.int64)
-            invitee[~weak] = random_neighbour(self.strong, inviter[~weak], self.rng)
+            invitee[~weak] = self.strong.random_tie(inviter[~weak], self.rng)
             if weak.any():
                 assert self.weak is not None
-                invitee[weak] = random_neighbour(self.weak, inviter[weak], self.rng)
+                invitee[weak] = self.weak.random_tie(inviter[weak], self.rng)
             ok = invitee >= 0
             inviter, invitee, weak = inviter[ok], invitee[ok], weak[ok]
             model.ledger.count(
@@ -244,7 +251,7 @@ class Referral(StrategyModule):
         pop = model.population
         cfg = self.cfg
         s = len(pop.segment_names)
-        pop.mark_converted(invitee, day.index, self.code, model.lifecycle.draw_rings(invitee))
+        model.convert(invitee, day.index, "referral")
         pop.referrer[invitee] = inviter
         self.referrals[inviter] += 1
         reward = self.schedule[self.referrals[inviter]]
@@ -265,15 +272,12 @@ class Referral(StrategyModule):
         dilution = cfg.reward_dilution * np.log(np.maximum(reward, 1e-9) / cfg.reward_reference)
         uplift = np.where(reward > 0, cfg.referred.value_uplift - np.maximum(dilution, 0.0),
                           cfg.referred.value_uplift)
-        daily_value = model.lifecycle.daily_value
         self.ref_idx = np.concatenate([self.ref_idx, invitee])
-        self.ref_base_hazard = np.concatenate([self.ref_base_hazard, pop.churn_hazard[invitee]])
-        self.ref_base_value = np.concatenate([self.ref_base_value, daily_value[invitee]])
         self.ref_uplift = np.concatenate([self.ref_uplift, uplift])
         first_time = self.referrals[inviter] == 1
         new_referrers = inviter[first_time]
         if cfg.referrer_churn_multiplier != 1.0 and new_referrers.size:
-            pop.churn_hazard[new_referrers] *= cfg.referrer_churn_multiplier
+            self.churn_mult[new_referrers] *= self.referrer_mult
 
     def _update_referred(self, day: Day) -> None:
         """Referred customers: decaying margin uplift; churn advantage while the referrer stays."""
@@ -284,19 +288,16 @@ class Referral(StrategyModule):
         idx = self.ref_idx
         age = day.index - pop.converted_day[idx]
         decay = np.clip(1.0 - age / ref.value_uplift_days, 0.0, 1.0)
-        uplifted = self.ref_base_value * (1.0 + self.ref_uplift * decay)
-        self.model.lifecycle.daily_value[idx] = uplifted
+        self.value_mult[idx] = 1.0 + self.ref_uplift * decay
         referrer_gone = pop.stage[pop.referrer[idx]] == Stage.CHURNED
         mult = np.where(
             referrer_gone, ref.churn_multiplier_after_referrer_churns, ref.churn_multiplier
         )
         # A referred customer who refers in turn keeps the referrer's own lower defection.
         mult = mult * np.where(self.referrals[idx] > 0, self.cfg.referrer_churn_multiplier, 1.0)
-        pop.churn_hazard[idx] = np.minimum(self.ref_base_hazard * mult, 1.0)
+        self.churn_mult[idx] = mult
         gone = pop.stage[idx] == Stage.CHURNED
         if gone.any():  # churned customers no longer need tracking
             keep = ~gone
             self.ref_idx = idx[keep]
-            self.ref_base_hazard = self.ref_base_hazard[keep]
-            self.ref_base_value = self.ref_base_value[keep]
             self.ref_uplift = self.ref_uplift[keep]

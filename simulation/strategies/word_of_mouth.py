@@ -7,16 +7,30 @@ status changed push ±1 to their neighbours, so the cost is O(changes × degree)
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from simulation.accounting import per_segment_counts
 from simulation.population.stages import PROSPECT_STAGES, Stage
 from simulation.rng import bernoulli_indices
+from simulation.scenario.types import Probability, StrictModel
 from simulation.strategies.base import Day, StrategyModule
+
+
+class WordOfMouthConfig(StrictModel):
+    """Imitation: hazard = ``imitation`` × share of a customer's ties who are customers (Bass q)."""
+
+    imitation: Probability = 0.0
+    effect: Literal["convert", "engage", "aware"] = "convert"
 
 
 class WordOfMouth(StrategyModule):
     name = "word_of_mouth"
+
+    @classmethod
+    def sources(cls, scenario) -> tuple[str, ...]:
+        return ("word_of_mouth",)
 
     @classmethod
     def enabled(cls, scenario) -> bool:
@@ -27,7 +41,6 @@ class WordOfMouth(StrategyModule):
         pop = model.population
         self.q = model.scenario.word_of_mouth.imitation
         self.effect = model.scenario.word_of_mouth.effect
-        self.code = pop.source_code("word_of_mouth")
         model.ledger.register("word_of_mouth", "organic")
         self.advocates = pop.advocates_mask()
         self.net = model.network
@@ -62,7 +75,7 @@ class WordOfMouth(StrategyModule):
             won = pool[self.rng.random(pool.size) < p]
         s = len(pop.segment_names)
         if self.effect == "convert":
-            pop.mark_converted(won, day.index, self.code, self.model.lifecycle.draw_rings(won))
+            self.model.convert(won, day.index, "word_of_mouth")
             self.model.ledger.count(
                 "word_of_mouth", "conversions", day.index, per_segment_counts(pop.segment, won, s)
             )
