@@ -29,10 +29,7 @@ def test_a_koc_system_damps_complaints() -> None:
     assert with_koc.events("groups", "complaint_leaves") < without.events(
         "groups", "complaint_leaves"
     )
-    sentiment = "negative_sentiment"
-    assert with_koc.model.population.extra[sentiment].mean() < (
-        without.model.population.extra[sentiment].mean()
-    )
+    assert with_koc.model.sentiment.values.mean() < without.model.sentiment.values.mean()
 
 
 def test_part_time_managers_reach_fewer_customers_than_full_time_ones() -> None:

@@ -232,7 +232,9 @@ class Perks(StrategyModule):
         self._effects(plan, redeemed, d)
 
     def _groups_of(self, idx: np.ndarray) -> np.ndarray:
-        return self.model.population.extra["group"][idx].astype(np.int64)
+        groups = self.model.read_state("group")
+        assert groups is not None, "perks.delivery: groups needs the groups lever on"
+        return groups[idx].astype(np.int64)
 
     def _group_delivery(self, shown: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Keep the shown customers who sit in a group and listen; the city of each group's
