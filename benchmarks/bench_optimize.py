@@ -60,7 +60,7 @@ optimize:
 {channels}
   selection: {{method: kim_nelson, top_k: 5, delta: 5, alpha: 0.05, initial_replicates: 6,
               max_replicates: {max_rep}, step: 2}}
-  marginal: {{step_pct: 10}}
+  marginal: {{step_pct: 10, replicates: 4}}
   response_curves: {{enabled: false}}
 """
 

@@ -408,7 +408,7 @@ def confirm_box(
         "n_inside": int(a.size), "n_outside": int(b.size),
         "replicates": len(exp.seeds),
         "inside": ci(a), "outside": ci(b),
-        "difference": [d, d - 1.96 * se, d + 1.96 * se],
+        "difference": [d, max(-1.0, d - 1.96 * se), min(1.0, d + 1.96 * se)],
     }
 
 

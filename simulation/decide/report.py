@@ -290,12 +290,12 @@ def importance_figure(result: dict[str, Any]) -> Figure:
     et_sd = [s["extra_trees_noise_sd"] for s in scores]
     axes[0].barh(y, et, xerr=et_sd, color=PALETTE[0])
     axes[0].set_yticks(y, names)
-    axes[0].set_title("Extra-trees importance (± replicate-noise sd)")
+    axes[0].set_title("Extra-trees (± replicate noise)")
     dl = [_num(s.get("delta")) for s in scores]
     dl_ci = [_num(s.get("delta_conf")) for s in scores]
     axes[1].barh(y, dl, xerr=dl_ci, color=PALETTE[2])
     axes[1].set_yticks(y, names)
-    axes[1].set_title("SALib delta (± 95% conf.)")
+    axes[1].set_title("SALib delta (± conf.)")
     return fig
 
 
