@@ -71,11 +71,11 @@ def test_discover_end_to_end_on_a_stored_sweep(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     res = str(tmp_path / "results")
-    swept = opmatrix("sweep", str(exp), "--executor", "serial", "--results", res, "-q")
+    swept = opmatrix("sweep", str(exp), "--executor", "serial", "--results", res, "-q", timeout=600)
     assert swept.returncode == 0, swept.stderr
     out = opmatrix(
         "discover", str(exp), "--fail", "cost_per_acquisition > 20", "--executor", "serial",
-        "--results", res, "--confirm", "2", "--bootstrap", "2", "-q",
+        "--results", res, "--confirm", "2", "--bootstrap", "2", "-q", timeout=600,
     )
     assert out.returncode == 0, out.stderr
     folder = next((tmp_path / "results" / "disc" / "discover").glob("*/result.json")).parent
@@ -87,5 +87,5 @@ def test_discover_end_to_end_on_a_stored_sweep(tmp_path: Path) -> None:
     assert names == {"channels.channel_a.budget", "channels.channel_b.budget"}
     assert all(s["extra_trees_noise_sd"] >= 0 for s in result["scores"])
     assert "channels.channel_" in result["cart"]["rules"]
-    bad = opmatrix("discover", str(exp), "--fail", "cpx > 1", "--results", res)
+    bad = opmatrix("discover", str(exp), "--fail", "cpx > 1", "--results", res, timeout=600)
     assert bad.returncode == 2 and "unknown KPI 'cpx'" in bad.stderr

@@ -571,7 +571,8 @@ class Optimization:
 
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write(self.root / "result.json", _write_json(_jsonable(result)))
-        data = json.loads(json.dumps(apply_paths(self.spec.worlds[0].data, best.point)))
+        scenario = apply_paths(self.spec.worlds[0].data, best.point)
+        data = json.loads(json.dumps(scenario, default=str))  # dates (calendar) as text
         data["name"] = f"{data.get('name', 'scenario')}_optimized"
         head = (
             f"# Recommended by `opmatrix optimize` ({self.spec.name}, {best.label}); see "
