@@ -1,6 +1,7 @@
 """``make bench``: opmatrix against an idiomatic per-agent Mesa model, at 10k, 100k and 1M
 customers × 365 days, plus graph construction at 1M, the ``operating_matrix`` preset and sweep
-throughput; appends everything, with the machine description, to benchmarks/results.md.
+throughput and ``opmatrix optimize``; appends everything, with the machine description, to
+benchmarks/results.md.
 
 Every figure is one fresh subprocess timed from its start to its exit (imports, graph building
 and writing results included; cold graph cache unless marked warm); peak RSS is that process's.
@@ -154,6 +155,17 @@ def bench_sweep() -> str:
     return "```\n" + json.dumps(result, indent=2, default=str) + "\n```"
 
 
+def bench_optimize() -> str:
+    """``opmatrix optimize`` speed (benchmarks/bench_optimize.py, issue 13)."""
+    spec = importlib.util.spec_from_file_location("bench_optimize", HERE / "bench_optimize.py")
+    if spec is None or spec.loader is None:
+        return "skipped: benchmarks/bench_optimize.py cannot be imported"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    print("  optimize (benchmarks/bench_optimize.py) …", flush=True)
+    return module.report(module.main())
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -168,6 +180,7 @@ def report(
     graphs: list[tuple[str, float, int]],
     preset: list[Row] | str,
     sweep: str,
+    optimize: str | None = None,
 ) -> str:
     by_size = {r.size: r for r in base}
     core_rows = []
@@ -231,6 +244,8 @@ def report(
             )
         )
     parts += ["", "### Sweep throughput", "", sweep, ""]
+    if optimize is not None:
+        parts += ["### Optimize (8-channel budget allocation)", "", optimize, ""]
     return "\n".join(parts)
 
 
@@ -252,7 +267,8 @@ def main(argv: list[str] | None = None) -> None:
     preset_sizes = [n for n in args.sizes if n >= 100_000] or [max(args.sizes)]
     preset = "skipped (--quick)" if args.quick else bench_preset(preset_sizes)
     sweep = "skipped (--quick)" if args.quick else bench_sweep()
-    text = report(info, ours, warm, base, graphs, preset, sweep)
+    optimize = "skipped (--quick)" if args.quick else bench_optimize()
+    text = report(info, ours, warm, base, graphs, preset, sweep, optimize)
     print()
     print(text)
     if not args.no_write:
