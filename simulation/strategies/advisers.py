@@ -65,6 +65,9 @@ class AdvisersConfig(StrictModel):
     persona_lift: PerSegmentNonNegative = 1.0
     workload_share: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     monthly_cost_per_adviser: Yuan = 0.0
+    #: Served customers lapse at this multiple of their hazard: the trust of a long 1:1
+    #: relationship ([003] 「將交易關係升華為顧問式陪伴關係」). 1.0 = no relationship effect.
+    churn_multiplier: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
     triggers: AdviserTriggers = AdviserTriggers()
 
     def cross_problems(self, scenario: object, path: tuple[str | int, ...]) -> Problems:
@@ -153,6 +156,7 @@ class Advisers(StrategyModule):
         self.adviser = self.state("adviser")
         self.holidays = set(cfg.triggers.holidays)
         self.last_messages = np.empty(0, dtype=np.int64)
+        self.was_active = np.zeros(pop.n, dtype=bool)  # served and active at yesterday's end
         model.ledger.register("advisers", "adviser")
 
     def step(self, day: Day) -> None:
@@ -163,10 +167,26 @@ class Advisers(StrategyModule):
         if opted is not None:
             release |= opted[served].astype(bool)
         self._release(served[release])
+        self._keep(day)
         self._add(day)
         served = np.flatnonzero(self.adviser >= 0)
         self._message(day, served)
         self._charge(day, served)
+        self.was_active[:] = False
+        self.was_active[served[pop.stage[served] == Stage.ACTIVE]] = True
+
+    def _keep(self, day: Day) -> None:
+        """Undo a share 1 − ``churn_multiplier`` of today's lapses among served customers, so
+        a served customer lapses at ``churn_multiplier`` × the hazard (lifecycle runs first)."""
+        m = self.cfg.churn_multiplier
+        if m >= 1.0:
+            return
+        pop = self.model.population
+        lapsed = np.flatnonzero(self.was_active & (pop.stage == Stage.AT_RISK))
+        lapsed = lapsed[self.adviser[lapsed] >= 0]
+        kept = lapsed[self.rng.random(lapsed.size) >= m]
+        pop.stage[kept] = Stage.ACTIVE
+        self._count("kept", day, kept)
 
     def _release(self, idx: np.ndarray) -> None:
         if idx.size:
