@@ -139,7 +139,9 @@ def test_dashboard_lever_and_play_change_the_charts(dashboard_url, browser_page,
     chart_before = page.locator(".opmatrix-chart-conversion img").get_attribute("src")
 
     # Lever: branch reach to its maximum (×5), then Reset to apply it, same seed, same days.
-    slider = page.locator(".v-input", has_text="branch: reach multiplier").locator("[role=slider]")
+    slider = page.locator(".v-input", has_text="branch: daily reach multiplier").locator(
+        "[role=slider]"
+    )
     slider.focus()
     slider.press("End")
     page.wait_for_function(

@@ -34,9 +34,9 @@ def test_levers_cover_size_channels_budgets_and_word_of_mouth(base):
     levers = {lv.key: lv for lv in levers_for(base)}
     assert levers["population_size"].value == 1500
     for ch in base.channel_names:
-        assert f"reach__{ch}" in levers
-    assert levers["budget__douyin_ads"].value == int(base.channels["douyin_ads"].budget)
-    assert levers["word_of_mouth"].value == base.word_of_mouth.imitation
+        assert f"channels__{ch}__daily_reach" in levers
+    assert levers["channels__douyin_ads__budget"].value == int(base.channels["douyin_ads"].budget)
+    assert levers["word_of_mouth__imitation"].value == base.word_of_mouth.imitation
     assert all(re.fullmatch(r"\w+", k) for k in levers)  # usable as keyword arguments
 
 
@@ -45,24 +45,32 @@ def test_strategy_sections_get_their_levers():
     levers = levers_for(sc)
     labels = [lv.label for lv in levers]
     perks = sc.model_dump()["perks"]["catalogue"]
-    assert [f"perk {name}: face value (¥)" for name in perks] == [
-        label for label in labels if label.endswith("face value (¥)")
+    assert [f"{name}: face value" for name in perks] == [
+        label for label in labels if label.endswith("face value")
     ]
-    assert "contact windows and caps on" in labels
-    assert "referral: tier rewards multiplier" in labels
-    # The tier-reward multiplier scales every tier's reward and nothing else.
-    data = apply_levers(sc, levers, {"referral_rewards": 2.0})
+    assert "contact policy: enabled" in labels
+    # Widgets and ranges come from the field types: probabilities stay in [0, 1], counts are
+    # integer sliders, a two-valued choice is a checkbox between its values.
+    by_key = {lv.key: lv for lv in levers}
+    assert by_key["referral__invite_rate"].kind == "SliderFloat"
+    assert 0 <= by_key["referral__invite_rate"].high <= 1
+    assert by_key["groups__cap"].kind == "SliderInt"
+    assert by_key["contact_policy__schedule"].options == ("channel_hours", "customer_windows")
+    # One tier's reward slider sets that tier's reward and nothing else.
+    data = apply_levers(sc, levers, {"referral__tiers__0__reward": 99.0})
     tiers = scenario_from_dict(data).referral.tiers
-    assert [t.reward for t in tiers] == [2 * t.reward for t in sc.referral.tiers]
+    assert tiers[0].reward == 99.0
+    assert [t.reward for t in tiers[1:]] == [t.reward for t in sc.referral.tiers[1:]]
     assert [t.from_referral for t in tiers] == [t.from_referral for t in sc.referral.tiers]
-    off = scenario_from_dict(apply_levers(sc, levers, {"contact_windows": False}))
+    off = scenario_from_dict(apply_levers(sc, levers, {"contact_policy__enabled": False}))
     assert off.contact_policy.enabled is False
 
 
 def test_apply_scales_per_segment_reach_and_sets_values(base):
     levers = levers_for(base)
-    data = apply_levers(base, levers, {"reach__outbound_call": 2.0, "budget__douyin_ads": 5000,
-                                       "word_of_mouth": 0.01, "population_size": 900})
+    data = apply_levers(base, levers, {"channels__outbound_call__daily_reach": 2.0,
+                                       "channels__douyin_ads__budget": 5000,
+                                       "word_of_mouth__imitation": 0.01, "population_size": 900})
     sc = scenario_from_dict(data)
     before = base.channels["outbound_call"].daily_reach
     after = sc.channels["outbound_call"].daily_reach
@@ -94,17 +102,17 @@ def test_scenario_values_sit_on_the_slider_grid(base, budget, imitation, size):
 
 def test_reach_multiplier_never_leaves_a_probability(base):
     levers = levers_for(base)
-    data = apply_levers(base, levers, {"reach__wecom_1to1": 1e6})
+    data = apply_levers(base, levers, {"channels__wecom_1to1__daily_reach": 1e6})
     assert scenario_from_dict(data).channels["wecom_1to1"].daily_reach == 1.0
 
 
 def test_compare_changes_only_the_chosen_lever(base):
     levers = levers_for(base)
-    label = next(lv.label for lv in levers if lv.key == "reach__branch")
+    label = next(lv.label for lv in levers if lv.key == "channels__branch__daily_reach")
     assert label in comparable(levers)
     assert "customers simulated" not in comparable(levers)
-    values = compare_values(levers, {"word_of_mouth": 0.003}, label, 3.0)
-    assert values == {"word_of_mouth": 0.003, "reach__branch": 3.0}
+    values = compare_values(levers, {"word_of_mouth__imitation": 0.003}, label, 3.0)
+    assert values == {"word_of_mouth__imitation": 0.003, "channels__branch__daily_reach": 3.0}
 
 
 def test_model_params_are_accepted_by_mesa(base):
@@ -121,7 +129,7 @@ def test_model_params_are_accepted_by_mesa(base):
 
 def test_a_and_b_share_the_seed_and_differ_by_the_lever(base):
     levers = levers_for(base)
-    label = next(lv.label for lv in levers if lv.key == "reach__branch")
+    label = next(lv.label for lv in levers if lv.key == "channels__branch__daily_reach")
     same = TrainingSession(base=base, seed=3, compare=label, compare_factor=1.0)
     boosted = TrainingSession(base=base, seed=3, compare=label, compare_factor=4.0)
     for _ in range(30):
@@ -136,13 +144,14 @@ def test_a_and_b_share_the_seed_and_differ_by_the_lever(base):
     html = kpi_html(boosted)
     assert f'data-kpi="acquisitions" data-strategy="B" style="{CELL}">' \
            f'{k["B"]["acquisitions"]:,}<' in html
-    assert "B = A with branch: reach multiplier × 4" in html
+    assert "B = A with branch: daily reach multiplier × 4" in html
 
 
 def test_levers_moved_away_from_the_scenario_are_listed(base):
-    session = TrainingSession(base=base, seed=0, word_of_mouth=0.004, reach__branch=1.0)
-    assert session.changed_levers() == [("word of mouth: imitation per day", 0.004)]
-    assert "A: word of mouth: imitation per day = 0.004" in kpi_html(session)
+    session = TrainingSession(base=base, seed=0, word_of_mouth__imitation=0.004,
+                              channels__branch__daily_reach=1.0)
+    assert session.changed_levers() == [("word of mouth: imitation", 0.004)]
+    assert "A: word of mouth: imitation = 0.004" in kpi_html(session)
 
 
 def test_session_stops_at_the_horizon(base):
@@ -153,14 +162,14 @@ def test_session_stops_at_the_horizon(base):
 
 
 def test_invalid_lever_combination_falls_back_with_a_message(base):
-    session = TrainingSession(base=base, seed=0, word_of_mouth=2.5)  # not a probability
+    session = TrainingSession(base=base, seed=0, word_of_mouth__imitation=2.5)  # not a probability
     assert session.strategies["A"].scenario == base
     assert len(session.messages) == 1 and "word_of_mouth.imitation" in session.messages[0]
 
 
 def test_live_charts_show_both_strategies(base):
     levers = levers_for(base)
-    label = next(lv.label for lv in levers if lv.key == "reach__branch")
+    label = next(lv.label for lv in levers if lv.key == "channels__branch__daily_reach")
     session = TrainingSession(base=base, seed=1, compare=label, compare_factor=3.0)
     for _ in range(20):
         session.step()
@@ -191,9 +200,13 @@ def test_group_size_and_window_scheduling_levers_on_real_presets() -> None:
 
     sc = load_scenario(REPO / "scenarios/operating_matrix.yaml")
     levers = {lv.key: lv for lv in levers_for(sc)}
-    assert levers["groups_cap"].high == 200  # the passive-scan cap [004]
-    assert {"advisers__capacity", "referral_rewards", "schedule_windows"} <= set(levers)
-    data = apply_levers(sc, list(levers.values()), {"groups_cap": 120, "schedule_windows": True})
+    # The slider's range is the field's own bound (GroupsConfig.cap ≤ 500, WeCom external
+    # groups, docs/sources.md §2.4).
+    assert levers["groups__cap"].high == 500
+    assert {"advisers__capacity", "referral__tiers__0__reward",
+            "contact_policy__schedule"} <= set(levers)
+    data = apply_levers(sc, list(levers.values()),
+                        {"groups__cap": 120, "contact_policy__schedule": True})
     changed = scenario_from_dict(data)
     assert changed.groups.cap == 120
     assert changed.contact_policy.schedule == "customer_windows"

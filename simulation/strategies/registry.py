@@ -136,7 +136,7 @@ class Lever:
 LEVERS: tuple[Lever, ...] = (
     Lever(Lifecycle, (Section("lifecycle", LifecycleConfig, LifecycleConfig()),), {}, None),
     Lever(ContactWindows, (Section("contact_policy", ContactPolicyConfig | None, None),), {},
-          to_default(None), ("enabled", "schedule")),
+          to_default(None), ("enabled", "schedule", "out_of_window_response")),
     Lever(Channels,
           (Section("channels", dict[str, ChannelConfig], default_factory=dict),
            Section("flows", FlowsConfig, FlowsConfig())),
@@ -158,7 +158,8 @@ LEVERS: tuple[Lever, ...] = (
     Lever(LifecycleOperations,
           (Section("lifecycle_operations", LifecycleOperationsConfig,
                    LifecycleOperationsConfig()),),
-          {"lifecycle_operations": "#e377c2"}, set_fields(operations={})),
+          {"lifecycle_operations": "#e377c2"}, set_fields(operations={}),
+          ("operations.*.reach", "operations.*.budget")),
 )
 # fmt: on
 
