@@ -24,6 +24,7 @@ app = typer.Typer(
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from simulation.cli import (
+        commands_calibrate,  # noqa: F401
         commands_decide,  # noqa: F401
         commands_report,  # noqa: F401
         commands_run,  # noqa: F401
