@@ -100,6 +100,8 @@ class TargetConfig(StrictModel):
     x: str | None = None
     n: str | None = None
     observed: dict[str, Annotated[int, Field(ge=0)]] | None = None
+    x_column: str | None = None
+    n_column: str | None = None
     days: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=1)]] | None = None
     # likelihood
     likelihood: (
@@ -120,15 +122,19 @@ class TargetConfig(StrictModel):
                         "proportion_field", "a proportion takes x, n and observed, not {k}",
                         {"k": key},
                     )
-            if not self.x or not self.n or self.observed is None:
+            from_table = self.x_column is not None and self.n_column is not None
+            if not self.x or not self.n or (self.observed is None) == (not from_table):
                 raise PydanticCustomError(
-                    "proportion_needs", "a proportion needs x, n (observables) and observed: "
-                    "{{x: count, n: count}}", {},
+                    "proportion_needs", "a proportion needs x, n (observables) and either "
+                    "observed: {{x: count, n: count}} or x_column and n_column of the data "
+                    "table (summed over the rows where: selects)", {},
                 )
-            if set(self.observed) != {"x", "n"}:
-                raise PydanticCustomError("observed_keys", "observed needs exactly x and n", {})
-            if self.observed["x"] > self.observed["n"]:
-                raise PydanticCustomError("x_gt_n", "observed x must be ≤ n", {})
+            if self.observed is not None:
+                if set(self.observed) != {"x", "n"}:
+                    raise PydanticCustomError("observed_keys", "observed needs exactly x and n",
+                                              {})
+                if self.observed["x"] > self.observed["n"]:
+                    raise PydanticCustomError("x_gt_n", "observed x must be ≤ n", {})
             if self.likelihood not in (None, "binomial", "beta_binomial"):
                 raise PydanticCustomError(
                     "prop_lik", "a proportion's likelihood is binomial or beta_binomial", {}
@@ -278,14 +284,31 @@ def load_targets(
         if bad:
             continue
         if t.kind == "proportion":
-            assert t.observed is not None
-            start, end = t.days if t.days is not None else (0, scenario.days)
+            if t.observed is not None:
+                xn = np.array([t.observed["x"], t.observed["n"]], float)
+                start, end = t.days if t.days is not None else (0, scenario.days)
+            else:
+                if table is None:
+                    add((*loc, "x_column"), "x_column needs the data table: set data: <file>")
+                    continue
+                xs = _column_values(table, cfg, t.model_copy(update={"column": t.x_column}),
+                                    loc, add, data_path)
+                ns = _column_values(table, cfg, t.model_copy(update={"column": t.n_column}),
+                                    loc, add, data_path)
+                if xs is None or ns is None:
+                    continue
+                xn = np.array([xs.sum(), ns.sum()])
+                if xn[0] > xn[1]:
+                    add((*loc, "x_column"), f"x ({xn[0]:g}) exceeds n ({xn[1]:g}) in the table")
+                    continue
+                grid = t.grid or cfg.grid
+                b = grid.bounds(xs.size)
+                start, end = t.days if t.days is not None else (int(b[0]), int(b[-1]))
             if end > scenario.days or start >= end:
                 add((*loc, "days"), f"window must lie in 0..{scenario.days} (the horizon) with "
                     f"start < end, got {start}..{end}")
                 continue
-            out.append(Target(name, t, np.array([t.observed["x"], t.observed["n"]], float),
-                              np.array([start, end]), (str(t.x), str(t.n))))
+            out.append(Target(name, t, xn, np.array([start, end]), (str(t.x), str(t.n))))
             continue
         if t.values is not None:
             observed = np.asarray(t.values, dtype=float)
