@@ -63,10 +63,17 @@ OBSERVABLES: dict[str, str] = {
     "acquisitions:<source>": "acquired through one channel / word_of_mouth / referral …",
     "event:<item>.<event>": "a ledger event count, e.g. event:wecom_adviser.contacts",
     "spend": "yuan spent so far (flow: spend per period)",
+    "aum": "assets under management, yuan (savings + payroll pool; the money layer) — a stock",
+    "wealth": "wealth-product balances, yuan — a stock",
+    "loans_outstanding": "loan balances, yuan — a stock",
+    "card_gmv": "card spending so far, yuan (flow: per period)",
+    "inflows": "money paid in so far, yuan (flow: per period)",
+    "loans_disbursed": "loans paid out so far, yuan (flow: per period)",
     "value": "yuan of customer value earned so far (flow: value per period)",
 }
 #: Observables that may take ``segment:`` (counted per segment).
-SEGMENTED = ("customers", "active", "at_risk", "dormant", "churned", "acquisitions")
+SEGMENTED = ("customers", "active", "at_risk", "dormant", "churned", "acquisitions", "aum",
+             "wealth", "loans_outstanding", "card_gmv", "inflows", "loans_disbursed")
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": DAYS_PER_MONTH}
 
 CountLikelihood = Literal["poisson", "negative_binomial", "normal"]
@@ -327,7 +334,7 @@ def load_targets(
                 f"{observed.size} {grid.unit}(s) from day {grid.start_day} end on day "
                 f"{bounds[-1]}, after the scenario's horizon of {scenario.days} days")
             continue
-        if t.kind == "flow" and t.likelihood_name != "normal":
+        if t.likelihood_name != "normal":
             frac = np.abs(observed - np.round(observed)) > 1e-9
             if frac.any():
                 add((*loc, "likelihood"), f"{t.likelihood_name} needs whole counts, got "

@@ -31,12 +31,19 @@ from simulation.runner.specs import RunSpec
 from simulation.runner.worker import RunOutcome, _describe, _finite
 
 #: Bump when the recorded series change (it enters every calibration run's id).
-OBSERVE_VERSION = 1
+OBSERVE_VERSION = 2
 #: Smallest simulated mean a count likelihood uses (a zero mean would make any count impossible).
 MU_FLOOR = 1e-3
 P_CLIP = 1e-9
 #: Deviance of a trial whose scenario is invalid or whose runs failed (finite, so samplers cope).
 PENALTY = 1e12
+#: Money-layer series recorded (True: a stock level; False: a daily flow, summed to a running
+#: total) and the observable names they get.
+MONEY_LEVELS = {"aum": True, "wealth": True, "loans_outstanding": True, "gmv_flow": False,
+                "inflow_flow": False, "loans_disbursed_flow": False}
+MONEY_NAMES = {"aum": "aum", "wealth": "wealth", "loans_outstanding": "loans_outstanding",
+               "gmv_flow": "card_gmv", "inflow_flow": "inflows",
+               "loans_disbursed_flow": "loans_disbursed"}
 
 
 # ---------------------------------------------------------------------------- recording
@@ -72,6 +79,16 @@ def record_levels(model: Any) -> dict[str, list[float]]:
         out[f"acquisitions:{source}"] = np.cumsum(daily).tolist()
     for (item, event), arr in model.ledger.events.items():
         out[f"event:{item}.{event}"] = np.cumsum(arr[: horizon + 1].sum(axis=1)).tolist()
+    money = getattr(model, "money", None)
+    series = getattr(money, "series", None) or {}
+    for name, level in MONEY_LEVELS.items():  # the money layer (simulation/money/), yuan
+        if name in series:
+            arr = np.asarray(series[name][: horizon + 1], dtype=float)
+            if not level:
+                arr = np.cumsum(arr, axis=0)
+            out[MONEY_NAMES[name]] = arr.sum(axis=1).tolist()
+            for s, seg in enumerate(segs):
+                out[f"{MONEY_NAMES[name]}@{seg}"] = arr[:, s].tolist()
     spend = model.ledger.spend_by_segment_per_day()[: horizon + 1].sum(axis=1)
     out["spend"] = np.cumsum(spend).tolist()
     out["value"] = np.cumsum(rec.value[: horizon + 1].sum(axis=1)).tolist()
