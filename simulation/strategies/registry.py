@@ -41,6 +41,7 @@ from simulation.strategies.groups import Groups, GroupsConfig
 from simulation.strategies.lifecycle import Lifecycle, LifecycleConfig
 from simulation.strategies.lifecycle_ops import LifecycleOperations, LifecycleOperationsConfig
 from simulation.strategies.perks import Perks, PerksConfig
+from simulation.strategies.push import Push, PushConfig
 from simulation.strategies.referral import Referral, ReferralConfig
 from simulation.strategies.word_of_mouth import WordOfMouth, WordOfMouthConfig
 
@@ -160,6 +161,8 @@ LEVERS: tuple[Lever, ...] = (
                    LifecycleOperationsConfig()),),
           {"lifecycle_operations": "#e377c2"}, set_fields(operations={}),
           ("operations.*.reach", "operations.*.budget")),
+    Lever(Push, (Section("push", PushConfig, PushConfig()),), {"push": "#e7ba52"},
+          set_fields(daily_send_rate=0.0), ("daily_send_rate", "per_week"), ("push", "budget")),
 )
 # fmt: on
 
