@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
 from simulation.population.stages import Ring, Stage
 
@@ -95,6 +96,27 @@ class Customer(mesa.Agent):
     def ties(self) -> list[int]:
         """Indices of this customer's social ties (empty for a well-mixed population)."""
         return self.model.network.neighbours(self.index).tolist()
+
+    # ------------------------------------------------------------------ per-agent rules
+    # Behaviour can be prototyped the Mesa way — a method here (or on a small mesa.Agent
+    # subclass) run with ``AgentSet.do`` / ``shuffle_do`` over a subset of customers — and then
+    # vectorised into a strategy module. docs/architecture.md describes the path; the test
+    # tests/test_agent_rules.py shows this rule and WordOfMouth give the same distribution.
+
+    def imitate(self, imitation: float, advocates: np.ndarray, rng: np.random.Generator,
+                day: int) -> bool:
+        """Word of mouth for one prospect, per agent: adopt with probability ``imitation`` ×
+        the share of this customer's ties who advocate (``advocates``: the day's starting
+        snapshot, as the vectorised module uses). Converts through ``model.convert``."""
+        if int(self._pop.stage[self.index]) > Stage.ENGAGED:
+            return False
+        ties = self.model.network.neighbours(self.index)
+        if ties.size == 0:
+            return False
+        if rng.random() < imitation * float(advocates[ties].mean()):
+            self.model.convert(np.array([self.index]), day, "word_of_mouth")
+            return True
+        return False
 
     def __repr__(self) -> str:
         return f"Customer({self.index}, {self.segment}, {self.stage.name.lower()})"
