@@ -297,6 +297,15 @@ class Optimization:
             asked = [study.ask(dists) for _ in range(min(self.spec.config.batch, left))]
             self.overhead_seconds += time.perf_counter() - start
             self.overhead_cpu_seconds += time.process_time() - cpu
+            # the whole batch's runs go to the executor together (R runs per candidate), then
+            # each trial is told from the stored runs
+            self._frames(
+                [
+                    Candidate(f"trial-{t.number}", point_of(self.spec, self.alloc, dict(t.params)))
+                    for t in asked
+                ],
+                self.spec.replicates,
+            )
             for trial in asked:
                 self._tell(study, trial.number, dict(trial.params))
             if on_trial is not None:
