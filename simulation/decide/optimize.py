@@ -67,12 +67,16 @@ def out_dir(spec: OptimizationSpec, results: Path | str, robust: bool = False) -
 
 
 def spec_fingerprint(spec: OptimizationSpec) -> str:
-    """Hash of what the study's trials mean: the optimize section and every world's scenario."""
+    """Hash of what the study's trials mean: the optimize section, every world's scenario and
+    the model code (a told trial's value is only valid for the code that produced it)."""
+    from simulation.runner.specs import code_version
+
     return content_hash(
         {
             "optimize": spec.config.model_dump(mode="json"),
             "worlds": [(w.name, w.data) for w in spec.worlds],
             "seed": spec.experiment.config.seed,
+            "code": code_version(),
         }
     )
 
@@ -191,8 +195,9 @@ class Optimization:
             raise ScenarioError.single(
                 str(self.root),
                 "",
-                "this folder holds an optimisation of a different spec (the optimize section "
-                "or a scenario changed); delete the folder or rename the experiment",
+                "this folder holds an optimisation of a different spec (the optimize section, "
+                "a scenario or the model code changed); delete the folder or rename the "
+                "experiment",
             )
         return study
 
