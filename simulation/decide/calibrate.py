@@ -18,7 +18,7 @@ the posterior is not blurred by re-seeding noise (Starsim's calibration re-seeds
 
 Method ``optuna``: a point fit (minimum of the weighted deviance − 2·log prior) with Optuna's
 TPE or CMA-ES through ask/tell, batches of trials evaluated in parallel on the runner's
-executors, the study in ``optuna.db`` in the results folder. Method ``abc``: a posterior by
+executors, the study in ``optuna.journal`` in the results folder. Method ``abc``: a posterior by
 ABC-SMC (pyabc), distance = the same deviance, its database ``abc.db`` in the results folder;
 the replicates of each particle run in parallel. Every run is stored in ``runs/`` under a
 content hash (``simulation/runner/store.py``), so an interrupted calibration (even kill -9)
@@ -261,6 +261,9 @@ class Timing:
     runs: int = 0
     stored: int = 0
     workers: int = 1
+    #: CPU seconds: of the simulations (in the workers) and of this process's trial loop
+    simulate_cpu: float = 0.0
+    parent_cpu: float = 0.0
 
 
 class TrialRunner:
@@ -273,6 +276,8 @@ class TrialRunner:
         self.store = ResultStore(cal.root)
         self.store.open()
         self.timing = Timing(workers=self.workers)
+        #: Level series of runs finished in this process, so scoring need not re-read them.
+        self._levels: dict[str, dict[str, list[float]]] = {}
 
     def specs_for(
         self, point: dict[str, float], sample_id: int
@@ -302,6 +307,8 @@ class TrialRunner:
     def evaluate(self, points: list[dict[str, float]], first_id: int = 0) -> list[TrialResult]:
         """All points' runs in parallel (stored ones skipped), then each point's objective."""
         start = time.perf_counter()
+        cpu = time.process_time()
+        self._levels = {}  # only this batch's runs are kept (memory stays flat)
         per_point: list[tuple[list[RunSpec], str | None]] = [
             self.specs_for(p, first_id + i) for i, p in enumerate(points)
         ]
@@ -314,6 +321,7 @@ class TrialRunner:
         for point, (specs, err) in zip(points, per_point, strict=True):
             out.append(self._score(point, specs, err))
         self.timing.wall += time.perf_counter() - start
+        self.timing.parent_cpu += time.process_time() - cpu
         return out
 
     def _run(self, todo: list[RunSpec]) -> None:
@@ -335,13 +343,19 @@ class TrialRunner:
                 spec = running.pop(future)
                 outcome = future.result()
                 self.store.write(spec, outcome)
+                if outcome.status == "done":
+                    self._levels[spec.run_id] = outcome.details["levels"]
                 self.timing.simulate += outcome.seconds
+                self.timing.simulate_cpu += float(outcome.details.get("cpu_seconds", 0.0))
                 self.timing.runs += 1
             submit_more()
 
     def levels(self, run_ids: list[str]) -> tuple[list[dict[str, list[float]]], str | None]:
         runs = []
         for rid in run_ids:
+            if rid in self._levels:
+                runs.append(self._levels[rid])
+                continue
             rec = self.store.record(rid)
             if rec is None or rec.get("status") != "done":
                 return [], (rec or {}).get("error") or f"run {rid} missing"
@@ -413,7 +427,13 @@ def run_optuna(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     cfg = cal.params.optuna
     total = trials or cfg.trials
-    storage = optuna.storages.RDBStorage(f"sqlite:///{(cal.root / 'optuna.db').resolve()}")
+    from optuna.storages.journal import JournalFileBackend
+
+    # A journal file, not SQLite: ~5× less CPU per ask/tell (0.02 s vs 0.12 s a trial at 20
+    # parameters, measured), which is most of the per-trial overhead budget.
+    storage = optuna.storages.JournalStorage(
+        JournalFileBackend(str((cal.root / "optuna.journal").resolve()))
+    )
     study = optuna.create_study(
         study_name=cal.targets.name, storage=storage, direction="minimize", load_if_exists=True
     )

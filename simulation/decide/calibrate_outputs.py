@@ -306,7 +306,8 @@ def write_state(cal: Calibration, summary: Summary, timing: Timing) -> None:
         "verdicts": {k: v[2] for k, v in summary.verdicts.items()},
         "warnings": summary.warnings,
         "timing": {"wall_s": timing.wall, "simulate_s": timing.simulate, "runs": timing.runs,
-                   "stored_runs_reused": timing.stored},
+                   "stored_runs_reused": timing.stored, "simulate_cpu_s": timing.simulate_cpu,
+                   "parent_cpu_s": timing.parent_cpu, "workers": timing.workers},
     })
 
 
