@@ -9,7 +9,11 @@ Measures, on quickstart at 10,000 customers × 180 days:
    nothing overlaps (target < 50 ms);
 3. runs per minute with 1 and 2 local workers and 1 and 2 Dask workers (a real
    ``LocalCluster``), and the Dask 2-vs-1 throughput ratio (target ≥ 1.7×), measured once the
-   cluster is up; the ratio with start-up included is printed beside it.
+   cluster is up; the ratio with start-up included is printed beside it;
+4. parallel efficiency (throughput with w workers ÷ w × throughput with 1) at 1/2/4/8/16 local
+   workers, capped by the cores of this machine (the core count is printed; sizes above it are
+   reported as not measurable here, never extrapolated), and the per-run overhead share: the
+   fraction of the workers' core time not spent simulating (dispatch, pickling, storing).
 
 Wall times include pool and cluster start-up, as a user would see them. The machine may be
 shared: run it when idle and report the load average printed beside the table.
@@ -83,11 +87,34 @@ def timed_sweep(
         "runs_per_min": 60 * report.done / wall,
         "steady_runs_per_min": 60 * report.done / steady,
         "startup_s": (ready - start) if kind != "serial" else 0.0,
+        "steady_s": steady,
         "simulate_s": report.simulate_seconds,
         # Core-seconds not spent simulating, per run: with w workers the run had w × wall of
         # core time (serial: exactly the spec → stored overhead the issue asks about).
         "overhead_ms_per_run": 1000 * (wall * workers - report.simulate_seconds) / report.done,
     }
+
+
+def efficiency(folder: Path, runs: int) -> dict[str, Any]:
+    """Throughput and efficiency at 1/2/4/8/16 local workers, as far as the cores allow."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    out: dict[str, Any] = {"cores": cores, "workers": {}}
+    base = None
+    for i, w in enumerate((1, 2, 4, 8, 16)):
+        if w > cores:
+            out["workers"][str(w)] = f"not measurable: this machine has {cores} cores"
+            continue
+        res = timed_sweep(folder, f"eff-{w}", max(runs, 4 * w), "local", w, seed=5_000 + 100 * i)
+        rate = res["steady_runs_per_min"]
+        base = base or rate
+        core_s = res["steady_s"] * w
+        out["workers"][str(w)] = {
+            "runs_per_min": rate,
+            "efficiency": rate / (w * base),
+            "overhead_share": max(0.0, core_s - res["simulate_s"]) / core_s,
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -119,6 +146,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         figures["dask_speedup_2_vs_1"] = steady["dask-local 2"] / steady["dask-local 1"]
         figures["dask_speedup_2_vs_1_with_startup"] = rates["dask-local 2"] / rates["dask-local 1"]
         figures["local_speedup_2_vs_1"] = steady["local 2"] / steady["local 1"]
+        figures["efficiency"] = efficiency(folder, args.throughput_runs)
     figures["load_average_before"] = load_before
     figures["load_average_after"] = os.getloadavg()
     _print(figures, args.runs)
@@ -143,8 +171,17 @@ def _print(f: dict[str, Any], runs: int) -> None:
     print(f"{'measure':<{width}}  {'value':>10}  target")
     for label, value, target in rows:
         print(f"{label:<{width}}  {value:>10}  {target}")
+    eff = f["efficiency"]
+    print(f"parallel efficiency, local workers ({eff['cores']} cores on this machine):")
+    for w, res in eff["workers"].items():
+        if isinstance(res, str):
+            print(f"  {w:>2} workers: {res}")
+        else:
+            print(f"  {w:>2} workers: {res['runs_per_min']:.0f} runs/min, efficiency "
+                  f"{100 * res['efficiency']:.0f} %, "
+                  f"overhead share {100 * res['overhead_share']:.1f} %")
     print(f"load average before {f['load_average_before']}, after {f['load_average_after']}"
-          " (2 cores, shared with other work)")
+          " (shared machine: figures are noisy)")
 
 
 if __name__ == "__main__":

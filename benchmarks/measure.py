@@ -28,8 +28,10 @@ import json, resource, subprocess, sys, time
 start = time.perf_counter()
 proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 wall = time.perf_counter() - start
-peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak_kb = usage.ru_maxrss
 print(json.dumps({"wall": wall, "peak_mb": peak_kb / 1024, "rc": proc.returncode,
+                  "cpu": usage.ru_utime + usage.ru_stime,
                   "stdout": proc.stdout[-4000:], "stderr": proc.stderr[-2000:]}))
 """
 
@@ -39,6 +41,8 @@ class Measurement:
     wall: float
     peak_mb: float
     stdout: str
+    #: user + system CPU seconds of the process (all its threads): robust to a shared machine
+    cpu: float = 0.0
 
     @property
     def peak_gb(self) -> float:
@@ -63,7 +67,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> Measurement:
     data = json.loads(out.stdout)
     if data["rc"] != 0:
         raise CommandFailed(f"{' '.join(cmd)} exited {data['rc']}: {data['stderr'].strip()}")
-    return Measurement(data["wall"], data["peak_mb"], data["stdout"])
+    return Measurement(data["wall"], data["peak_mb"], data["stdout"], data.get("cpu", 0.0))
 
 
 def measure_opmatrix(

@@ -132,6 +132,35 @@ def bench_preset(sizes: list[int]) -> list[Row] | str:
     return rows
 
 
+# Issue 14's figures on its 16-core machine, before this work (the "today" column).
+SCALE_TODAY = {1_000_000: "15.0 s, 0.63 GB", 10_000_000: "134.5 s, 4.4 GB"}
+
+
+def bench_scale(size: int) -> str:
+    """core_ws at ``size`` × 365 days with 1 thread and with every core; peak RSS per customer
+    and the 100M estimate from it (an estimate, never run)."""
+    from simulation.kernels import available_threads
+
+    cores = available_threads()
+    rows, peaks = [], []
+    for threads in sorted({1, cores}):
+        print(f"  core_ws {size:,} × {DAYS} with {threads} thread(s) …", flush=True)
+        (m,) = measure_opmatrix(CORE, size, ["--threads", str(threads)])
+        peaks.append(m.peak_mb)
+        rows.append([f"{size:,}", str(threads), f"{m.wall:.1f}", f"{m.cpu:.1f}",
+                     f"{m.peak_mb / 1024:.2f}", SCALE_TODAY.get(size, "-")])
+    per_customer = max(peaks) * 2**20 / size
+    estimate = per_customer * 100_000_000 / 2**30
+    return "\n".join([
+        _table(["customers", "threads", "wall s", "CPU s", "peak GB",
+                "issue-14 'today' (16 cores, 1 thread used)"], rows),
+        "",
+        f"Target: ≤ 90 s and ≤ 6 GB at 10M on a 2-core machine. Peak memory "
+        f"{per_customer:,.0f} bytes per customer → 100M customers ≈ {estimate:.0f} GB "
+        "(estimate, linear in customers; not run).",
+    ])
+
+
 def bench_sweep() -> str:
     path = HERE / "bench_sweep.py"
     if not path.exists():
@@ -257,6 +286,10 @@ def main(argv: list[str] | None = None) -> None:
         "--quick", action="store_true", help="baseline at 10k only; no preset or sweep"
     )
     parser.add_argument("--no-write", action="store_true", help="print, do not append")
+    parser.add_argument(
+        "--scale-size", type=int, default=10_000_000,
+        help="customers of the issue-14 single-run measurement (0: skip; ~2 × 90 s at 10M)",
+    )
     args = parser.parse_args(argv)
     baseline_max = 10_000 if args.quick else args.baseline_max
     info = machine()
@@ -268,7 +301,11 @@ def main(argv: list[str] | None = None) -> None:
     preset = "skipped (--quick)" if args.quick else bench_preset(preset_sizes)
     sweep = "skipped (--quick)" if args.quick else bench_sweep()
     optimize = "skipped (--quick)" if args.quick else bench_optimize()
+    scale = "skipped (--quick or --scale-size 0)"
+    if not args.quick and args.scale_size:
+        scale = bench_scale(args.scale_size)
     text = report(info, ours, warm, base, graphs, preset, sweep, optimize)
+    text += f"\n### One big run on every core (issue 14)\n\n{scale}\n"
     print()
     print(text)
     if not args.no_write:

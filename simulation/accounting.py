@@ -46,9 +46,11 @@ class Ledger:
     total. Spend is what the strategy pays; value (margins, fees, interest, and credit losses as
     negative value) is what customers earn the bank — money is state, value is a flow."""
 
-    def __init__(self, days: int, n_segments: int) -> None:
+    def __init__(self, days: int, n_segments: int, count_dtype: type = np.int64) -> None:
         self.days = days
         self.n_segments = n_segments
+        #: int64, or float64 when population weights are fractional (represented counts)
+        self.count_dtype = count_dtype
         self.items: dict[str, LedgerItem] = {}
         self.spend: dict[str, np.ndarray] = {}
         self.revenue: dict[str, np.ndarray] = {}
@@ -82,7 +84,9 @@ class Ledger:
         key = (item, event)
         arr = self.events.get(key)
         if arr is None:
-            arr = self.events[key] = np.zeros((self.days + 1, self.n_segments), dtype=np.int64)
+            arr = self.events[key] = np.zeros(
+                (self.days + 1, self.n_segments), dtype=self.count_dtype
+            )
         arr[day] += per_segment
 
     def total_spend(self, upto_day: int | None = None) -> float:
@@ -104,11 +108,11 @@ def per_segment_counts(segment: np.ndarray, idx: np.ndarray, n_segments: int) ->
 class DailyRecorder:
     """End-of-day snapshots: stage counts and value earned, per segment."""
 
-    def __init__(self, days: int, n_segments: int) -> None:
-        self.stage_counts = np.zeros((days + 1, n_segments, N_STAGES), dtype=np.int64)
+    def __init__(self, days: int, n_segments: int, count_dtype: type = np.int64) -> None:
+        self.stage_counts = np.zeros((days + 1, n_segments, N_STAGES), dtype=count_dtype)
         self.value = np.zeros((days + 1, n_segments), dtype=np.float64)
         #: Customers won and not lost (CUSTOMER_STAGES) per ring, for the ring-migration plot.
-        self.ring_counts = np.zeros((days + 1, n_segments, N_RINGS), dtype=np.int64)
+        self.ring_counts = np.zeros((days + 1, n_segments, N_RINGS), dtype=count_dtype)
         self.last_day = -1
         # Counts per (segment, stage, ring), kept up to date from yesterday's stage and ring:
         # only customers whose stage or ring changed are recounted (O(changes), exact integers).
@@ -122,25 +126,35 @@ class DailyRecorder:
 
     def record(self, day: int, pop: PopulationState) -> None:
         # One bincount over (segment, stage, ring) gives both tables; traits (segment) are fixed
-        # after sampling, so after the first day only changed rows need recounting.
+        # after sampling, so after the first day only changed rows need recounting. Counts are
+        # represented customers (population weights); fractional weights are recounted in full
+        # every day, since adding and removing fractions incrementally would drift.
         s = len(pop.segment_names)
         size = s * N_STAGES * N_RINGS
+        w = None if pop.unit_weights else pop.weight
+
+        def count(cells: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+            if w is None:
+                return np.bincount(cells, minlength=size)
+            out = np.bincount(cells, weights=w if rows is None else w[rows], minlength=size)
+            return np.rint(out).astype(np.int64) if pop.integral_weights else out
+
         prev_stage, prev_ring = self._prev_stage, self._prev_ring
         if self._cells is None or prev_stage is None or prev_ring is None or (
             prev_stage.shape != pop.stage.shape
-        ):
-            self._cells = np.bincount(self._cell(pop.segment, pop.stage, pop.ring), minlength=size)
+        ) or not pop.integral_weights:
+            self._cells = count(self._cell(pop.segment, pop.stage, pop.ring), None)
             self._prev_stage = pop.stage.copy()
             self._prev_ring = pop.ring.copy()
         else:
             changed = np.flatnonzero((pop.stage != prev_stage) | (pop.ring != prev_ring))
             if changed.size:
                 seg = pop.segment[changed]
-                self._cells += np.bincount(
-                    self._cell(seg, pop.stage[changed], pop.ring[changed]), minlength=size
+                self._cells += count(
+                    self._cell(seg, pop.stage[changed], pop.ring[changed]), changed
                 )
-                self._cells -= np.bincount(
-                    self._cell(seg, prev_stage[changed], prev_ring[changed]), minlength=size
+                self._cells -= count(
+                    self._cell(seg, prev_stage[changed], prev_ring[changed]), changed
                 )
                 prev_stage[changed] = pop.stage[changed]
                 prev_ring[changed] = pop.ring[changed]
@@ -151,16 +165,24 @@ class DailyRecorder:
 
 
 def retention(
-    converted_day: np.ndarray, churned_day: np.ndarray, horizon: int, d: int
+    converted_day: np.ndarray,
+    churned_day: np.ndarray,
+    horizon: int,
+    d: int,
+    weight: np.ndarray | None = None,
 ) -> float | None:
-    """Share of customers converted ≥ ``d`` days before ``horizon`` not churned ``d`` days on."""
+    """Share of customers converted ≥ ``d`` days before ``horizon`` not churned ``d`` days on
+    (weighted by ``weight``, the population weights, when given)."""
     cohort = (converted_day >= 0) & (converted_day <= horizon - d)
     if not cohort.any():
         return None
     c = churned_day[cohort]
     c0 = converted_day[cohort]
     kept = (c < 0) | (c - c0 > d)
-    return float(kept.mean())
+    if weight is None:
+        return float(kept.mean())
+    wc = weight[cohort]
+    return float(wc[kept].sum() / wc.sum())
 
 
 def retention_curve(converted_day: np.ndarray, churned_day: np.ndarray, horizon: int) -> np.ndarray:
@@ -198,31 +220,43 @@ def kpis(
     mask: np.ndarray | None = None,
     segment_index: int | None = None,
 ) -> dict[str, float | int | None]:
-    """Headline KPIs over all customers, or over ``mask`` (spend of ``segment_index`` only)."""
+    """Headline KPIs over all customers, or over ``mask`` (spend of ``segment_index`` only).
+
+    Counts are represented customers (population weights: ``pop.weight``); shares and ratios
+    are weighted. With every weight 1 they are plain row counts (ints)."""
     sel = np.ones(pop.n, dtype=bool) if mask is None else mask
     conv_day = pop.converted_day[sel]
     churn_day = pop.churned_day[sel]
     stage = pop.stage[sel]
     acquired = conv_day >= 1
-    prospects_start = int(sel.sum() - (conv_day == 0).sum())
-    n_acq = int(acquired.sum())
+    w = None if pop.unit_weights else pop.weight[sel]
+
+    def count(rows: np.ndarray) -> float | int:
+        if w is None:
+            return int(np.count_nonzero(rows))
+        total = float(w[rows].sum())
+        return round(total) if pop.integral_weights else total
+
+    n_acq = count(acquired)
+    prospects_start = count(conv_day != 0)
     if segment_index is None:
         spend = ledger.total_spend()
     else:
         spend = float(sum(a[:, segment_index].sum() for a in ledger.spend.values()))
-    value_acq = float(pop.value_accrued[sel][acquired].sum())
+    value = pop.value_accrued[sel][acquired]
+    value_acq = float(value.sum() if w is None else (value * w[acquired]).sum())
     out: dict[str, float | int | None] = {
-        "customers": int(sel.sum()),
-        "stock_customers": int((conv_day == 0).sum()),
+        "customers": count(np.ones(stage.size, dtype=bool)),
+        "stock_customers": count(conv_day == 0),
         "acquisitions": n_acq,
         "conversion_rate": _ratio(n_acq, prospects_start),
-        "active": int(np.isin(stage, (Stage.CONVERTED, Stage.ACTIVE)).sum()),
-        "at_risk": int((stage == Stage.AT_RISK).sum()),
-        "dormant": int((stage == Stage.DORMANT).sum()),
-        "churned": int((stage == Stage.CHURNED).sum()),
+        "active": count((stage == Stage.CONVERTED) | (stage == Stage.ACTIVE)),
+        "at_risk": count(stage == Stage.AT_RISK),
+        "dormant": count(stage == Stage.DORMANT),
+        "churned": count(stage == Stage.CHURNED),
     }
     for d in RETENTION_DAYS:
-        out[f"retention_{d}d"] = retention(conv_day, churn_day, horizon, d)
+        out[f"retention_{d}d"] = retention(conv_day, churn_day, horizon, d, w)
     out["spend"] = spend
     out["cost_per_acquisition"] = _ratio(spend, n_acq)
     out["ltv"] = _ratio(value_acq, n_acq)
@@ -231,9 +265,16 @@ def kpis(
     return out
 
 
-def acquisitions_by_source(pop: PopulationState) -> dict[str, int]:
+def acquisitions_by_source(pop: PopulationState) -> dict[str, float | int]:
+    """Acquisitions per source, in represented customers."""
     acquired = pop.converted_day >= 1
     codes = pop.acquired_via[acquired]
+    if not pop.unit_weights:
+        w = pop.weight[acquired]
+        out = {name: float(w[codes == code].sum()) for code, name in enumerate(pop.sources)}
+        if pop.integral_weights:
+            return {k: round(v) for k, v in out.items()}
+        return out
     return {
         name: int((codes == code).sum())
         for code, name in enumerate(pop.sources)

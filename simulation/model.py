@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 from mesa.agent import AgentSet
 
-from simulation.accounting import DailyRecorder, Ledger, kpis, per_segment_counts
+from simulation.accounting import DailyRecorder, Ledger, kpis
 from simulation.errors import ScenarioError
 from simulation.money.layer import MoneyLayer
 from simulation.network.cache import cached_network
@@ -60,8 +60,9 @@ class OperatingMatrixModel(mesa.Model):
         except ValueError as exc:
             raise ScenarioError.single("<scenario>", "graph", str(exc)) from None
         n_seg = len(self.population.segment_names)
-        self.ledger = Ledger(self.days, n_seg)
-        self.recorder = DailyRecorder(self.days, n_seg)
+        counts = np.int64 if self.population.integral_weights else np.float64
+        self.ledger = Ledger(self.days, n_seg, counts)
+        self.recorder = DailyRecorder(self.days, n_seg, counts)
         self.modules: list[StrategyModule] = [
             cls(self) for cls in MODULE_ORDER if cls.enabled(scenario)
         ]
@@ -153,12 +154,8 @@ class OperatingMatrixModel(mesa.Model):
         if idx.size and (self.population.stage[idx] > Stage.ENGAGED).any():
             raise RuntimeError(f"{via}: converting customers who are not prospects")
         self.population.mark_converted(idx, day, code, self.lifecycle.draw_rings(idx))
-        if count_as is not None:
-            n_seg = len(self.population.segment_names)
-            self.ledger.count(
-                count_as, "conversions", day,
-                per_segment_counts(self.population.segment, idx, n_seg),
-            )
+        if count_as is not None:  # represented customers (population weights)
+            self.ledger.count(count_as, "conversions", day, self.population.segment_counts(idx))
 
     def owned_state(self, module: StrategyModule, name: str) -> np.ndarray:
         """The writable array ``name`` for its owner ``module`` (anyone else: an error)."""

@@ -1,15 +1,107 @@
-"""Named random streams spawned from one root seed.
+"""Named random streams spawned from one root seed, and draws keyed per customer slot.
 
 Every module draws from its own stream, keyed by a stable name, so changing one lever does not
 reshuffle the draws of the others: that is what gives common random numbers across strategy
 variants (paired comparisons) and reproducibility on any number of workers.
+
+Inside a module, a draw made with a sequential generator for the currently eligible customers
+shifts every later customer's number when another lever changes who is eligible ("stochastic
+branching", Klein et al. 2024, the Starsim CRN paper), and it cannot be split between threads.
+:class:`SlotDraws` avoids both: its numbers are a pure function of (root seed, module,
+decision, day, customer slot) — a counter-based generator keyed like Philox, here SplitMix64's
+output function (:mod:`simulation.kernels`) — so
+
+- customer ``i``'s uniform for "lapse on day 40" is the same whatever else happens, in a
+  counterfactual or a leave-one-out world as in the factual one (draw for the slot, then mask);
+- Bernoulli draws over all slots are made block by block (:data:`~simulation.kernels.BLOCK_SIZE`
+  customers, each block its own stream), never per thread, so any number of threads gives
+  bit-identical results;
+- rare events still cost O(successes): geometric gaps inside each block.
+
+numpy has no vectorised "evaluate a counter-based generator at these counters" call (its
+Philox only streams forward), hence the six-line SplitMix64 finaliser in numba.
 """
 
 from __future__ import annotations
 
+import math
 import zlib
+from collections.abc import Callable
 
 import numpy as np
+
+from simulation import kernels
+
+_MASK64 = (1 << 64) - 1
+_SLOT_TAG = 0x510  # spawn-key tag separating slot keys from the sequential streams
+
+
+def _mix64(z: int) -> int:
+    """SplitMix64's finaliser on a Python int (64-bit wrap-around), for key derivation."""
+    z &= _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def quantize_up(p: float) -> float:
+    """The smallest power of two ≥ ``p`` (capped at 1): a thinning bound that stays put when
+    the true maximum moves a little, so candidate slots stay common between worlds."""
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    m, e = math.frexp(p)
+    return p if m == 0.5 else min(1.0, math.ldexp(1.0, e))
+
+
+class SlotDraws:
+    """Random numbers keyed per customer slot for one module (see the module docstring).
+
+    Every call names its ``decision`` (a short stable label such as ``"lapse"``) and the
+    ``day``; the same (decision, day, slot) always gives the same number, and distinct labels
+    give independent numbers. Use a label once per day per purpose.
+    """
+
+    def __init__(self, seed: int, module: str) -> None:
+        seq = np.random.SeedSequence(entropy=seed, spawn_key=(stream_key(module), _SLOT_TAG))
+        self.base = int(seq.generate_state(1, dtype=np.uint64)[0])
+        self.module = module
+
+    def key(self, decision: str, day: int) -> int:
+        """The 64-bit counter key of (decision, day)."""
+        code = ((int(day) & 0xFFFFFFFF) << 32) | stream_key(decision)
+        return _mix64(self.base ^ _mix64(code + 0x9E3779B97F4A7C15))
+
+    def uniform(self, decision: str, day: int, idx: np.ndarray) -> np.ndarray:
+        """Uniforms in [0, 1) of the slots ``idx`` (float64, aligned with ``idx``)."""
+        return kernels.uniform_at(self.key(decision, day), idx)
+
+    def bernoulli(self, decision: str, day: int, n: int, p: float) -> np.ndarray:
+        """Sorted slots ``< n`` succeeding with probability ``p`` each (draw for every slot,
+        then mask with who is eligible: the outcome of a slot never depends on the others)."""
+        return kernels.bernoulli_slots(self.key(decision, day), n, p)
+
+    def thinned(
+        self,
+        decision: str,
+        day: int,
+        n: int,
+        p_max: float,
+        probs: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """Slots succeeding with their own probability ``probs(slots)`` (0 for the ineligible),
+        each at most ``p_max``: candidates at ``p_max`` over all slots, each kept with
+        ``probs / p_max`` using its own uniform. Cost O(n · p_max)."""
+        if p_max <= 0.0:
+            return np.empty(0, dtype=np.int64)
+        p_max = min(p_max, 1.0)
+        cand = self.bernoulli(decision, day, n, p_max)
+        if cand.size == 0:
+            return cand
+        p = probs(cand)
+        keep = self.uniform(decision + "/keep", day, cand) * p_max < p
+        return cand[keep]
 
 
 def stream_key(name: str) -> int:
@@ -34,6 +126,10 @@ class Streams:
         if name not in self._cache:
             self._cache[name] = np.random.Generator(np.random.PCG64(self.sequence(name)))
         return self._cache[name]
+
+    def slots(self, name: str) -> SlotDraws:
+        """Per-customer-slot draws of stream ``name`` (independent of :meth:`get`'s stream)."""
+        return SlotDraws(self.seed, name)
 
     def int_seed(self, name: str) -> int:
         """A plain integer seed derived for ``name`` (for libraries that want an int)."""
@@ -97,17 +193,30 @@ def thinned_indices(
 
 
 def affordable_subset(
-    rng: np.random.Generator, idx: np.ndarray, unit_cost: float, budget_left: float
+    rng: np.random.Generator,
+    idx: np.ndarray,
+    unit_cost: float,
+    budget_left: float,
+    weight: np.ndarray | None = None,
 ) -> np.ndarray:
     """The customers ``idx`` a budget can pay ``unit_cost`` each for: all of them, or a uniform
     random subset (kept in index order) when it cannot.
 
+    With population weights (``weight``, one per row of the population) a row costs
+    ``unit_cost × weight``: the subset is a random order's prefix that the budget covers.
     A fixed fee may leave the budget a rounding error below zero and a tiny unit cost may make
     the ratio overflow an int: both ends are clamped before drawing.
     """
     if unit_cost <= 0 or idx.size == 0:
         return idx
     ratio = max(budget_left, 0.0) / unit_cost
+    if weight is not None:
+        w = weight[idx]
+        if float(w.sum()) <= ratio:
+            return idx
+        order = rng.permutation(idx.size)
+        keep = order[np.cumsum(w[order]) <= ratio]
+        return np.sort(idx[keep])
     if ratio >= idx.size:
         return idx
     return np.sort(rng.choice(idx, size=int(ratio), replace=False))

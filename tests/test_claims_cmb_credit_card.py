@@ -50,16 +50,26 @@ def test_themed_days_convert_more_than_ordinary_days() -> None:
 
 
 def test_operations_push_customers_into_the_inner_ring() -> None:
-    """[004] 「不断推动外环和中环的客户向内环转化」: ring operations move customers inward."""
-    base = run(P)
-    off = run(
-        P,
-        "lifecycle_operations.operations.outer_to_middle.reach=0",
-        "lifecycle_operations.operations.middle_to_inner.reach=0",
-    )
-    ring_on, ring_off = base.model.population.ring, off.model.population.ring
-    assert (ring_on == Ring.INNER).sum() > (ring_off == Ring.INNER).sum()
-    assert (ring_on == Ring.OUTER).sum() < (ring_off == Ring.OUTER).sum()
+    """[004] 「不断推动外环和中环的客户向内环转化」: ring operations move customers inward.
+
+    The preset's operations move a few dozen customers at this size, so the paired
+    difference is pooled over three seeds (one seed's is within ±2 customers of zero)."""
+    inner_on = inner_off = outer_on = outer_off = 0
+    for seed in range(3):
+        base = run(P, seed=seed)
+        off = run(
+            P,
+            "lifecycle_operations.operations.outer_to_middle.reach=0",
+            "lifecycle_operations.operations.middle_to_inner.reach=0",
+            seed=seed,
+        )
+        ring_on, ring_off = base.model.population.ring, off.model.population.ring
+        inner_on += (ring_on == Ring.INNER).sum()
+        inner_off += (ring_off == Ring.INNER).sum()
+        outer_on += (ring_on == Ring.OUTER).sum()
+        outer_off += (ring_off == Ring.OUTER).sum()
+    assert inner_on > inner_off
+    assert outer_on < outer_off
 
 
 def test_rewards_rising_with_referrals_bring_more_invited_customers() -> None:

@@ -13,10 +13,12 @@ def test_outbound_calls_add_at_least_sixty_percent_to_wecom() -> None:
     (called while still outside the private domain), about 60 % are added to WeCom; the
     preset's other targets (already engaged) cannot be added twice, so the test calls only
     the aware."""
-    arm = run(P, "channels.outbound_call.targets=[aware]")
-    reached = arm.events("outbound_call", "contacts")
-    added = arm.events("outbound_call", "engaged") + arm.events("outbound_call", "conversions")
-    assert reached > 200
+    reached = added = 0
+    for seed in range(2):  # ~200 calls per seed: the share's sd is ~0.034, pooled ~0.024
+        arm = run(P, "channels.outbound_call.targets=[aware]", seed=seed)
+        reached += arm.events("outbound_call", "contacts")
+        added += arm.events("outbound_call", "engaged") + arm.events("outbound_call", "conversions")
+    assert reached > 400
     assert 0.55 <= added / reached <= 0.7
 
 

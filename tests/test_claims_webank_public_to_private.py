@@ -24,13 +24,17 @@ def test_adviser_triggers_make_contact_count() -> None:
         "advisers.triggers.product_maturity_days=null",
     )
     # Advisers serve a few hundred customers: the size where their wins are countable.
-    triggered = run(P, size=10000, days=200)
-    routine = run(P, *off, size=10000, days=200)
-    assert triggered.events("advisers", "messages") > 1.5 * routine.events("advisers", "messages")
     won = ("conversions", "recoveries")
-    assert sum(triggered.events("advisers", e) for e in won) > sum(
-        routine.events("advisers", e) for e in won
-    )
+    wins_triggered = wins_routine = 0
+    for seed in (0, 1):  # 0–4 adviser wins per run even at this size: pooled over two seeds
+        triggered = run(P, size=10000, days=200, seed=seed)
+        routine = run(P, *off, size=10000, days=200, seed=seed)
+        assert triggered.events("advisers", "messages") > 1.5 * routine.events(
+            "advisers", "messages"
+        )
+        wins_triggered += sum(triggered.events("advisers", e) for e in won)
+        wins_routine += sum(routine.events("advisers", e) for e in won)
+    assert wins_triggered > wins_routine
 
 
 def test_a_named_adviser_keeps_customers_and_their_money() -> None:

@@ -134,15 +134,19 @@ def test_a_pinned_digest_catches_changed_data(tmp_path: Path) -> None:
     assert "the file changed since population.source_sha256 was written" in error_of(path)
 
 
-def test_equal_weights_become_the_scale_unequal_ones_are_refused(tmp_path: Path) -> None:
+def test_weights_become_population_weights_and_their_mean_the_scale(tmp_path: Path) -> None:
+    from simulation.model import OperatingMatrixModel
+
     customers_frame().assign(weight=250.0).to_csv(tmp_path / "customers.csv", index=False)
     assert load_scenario(write_scenario(tmp_path)).population.scale == 250.0
     customers_frame().assign(weight=np.arange(1, 41)).to_csv(
         tmp_path / "customers.csv", index=False
     )
-    assert "rows of unequal weight need per-customer population weights" in error_of(
-        write_scenario(tmp_path)
-    )
+    sc = load_scenario(write_scenario(tmp_path))
+    assert sc.population.scale == 20.5
+    pop = OperatingMatrixModel(sc, seed=1).population
+    assert np.array_equal(pop.weight, np.arange(1, 41, dtype=np.float64))
+    assert pop.integral_weights and not pop.unit_weights
 
 
 def edges_frame() -> pd.DataFrame:

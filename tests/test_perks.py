@@ -53,12 +53,17 @@ def test_stock_outs_raise_negative_sentiment_and_claims_stay_within_stock() -> N
 def test_urgency_raises_claims_while_stock_is_limited() -> None:
     base = {"offer_rate": 0.2, "claim_rate": 0.1}
     limited = {**base, "daily_stock": 100000}
-    a = OperatingMatrixModel(scenario_from_dict(with_perks({"v": base})), 2)
-    b = OperatingMatrixModel(scenario_from_dict(with_perks({"v": limited})), 2)
-    a.run()
-    b.run()
-    ratio = events(b, "v", "claims").sum() / events(a, "v", "claims").sum()
-    assert ratio == pytest.approx(1.3, rel=0.1)  # +30 % for "while stocks last" [000]
+    # ~160 claims per run: one seed's ratio has an sd of ~0.14, so pool four seeds (sd ~0.066)
+    # and allow 3 sd
+    unlimited = stocked = 0
+    for seed in range(2, 6):
+        a = OperatingMatrixModel(scenario_from_dict(with_perks({"v": base})), seed)
+        b = OperatingMatrixModel(scenario_from_dict(with_perks({"v": limited})), seed)
+        a.run()
+        b.run()
+        unlimited += events(a, "v", "claims").sum()
+        stocked += events(b, "v", "claims").sum()
+    assert stocked / unlimited == pytest.approx(1.3, rel=0.15)  # +30 % "while stocks last" [000]
 
 
 def test_offline_perks_redeem_only_where_merchants_are() -> None:

@@ -10,12 +10,14 @@ import typer
 from simulation.cli import app
 from simulation.cli.common import (
     SetOption,
+    ThreadsOption,
     console,
     default_out,
     progress,
     resolve_scenario_path,
     scenarios_dir,
     summary_table,
+    use_threads,
 )
 from simulation.errors import ScenarioError
 from simulation.scenario.load import load_scenario, read_yaml
@@ -30,6 +32,7 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
     plots: Annotated[bool, typer.Option(help="Write PNG figures.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress.")] = False,
+    threads: ThreadsOption = None,
 ) -> None:
     """Simulate one scenario and write summary.json, daily.parquet, ledger and figures."""
     from simulation.io import write_run
@@ -37,6 +40,7 @@ def run(
     from simulation.plots.run_plots import save_run_figures
     from simulation.result import collect_result
 
+    use_threads(threads)
     path = resolve_scenario_path(scenario)
     overrides = list(set_ or [])
     if days is not None:

@@ -37,6 +37,12 @@ def sweep(
     ] = False,
     results: ResultsOption = Path("results"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Threads per run (default 1: the worker processes are the parallelism)."
+        ),
+    ] = None,
 ) -> None:
     """Run every variant × sweep point × replicate not stored yet; each run is saved as it ends."""
     from simulation.runner import ResultStore, load_experiment
@@ -60,7 +66,9 @@ def sweep(
         else:
             with open_executor(executor, n_workers, address) as pool:
                 if quiet:
-                    report = run_sweep(store, pool, retry_failed, workers=n_workers, specs=specs)
+                    report = run_sweep(
+                        store, pool, retry_failed, workers=n_workers, specs=specs, threads=threads
+                    )
                 else:
                     with progress(transient=False) as bar:
                         task = bar.add_task("runs", total=todo)
@@ -71,6 +79,7 @@ def sweep(
                             on_progress=lambda done, _total, _o: bar.update(task, completed=done),
                             workers=n_workers,
                             specs=specs,
+                            threads=threads,
                         )
     except WorkerLost as exc:
         err_console.print(f"[red]interrupted[/red]: {escape(str(exc))}", soft_wrap=True)

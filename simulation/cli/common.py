@@ -29,6 +29,27 @@ SetOption = Annotated[
     typer.Option("--set", "-s", help="Override a field: path.to.field=value (repeatable)."),
 ]
 
+#: ``--threads N``: threads of one run's kernels (results are the same for any N).
+ThreadsOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Threads for one run's kernels (default: $OPMATRIX_THREADS, else every core; "
+        "sweeps: 1 per run). Results are identical for any count.",
+    ),
+]
+
+
+def use_threads(threads: int | None) -> int:
+    """Apply ``--threads`` (or the ``OPMATRIX_THREADS`` default); a bad variable exits 2."""
+    from simulation import kernels
+
+    try:
+        return kernels.set_threads(threads)
+    except ValueError as exc:
+        raise ScenarioError.single(f"${kernels.THREADS_ENV}", "", str(exc)) from None
+
+
 console = Console()
 err_console = Console(stderr=True)
 

@@ -57,23 +57,19 @@ def prepare_population(data: Any) -> Any:
                      "remove size (it is taken from the file) or make them agree")],
         )
     if table.weight is not None:
+        # Rows of any weights are population weights (PopulationState.weight, issue 14);
+        # population.scale is then their mean, so N × scale is the represented population.
         w = table.weight
-        if float(w.max() - w.min()) > 1e-9 * float(w.max()):
-            raise ScenarioError(
-                str(path),
-                [Problem("column 'weight'", "rows of unequal weight need per-customer "
-                         "population weights, which the model does not have yet (issue 14); "
-                         "give every row the same weight (it becomes population.scale) or drop "
-                         "the weight column")],
-            )
+        mean = float(w.mean())
         scale = data.get("scale")
-        if scale is not None and abs(float(scale) - float(w[0])) > 1e-9 * float(w[0]):
+        if scale is not None and abs(float(scale) - mean) > 1e-9 * mean:
             raise ScenarioError(
                 str(path),
-                [Problem("column 'weight'", f"every row weighs {w[0]:g} but population.scale "
-                         f"is {scale}; remove scale (it is taken from the weights)")],
+                [Problem("column 'weight'", f"the rows weigh {mean:g} on average but "
+                         f"population.scale is {scale}; remove scale (it is taken from the "
+                         "weights)")],
             )
-        data["scale"] = float(w[0])
+        data["scale"] = mean
     _digest_problem(data, path, "population")
     return data
 

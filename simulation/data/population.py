@@ -41,6 +41,8 @@ def apply_customer_table(
     table: CustomerTable, state: PopulationState, scenario: Any, rng: np.random.Generator
 ) -> None:
     """Overwrite the drawn traits and day-0 stages with the table's columns."""
+    if table.weight is not None:
+        state.set_weights(table.weight)  # population weights, one per row (issue 14)
     if table.age_band is not None:
         index = {name: i for i, name in enumerate(state.age_band_names)}
         state.age_band[:] = np.array([index[a] for a in table.age_band], dtype=np.int16)

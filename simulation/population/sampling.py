@@ -154,6 +154,7 @@ def sample_population(scenario: Scenario, rng: np.random.Generator) -> Populatio
         referrer=np.full(n, -1, dtype=np.int32),
         value_accrued=np.zeros(n, dtype=np.float64),
     )
+    state.set_weights(float(pop.scale))
     if table is not None:
         apply_customer_table(table, state, scenario, rng)
     return state

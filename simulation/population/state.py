@@ -43,6 +43,11 @@ class PopulationState:
     acquired_via: np.ndarray  # int16: channel index, WOM, STOCK or NONE
     referrer: np.ndarray  # int32 customer index, -1 = none
     value_accrued: np.ndarray  # float64 yuan earned from this customer so far
+    #: Population weights: how many real customers each row represents (float64, > 0).
+    #: ``population.scale`` for every row by default, or an imported table's ``weight`` column;
+    #: set it with :meth:`set_weights`. Counts, costs and capacities are in represented
+    #: customers (docs/performance.md, "Population weights").
+    weight: np.ndarray | None = None
     #: Names of acquisition sources; ``acquired_via`` holds an index into this list. The model
     #: fixes it from the modules' declared sources (``set_sources``) before any setup.
     sources: list[str] = field(default_factory=list)
@@ -61,6 +66,49 @@ class PopulationState:
             dupes = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"acquisition sources declared twice: {dupes}")
         self.sources = list(names)
+
+    def __post_init__(self) -> None:
+        self.set_weights(np.ones(self.n) if self.weight is None else self.weight)
+
+    def set_weights(self, weight: np.ndarray | float) -> None:
+        """Make every row represent ``weight`` customers (one number, or one per row, > 0)."""
+        w = np.broadcast_to(np.asarray(weight, dtype=np.float64), (self.n,)).copy()
+        if w.size and not (np.all(np.isfinite(w)) and w.min() > 0):
+            raise ValueError("population weights must be finite and > 0")
+        self.weight = w
+        #: every row is one customer: counts stay plain row counts (the fast, exact path)
+        self.unit_weights = bool(np.all(w == 1.0))
+        #: whole-number weights: represented counts are exact integers
+        self.integral_weights = bool(np.all(w == np.round(w)))
+        #: the mean weight, which turns represented capacities into rows
+        self.mean_weight = float(w.mean()) if w.size else 1.0
+
+    def weights(self) -> np.ndarray | None:
+        """The population weights, or ``None`` when every row is one customer."""
+        return None if self.unit_weights else self.weight
+
+    def segment_counts(self, idx: np.ndarray) -> np.ndarray:
+        """Represented customers of ``idx`` per segment (int64 for whole-number weights)."""
+        s = len(self.segment_names)
+        if self.unit_weights:
+            return np.bincount(self.segment[idx], minlength=s)
+        out = np.bincount(self.segment[idx], weights=self.weight[idx], minlength=s)
+        return np.rint(out).astype(np.int64) if self.integral_weights else out
+
+    def represented(self, idx: np.ndarray) -> float:
+        """Real customers the rows ``idx`` (indices or a boolean mask) stand for."""
+        if self.unit_weights:
+            return float(np.count_nonzero(idx) if idx.dtype == bool else idx.size)
+        return float(self.weight[idx].sum())
+
+    def rows_for(self, customers: float) -> int:
+        """Rows that stand for ``customers`` real customers (a represented capacity → rows).
+
+        Exact when every row has the same weight (``population.scale``); with unequal
+        weights the mean weight is used (an approximation for capacities only)."""
+        if self.unit_weights:
+            return int(customers)
+        return max(1, int(np.floor(customers / self.mean_weight + 1e-9)))
 
     def source_code(self, name: str) -> int:
         """The ``acquired_via`` code of a declared source."""

@@ -4,19 +4,26 @@ Stored runs are skipped (resume); failed ones too unless ``retry_failed``. Specs
 ``run_id`` (variants that resolve to the same scenario) are computed once. At most a few runs per
 worker are in flight, so memory stays flat and an interrupted sweep loses little work. Results
 are written by this process as they arrive, never collected into one big list.
+
+Throughput (issue 14): specs go to the workers in small **batches** (one task, one round trip
+and one pickled scenario list per batch, :func:`~simulation.runner.worker.execute_batch`), and
+results are stored by a **writer thread**, so the dispatch loop hands the next batch to an idle
+worker while the previous one's Parquet and JSON are still being written. The store keeps a
+single writer (that thread); a batch's runs are stored one by one, each atomically.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from simulation.runner.specs import RunSpec, expand
 from simulation.runner.store import ResultStore
-from simulation.runner.worker import RunOutcome, execute
+from simulation.runner.worker import RunOutcome, execute_batch
 
 ProgressCallback = Callable[[int, int, RunOutcome], None]
 
@@ -52,6 +59,12 @@ def pending_specs(
     return [s for s in unique if s.run_id not in status or status[s.run_id] in keep]
 
 
+def batch_size(runs: int, workers: int) -> int:
+    """Specs per task: about eight tasks per worker (load balance at the end of a sweep), at
+    most 8 runs per task (little lost when a worker dies), at least 1."""
+    return max(1, min(8, runs // max(1, 8 * workers)))
+
+
 def run_sweep(
     store: ResultStore,
     executor: Executor,
@@ -60,8 +73,14 @@ def run_sweep(
     in_flight_per_worker: int = 4,
     workers: int = 2,
     specs: list[RunSpec] | None = None,
+    threads: int | None = None,
+    batch: int | None = None,
 ) -> SweepReport:
-    """Run every pending spec of ``store.experiment`` on ``executor``; store each as it ends."""
+    """Run every pending spec of ``store.experiment`` on ``executor``; store each as it ends.
+
+    ``threads``: kernel threads per run in the workers (default 1 — the worker processes are
+    the parallelism; results are the same for any count). ``batch``: specs per task (default
+    :func:`batch_size`). About ``workers × in_flight_per_worker`` runs are in flight at once."""
     start = time.perf_counter()
     if specs is None:
         assert store.experiment is not None, "a store without an experiment needs specs"
@@ -71,51 +90,71 @@ def run_sweep(
     todo = pending_specs(specs, store, retry_failed)
     unique_total = len({s.run_id for s in specs})
     report = SweepReport(total=len(todo), skipped=unique_total - len(todo))
-    window = max(1, workers * in_flight_per_worker)
-    queue = iter(todo)
-    running: dict[Future, RunSpec] = {}
+    size = batch or batch_size(len(todo), workers)
+    batches = [todo[i : i + size] for i in range(0, len(todo), size)]
+    window = max(workers + 1, workers * in_flight_per_worker // size)
+    queue = iter(batches)
+    running: dict[Future, list[RunSpec]] = {}
+    writes: deque[Future] = deque()
+    per_run_threads = threads or 1
 
     def submit_more() -> None:
         while len(running) < window:
-            spec = next(queue, None)
-            if spec is None:
+            chunk = next(queue, None)
+            if chunk is None:
                 return
-            running[executor.submit(execute, spec)] = spec
+            running[executor.submit(execute_batch, chunk, per_run_threads)] = chunk
 
+    def drain_writes(keep: int) -> None:
+        """Wait for stored runs until at most ``keep`` writes are pending (memory stays flat);
+        a write that failed raises here."""
+        while len(writes) > keep:
+            writes.popleft().result()
+
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
     submit_more()
     try:
         while running:
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
-                spec = running.pop(future)
-                outcome = _outcome(future, spec)
-                store.write(spec, outcome)
-                report.simulate_seconds += outcome.seconds
-                if outcome.status == "done":
-                    report.done += 1
-                else:
-                    report.failed += 1
-                    report.errors[spec.run_id] = outcome.error or "failed"
-                if on_progress is not None:
-                    on_progress(report.ran, report.total, outcome)
+                chunk = running.pop(future)
+                for spec, outcome in zip(chunk, _outcomes(future, chunk), strict=True):
+                    writes.append(writer.submit(store.write, spec, outcome))
+                    report.simulate_seconds += outcome.seconds
+                    if outcome.status == "done":
+                        report.done += 1
+                    else:
+                        report.failed += 1
+                        report.errors[spec.run_id] = outcome.error or "failed"
             submit_more()
+            drain_writes(window * size)
+            if on_progress is not None and finished:
+                on_progress(report.ran, report.total, outcome)
     except BrokenProcessPool as exc:
         for future in running:
             future.cancel()
+        drain_writes(0)
         raise WorkerLost(
             f"a worker process died ({exc}); {report.ran} of {report.total} runs were stored "
             "this time; rerun the same command to resume"
         ) from None
     finally:
-        report.seconds = time.perf_counter() - start
+        try:
+            drain_writes(0)
+        finally:
+            writer.shutdown(wait=True)
+            report.seconds = time.perf_counter() - start
     return report
 
 
-def _outcome(future: Future, spec: RunSpec) -> RunOutcome:
-    """The worker's outcome; a cluster-side failure of this one task is recorded as failed."""
+def _outcomes(future: Future, chunk: list[RunSpec]) -> list[RunOutcome]:
+    """The batch's outcomes; a cluster-side failure of the task fails each of its runs."""
     try:
         return future.result()
     except BrokenProcessPool:
         raise
     except Exception as exc:  # e.g. Dask's KilledWorker: the task itself kept killing workers
-        return RunOutcome(spec.run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        return [
+            RunOutcome(spec.run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            for spec in chunk
+        ]

@@ -32,10 +32,16 @@ class RunOutcome:
     seconds: float = 0.0
 
 
-def execute(spec: RunSpec) -> RunOutcome:
-    """Run ``spec`` to completion; never raises for a failure of the run itself."""
+def execute(spec: RunSpec, threads: int | None = None) -> RunOutcome:
+    """Run ``spec`` to completion; never raises for a failure of the run itself.
+
+    ``threads``: kernel threads for this run (``None`` leaves the process's setting)."""
     start = time.perf_counter()
     try:
+        if threads is not None:
+            from simulation.kernels import set_threads
+
+            set_threads(threads)
         if spec.invalid is not None:
             raise ValueError(spec.invalid)
         if spec.model == "opmatrix":
@@ -48,6 +54,11 @@ def execute(spec: RunSpec) -> RunOutcome:
         outcome = RunOutcome(spec.run_id, "failed", error=_describe(exc))
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+def execute_batch(specs: list[RunSpec], threads: int | None = None) -> list[RunOutcome]:
+    """:func:`execute` each spec in turn: one task and one round trip for a few short runs."""
+    return [execute(spec, threads) for spec in specs]
 
 
 def _simulate(spec: RunSpec) -> RunOutcome:

@@ -150,7 +150,8 @@ class Advisers(StrategyModule):
             pop.city.astype(np.int64) if cfg.assignment == "city" else np.zeros(pop.n, np.int64)
         )
         self.adviser_pool = adviser_pools(cfg.count, np.bincount(self.pool_of))
-        self.capacity = max(1, round(cfg.capacity * cfg.workload_share))
+        # capacity in customers → rows (population weights)
+        self.capacity = pop.rows_for(max(1, round(cfg.capacity * cfg.workload_share)))
         self.daily_limit = max(1, round(cfg.messages_per_adviser_per_day * cfg.workload_share))
         self.load = np.zeros(cfg.count, dtype=np.int64)
         self.adviser = self.state("adviser")
@@ -274,5 +275,5 @@ class Advisers(StrategyModule):
         pop = self.model.population
         self.model.ledger.count(
             "advisers", event, day.index,
-            per_segment_counts(pop.segment, idx, len(pop.segment_names)),
+            pop.segment_counts(idx),
         )

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from simulation.rng import SlotDraws
+
 if TYPE_CHECKING:
     from simulation.model import OperatingMatrixModel
     from simulation.scenario.schema import ScenarioCore as Scenario
@@ -90,6 +92,9 @@ class StrategyModule:
     def __init__(self, model: OperatingMatrixModel) -> None:
         self.model = model
         self.rng: np.random.Generator = model.streams.get(self.name)
+        #: Draws keyed per customer slot (common random numbers that survive ablation, and
+        #: block-wise so any thread count gives the same numbers): simulation.rng.SlotDraws.
+        self.draws: SlotDraws = model.streams.slots(self.name)
 
     def state(self, name: str) -> np.ndarray:
         """One of this module's own arrays (writable; only the owner gets it writable)."""

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
 from simulation.rng import affordable_subset
 from simulation.scenario.types import resolve_per_segment
@@ -86,7 +85,6 @@ class Routes:
         plan = self.plans[route]
         pop = self.model.population
         ledger = self.model.ledger
-        s = len(pop.segment_names)
         seen = idx
         current = idx
         won = np.empty(0, dtype=np.int64)
@@ -95,7 +93,7 @@ class Routes:
                 break
             current = self._admit(plan, sp, current, day)
             passed = self._pass(sp, current)
-            counts = per_segment_counts(pop.segment, passed, s)
+            counts = pop.segment_counts(passed)
             ledger.count(origin, sp.event, day, counts)
             if sp.kind == "lead_capture":
                 pop.mark_aware(passed, day)
@@ -114,19 +112,23 @@ class Routes:
     def _admit(self, plan: RoutePlan, sp: StepPlan, idx: np.ndarray, day: int) -> np.ndarray:
         """Entries within the step's capacity and the route's and mix's budgets; charges them."""
         room = sp.room(day)
+        if room is not None:  # a capacity in customers → rows (population weights)
+            room = self.model.population.rows_for(room)
         if room is not None and idx.size > room:
             idx = np.sort(self.rng.choice(idx, size=room, replace=False))
         cost = sp.step.cost_per_entry
         if cost > 0:
-            idx = affordable_subset(self.rng, idx, cost, min(plan.budget_left, self.purse.left))
+            pop = self.model.population
+            idx = affordable_subset(
+                self.rng, idx, cost, min(plan.budget_left, self.purse.left), pop.weights()
+            )
             if idx.size:
-                pop = self.model.population
-                seg = per_segment_counts(pop.segment, idx, len(pop.segment_names))
+                seg = pop.segment_counts(idx)
                 self.model.ledger.charge(plan.item, day, seg * cost)
-                plan.budget_left -= idx.size * cost
-                self.purse.spend(idx.size * cost)
+                plan.budget_left -= float(seg.sum()) * cost
+                self.purse.spend(float(seg.sum()) * cost)
         if room is not None:
-            sp.used_today += idx.size
+            sp.used_today += round(self.model.population.represented(idx))
         return idx
 
     def _pass(self, sp: StepPlan, idx: np.ndarray) -> np.ndarray:

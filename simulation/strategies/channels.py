@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
-from simulation.rng import affordable_subset, bernoulli_indices
+from simulation.rng import affordable_subset
 from simulation.scenario.types import DAYS_PER_MONTH, resolve_per_segment
 from simulation.strategies.base import Day, StrategyModule
 from simulation.strategies.channel_config import ChannelConfig
@@ -140,18 +139,23 @@ class Channels(StrategyModule):
         self.segment_share = np.bincount(pop.segment, minlength=len(sc.segment_names)) / pop.n
 
     # ------------------------------------------------------------------ reach and spend
-    def contacts(self, plan: ChannelPlan) -> np.ndarray:
-        """Customers the channel reaches today: Bernoulli(reach of their segment), targets only."""
+    def contacts(self, plan: ChannelPlan, day: int) -> np.ndarray:
+        """Customers the channel reaches today: Bernoulli(reach of their segment), targets only.
+
+        Drawn per customer slot (``self.draws``, keyed by the channel's name): a customer's
+        reach does not depend on who else is targeted, and any thread count draws the same."""
         pop = self.model.population
         p_max = float(plan.reach.max())
-        cand = bernoulli_indices(self.rng, pop.n, p_max)
-        if cand.size == 0:
-            return cand
-        cand = cand[plan.targets[pop.stage[cand]]]
-        p = plan.reach[pop.segment[cand]]
-        if np.all(p == p_max):
-            return cand
-        return cand[self.rng.random(cand.size) * p_max < p]
+        decision = f"reach/{plan.name}"
+        if np.all(plan.reach == p_max):
+            cand = self.draws.bernoulli(decision, day, pop.n, p_max)
+            return cand[plan.targets[pop.stage[cand]]]
+        reach, targets = plan.reach, plan.targets
+
+        def reach_p(cand: np.ndarray) -> np.ndarray:
+            return np.where(targets[pop.stage[cand]], reach[pop.segment[cand]], 0.0)
+
+        return self.draws.thinned(decision, day, pop.n, p_max, reach_p)
 
     def _left(self, plan: ChannelPlan) -> float:
         return min(plan.budget_left, self.purse.left)
@@ -166,7 +170,8 @@ class Channels(StrategyModule):
 
     def _afford(self, plan: ChannelPlan, idx: np.ndarray, unit: float) -> np.ndarray:
         """The customers ``idx`` the budget can pay ``unit`` yuan each for (a random subset)."""
-        return affordable_subset(self.rng, idx, unit, self._left(plan))
+        weights = self.model.population.weights()
+        return affordable_subset(self.rng, idx, unit, self._left(plan), weights)
 
     def _pay_fixed(self, plan: ChannelPlan, day: int) -> bool:
         """Pay today's share of the monthly fee and staff; a channel that cannot is shut."""
@@ -188,17 +193,17 @@ class Channels(StrategyModule):
     def _run_channel(self, code: int, plan: ChannelPlan, day: Day) -> None:
         pop = self.model.population
         ledger = self.model.ledger
-        s = len(pop.segment_names)
         d = day.index
         cfg = plan.cfg
 
-        idx = self.contacts(plan)
+        idx = self.contacts(plan, d)
         if plan.caps.active:
             idx = plan.caps.under_cap(idx)
         if self.windows is not None:
             idx = self.windows.admit(code, idx)
-        if plan.limit is not None and idx.size > plan.limit:
-            idx = np.sort(self.rng.choice(idx, size=plan.limit, replace=False))
+        limit = None if plan.limit is None else pop.rows_for(plan.limit)  # customers → rows
+        if limit is not None and idx.size > limit:
+            idx = np.sort(self.rng.choice(idx, size=limit, replace=False))
         reach_unit = cfg.cost_per_impression + (cfg.cost_per_contact if plan.opens_all else 0.0)
         idx = self._afford(plan, idx, reach_unit)
         if idx.size == 0:
@@ -206,7 +211,7 @@ class Channels(StrategyModule):
         plan.caps.add(idx)
         if self.windows is not None:
             self.windows.sent(code, idx)
-        seg_counts = per_segment_counts(pop.segment, idx, s)
+        seg_counts = pop.segment_counts(idx)
         self._pay(plan, d, seg_counts * reach_unit)
         if not plan.opens_all:
             ledger.count(plan.name, "reach", d, seg_counts)
@@ -214,7 +219,7 @@ class Channels(StrategyModule):
             idx = self._afford(plan, idx, cfg.cost_per_contact)
             if idx.size == 0:
                 return
-            seg_counts = per_segment_counts(pop.segment, idx, s)
+            seg_counts = pop.segment_counts(idx)
             self._pay(plan, d, seg_counts * cfg.cost_per_contact)
         else:
             ledger.count(plan.name, "reach", d, seg_counts)
@@ -225,7 +230,6 @@ class Channels(StrategyModule):
         """What contacts do: convert, engage, respond into the route, or come back."""
         pop = self.model.population
         ledger = self.model.ledger
-        s = len(pop.segment_names)
         d = day.index
         mult = self.windows.deliver(code, idx, day) if self.windows is not None else None
         if self.model.sentiment is not None:
@@ -250,13 +254,13 @@ class Channels(StrategyModule):
             hit = self.rng.random(rest.size) < scaled(plan.engage[pop.segment[rest]], rest_pos)
             newly = rest[hit & (pop.stage[rest] <= Stage.AWARE)]
             pop.mark_engaged(newly, d)
-            ledger.count(plan.name, "engaged", d, per_segment_counts(pop.segment, newly, s))
+            ledger.count(plan.name, "engaged", d, pop.segment_counts(newly))
             rest, rest_pos = rest[~hit], rest_pos[~hit]
         if plan.respond.any() and rest.size and plan.cfg.route is not None:
             hit = self.rng.random(rest.size) < scaled(plan.respond[pop.segment[rest]], rest_pos)
             responders = rest[hit]
             ledger.count(
-                plan.name, "responses", d, per_segment_counts(pop.segment, responders, s)
+                plan.name, "responses", d, pop.segment_counts(responders)
             )
             self.routes.process(plan.cfg.route, plan.name, responders, d)
             rest = rest[~hit]
@@ -268,4 +272,4 @@ class Channels(StrategyModule):
                 p = scaled(plan.retain[seg[lapsing]], lapsing)
                 back = idx[lapsing[self.rng.random(lapsing.size) < p]]
                 pop.stage[back] = Stage.ACTIVE
-                ledger.count(plan.name, "retained", d, per_segment_counts(pop.segment, back, s))
+                ledger.count(plan.name, "retained", d, pop.segment_counts(back))

@@ -36,7 +36,6 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
 from simulation.scenario.types import (
     WEEKDAYS,
@@ -297,7 +296,6 @@ class ContactWindows(StrategyModule):
         pop = self.model.population
         ledger = self.model.ledger
         name = self.names[code]
-        s = len(pop.segment_names)
         if self.scheduled:
             sent = self._hour_in_window(pop.availability[idx] & self.send_masks[code])
         else:
@@ -309,7 +307,7 @@ class ContactWindows(StrategyModule):
         mult *= np.exp(-f.response_drop * self.fatigue[idx].astype(np.float64))
         mult *= self.theme[code] * self.urgency[code]
         outside = idx[~in_window]
-        ledger.count(name, "out_of_window", day.index, per_segment_counts(pop.segment, outside, s))
+        ledger.count(name, "out_of_window", day.index, pop.segment_counts(outside))
 
         self.fatigue[idx] += np.float32(f.per_contact)
         if self.can_leave[code] and f.opt_out_per_contact > 0:
@@ -319,5 +317,5 @@ class ContactWindows(StrategyModule):
             leave = idx[left]
             self.opted_out[leave] = True
             pop.stage[leave[pop.stage[leave] == Stage.ENGAGED]] = Stage.AWARE
-            ledger.count(name, "opt_outs", day.index, per_segment_counts(pop.segment, leave, s))
+            ledger.count(name, "opt_outs", day.index, pop.segment_counts(leave))
         return mult

@@ -197,7 +197,8 @@ class Groups(StrategyModule):
             pop.city.astype(np.int64) if cfg.assignment == "city" else np.zeros(pop.n, np.int64)
         )
         n_pools = int(self.pool_of.max(initial=0)) + 1
-        self.book = GroupBook.empty(cfg.cap, n_pools)
+        # the member cap in customers → rows (population weights)
+        self.book = GroupBook.empty(self.model.population.rows_for(cfg.cap), n_pools)
         self.group = self.state("group")
         self.muted = self.state("group_muted")
         self.koc = self.state("koc")
@@ -348,7 +349,7 @@ class Groups(StrategyModule):
     def _count(self, event: str, day: Day, idx: np.ndarray) -> None:
         pop = self.model.population
         self.model.ledger.count(
-            "groups", event, day.index, per_segment_counts(pop.segment, idx, len(pop.segment_names))
+            "groups", event, day.index, pop.segment_counts(idx)
         )
 
     def group_sizes(self) -> np.ndarray:

@@ -23,7 +23,6 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from simulation.accounting import per_segment_counts
 from simulation.population.stages import Ring, Stage
 from simulation.rng import affordable_subset, bernoulli_indices
 from simulation.scenario.types import (
@@ -152,14 +151,13 @@ class LifecycleOperations(StrategyModule):
     def _run(self, plan: _Plan, day: Day) -> None:
         pop = self.model.population
         ledger = self.model.ledger
-        s = len(pop.segment_names)
         op = plan.op
         idx = self.targets_reached(plan)
         if idx.size == 0 or plan.budget_left <= 0:
             return
         # Expected worst case per contact: its cost plus a reward; stop within budget.
         unit = op.cost_per_contact + op.reward_on_success
-        idx = affordable_subset(self.rng, idx, unit, plan.budget_left)
+        idx = affordable_subset(self.rng, idx, unit, plan.budget_left, pop.weights())
         if idx.size == 0:
             return
         p = plan.success[pop.segment[idx]]
@@ -168,13 +166,13 @@ class LifecycleOperations(StrategyModule):
         ok = idx[self.rng.random(idx.size) < p]
         self._apply(op.effect, ok, day)
         spend = (
-            per_segment_counts(pop.segment, idx, s) * op.cost_per_contact
-            + per_segment_counts(pop.segment, ok, s) * op.reward_on_success
+            pop.segment_counts(idx) * op.cost_per_contact
+            + pop.segment_counts(ok) * op.reward_on_success
         )
         ledger.charge(plan.item, day.index, spend)
         plan.budget_left -= float(spend.sum())
-        ledger.count(plan.item, "contacts", day.index, per_segment_counts(pop.segment, idx, s))
-        ledger.count(plan.item, "successes", day.index, per_segment_counts(pop.segment, ok, s))
+        ledger.count(plan.item, "contacts", day.index, pop.segment_counts(idx))
+        ledger.count(plan.item, "successes", day.index, pop.segment_counts(ok))
 
     def _apply(self, effect: str, idx: np.ndarray, day: Day) -> None:
         pop = self.model.population

@@ -30,7 +30,6 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
 from simulation.rng import affordable_subset, bernoulli_indices
 from simulation.scenario.types import (
@@ -172,7 +171,7 @@ class Perks(StrategyModule):
 
     def _count(self, plan: PerkPlan, event: str, day: int, idx: np.ndarray) -> None:
         pop = self.model.population
-        counts = per_segment_counts(pop.segment, idx, len(pop.segment_names))
+        counts = pop.segment_counts(idx)
         self.model.ledger.count(plan.item, event, day, counts)
 
     def _offer(self, plan: PerkPlan, day: Day) -> None:
@@ -219,16 +218,15 @@ class Perks(StrategyModule):
             self._count(plan, "geo_mismatch", d, claims[mismatch])
         redeemed = claims[rng.random(claims.size) < redeem_p]
         cost = plan.cfg.cost
-        redeemed = affordable_subset(rng, redeemed, cost, self.budget_left)
+        redeemed = affordable_subset(rng, redeemed, cost, self.budget_left, pop.weights())
         if redeemed.size == 0:
             return
         self._count(plan, "redemptions", d, redeemed)
         if cost > 0:
-            s = len(pop.segment_names)
             self.model.ledger.charge(
-                plan.item, d, per_segment_counts(pop.segment, redeemed, s) * cost
+                plan.item, d, pop.segment_counts(redeemed) * cost
             )
-            self.budget_left -= redeemed.size * cost
+            self.budget_left -= pop.represented(redeemed) * cost
         self._effects(plan, redeemed, d)
 
     def _groups_of(self, idx: np.ndarray) -> np.ndarray:

@@ -25,7 +25,6 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
 from simulation.rng import affordable_subset, bernoulli_indices
 from simulation.scenario.types import (
@@ -122,30 +121,31 @@ class Push(StrategyModule):
         ledger = self.model.ledger
         cfg = self.cfg
         d = day.index
-        s = len(pop.segment_names)
         p_max = float(self.send.max())
         idx = bernoulli_indices(self.rng, pop.n, p_max)
         idx = idx[self.targets[pop.stage[idx]] & ~self.opted_out[idx]]
         idx = idx[self.week_count[idx] < cfg.per_week]
         idx = idx[self.rng.random(idx.size) * p_max < self.send[pop.segment[idx]]]
         if cfg.cost_per_push > 0:
-            idx = affordable_subset(self.rng, idx, cfg.cost_per_push, self.budget_left)
+            idx = affordable_subset(
+                self.rng, idx, cfg.cost_per_push, self.budget_left, pop.weights()
+            )
         if idx.size == 0:
             return
-        counts = per_segment_counts(pop.segment, idx, s)
+        counts = pop.segment_counts(idx)
         if cfg.cost_per_push > 0:
             ledger.charge("push", d, counts * cfg.cost_per_push)
-            self.budget_left -= idx.size * cfg.cost_per_push
+            self.budget_left -= float(counts.sum()) * cfg.cost_per_push
         ledger.count("push", "sent", d, counts)
         self.week_count[idx] += 1
         fed_up = idx[self.week_count[idx] >= self.tolerance[idx]]
         self.opted_out[fed_up] = True
-        ledger.count("push", "opt_outs", d, per_segment_counts(pop.segment, fed_up, s))
+        ledger.count("push", "opt_outs", d, pop.segment_counts(fed_up))
         p_open = np.full(idx.size, cfg.open_rate)
         if self.model.sentiment is not None:
             p_open = p_open * (1.0 - self.model.sentiment.values[idx].astype(np.float64))
         opened = idx[self.rng.random(idx.size) < p_open]
-        ledger.count("push", "opens", d, per_segment_counts(pop.segment, opened, s))
+        ledger.count("push", "opens", d, pop.segment_counts(opened))
         stage = pop.stage[opened]
         prospects = opened[stage <= Stage.ENGAGED]
         won = prospects[self.rng.random(prospects.size) < self.convert[pop.segment[prospects]]]
@@ -154,4 +154,4 @@ class Push(StrategyModule):
             lapsing = opened[(stage == Stage.AT_RISK) | (stage == Stage.DORMANT)]
             back = lapsing[self.rng.random(lapsing.size) < cfg.recall_on_open]
             pop.stage[back] = Stage.ACTIVE
-            ledger.count("push", "recalled", d, per_segment_counts(pop.segment, back, s))
+            ledger.count("push", "recalled", d, pop.segment_counts(back))

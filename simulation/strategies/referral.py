@@ -30,7 +30,6 @@ import numpy as np
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
 from simulation.rng import bernoulli_indices
 from simulation.scenario.types import (
@@ -220,7 +219,6 @@ class Referral(StrategyModule):
         model = self.model
         pop = model.population
         cfg = self.cfg
-        s = len(pop.segment_names)
         inviter = self.inviters()
         if inviter.size:
             weak = self.rng.random(inviter.size) < self.weak_share
@@ -233,7 +231,7 @@ class Referral(StrategyModule):
             inviter, invitee, weak = inviter[ok], invitee[ok], weak[ok]
             model.ledger.count(
                 "referral", "invitations", day.index,
-                per_segment_counts(pop.segment, inviter, s),
+                pop.segment_counts(inviter),
             )
             prospect = pop.stage[invitee] <= Stage.ENGAGED  # O(invitees), not O(population)
             accept = np.where(weak, cfg.acceptance.weak, cfg.acceptance.strong)
@@ -261,12 +259,12 @@ class Referral(StrategyModule):
         )
         model.ledger.count(
             "referral", "conversions", day.index,
-            per_segment_counts(pop.segment, invitee, s),
+            pop.segment_counts(invitee),
         )
         if cfg.referee_reward > 0:
             model.ledger.charge(
                 "referral_welcome", day.index,
-                per_segment_counts(pop.segment, invitee, s) * cfg.referee_reward,
+                pop.segment_counts(invitee) * cfg.referee_reward,
             )
         # Wolters et al.: the larger the reward, the smaller the referred customer's edge.
         dilution = cfg.reward_dilution * np.log(np.maximum(reward, 1e-9) / cfg.reward_reference)

@@ -3,6 +3,9 @@ customers and still advocate). On a complete network the share is the population
 
 The count of advocating ties is kept incrementally: each day only the customers whose advocate
 status changed push ±1 to their neighbours, so the cost is O(changes × degree), not O(edges).
+Adoption is drawn per customer slot by thinning: candidates at the largest hazard
+(``imitation``) over all slots, each kept with its own share of advocating ties, so the cost is
+O(N · imitation) and a customer's draw does not depend on who else is a prospect.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from typing import Literal
 
 import numpy as np
 
-from simulation.accounting import per_segment_counts
+from simulation import kernels
 from simulation.population.stages import PROSPECT_STAGES, Stage
-from simulation.rng import bernoulli_indices
 from simulation.scenario.types import Probability, StrictModel
 from simulation.strategies.base import Day, StrategyModule
+
+PROSPECT_MAX = max(PROSPECT_STAGES)
+assert set(PROSPECT_STAGES) == set(range(PROSPECT_MAX + 1)), "prospect stages are 0..ENGAGED"
 
 
 class WordOfMouthConfig(StrictModel):
@@ -55,29 +60,31 @@ class WordOfMouth(StrategyModule):
         now = pop.advocates_mask()
         changed = np.flatnonzero(now != self.advocates)
         if changed.size:
-            owner, nbr = self.net.neighbours_of(changed)
-            sign = np.where(now[changed], 1, -1)[owner]
-            self.counts += np.bincount(nbr, weights=sign, minlength=pop.n).astype(np.int32)
+            sign = np.where(now[changed], 1, -1).astype(np.int32)
+            kernels.scatter_add(self.counts, self.net.indptr, self.net.indices, changed, sign)
         self.advocates = now
 
     def step(self, day: Day) -> None:
         pop = self.model.population
-        prospect = pop.in_stages(PROSPECT_STAGES)
+        d = day.index
         if self.net.is_complete:
             self.advocates = pop.advocates_mask()
             share = self.advocates.sum() / max(pop.n - 1, 1)
-            pool = np.flatnonzero(prospect)
-            won = pool[bernoulli_indices(self.rng, pool.size, self.q * share)]
+            cand = self.draws.bernoulli("adopt", d, pop.n, self.q * share)
+            won = cand[pop.stage[cand] <= PROSPECT_MAX]
         else:
             self._refresh_counts()
-            pool = np.flatnonzero(prospect & (self.counts > 0))
-            p = self.q * self.counts[pool] * self.inv_degree[pool]
-            won = pool[self.rng.random(pool.size) < p]
-        s = len(pop.segment_names)
+            counts, inv_degree, stage = self.counts, self.inv_degree, pop.stage
+
+            def hazard(cand: np.ndarray) -> np.ndarray:
+                h = self.q * counts[cand] * inv_degree[cand]
+                return np.where(stage[cand] <= PROSPECT_MAX, h, 0.0)
+
+            won = self.draws.thinned("adopt", d, pop.n, self.q, hazard)
         if self.effect == "convert":
             self.model.convert(won, day.index, "word_of_mouth")
             self.model.ledger.count(
-                "word_of_mouth", "conversions", day.index, per_segment_counts(pop.segment, won, s)
+                "word_of_mouth", "conversions", day.index, pop.segment_counts(won)
             )
         elif self.effect == "engage":
             pop.mark_engaged(won, day.index)

@@ -1,0 +1,293 @@
+"""Multi-threaded hot kernels (numba) and the run's thread count.
+
+Why numba and not threaded numpy: measured at 10M customers on the 2-core development machine
+(docs/performance.md, "Multi-threaded kernels"), the counter-based uniform below takes 24 ms in
+one fused numba loop against 331 ms as ten numpy uint64 passes, and value accrual with its
+per-segment sums takes 107 ms fused against 165 ms for numpy's three passes plus a
+``bincount`` (which holds the GIL, so a thread pool over chunks only reached 148 ms). numba
+also lets every kernel work block by block, which is what makes results independent of the
+thread count:
+
+- work is split into fixed blocks of :data:`BLOCK_SIZE` customers, never into one chunk per
+  thread; each block is processed by one thread, start to end, with the same sequential code;
+- floating-point sums are accumulated per block and the blocks are then added in block order,
+  so the rounding is the same for 1, 2 or 64 threads;
+- random numbers come from counters (see :mod:`simulation.rng`), never from a generator whose
+  state a thread would advance.
+
+The thread count is process-wide (numba's pool): :func:`set_threads` sets it (``--threads N``),
+``OPMATRIX_THREADS`` gives the default, otherwise every core is used. Sweep workers run one
+thread each unless told otherwise (their parallelism is the processes).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import types
+
+import numba as nb
+import numpy as np
+
+#: Customers per block. Part of the definition of every block-wise draw: changing it changes
+#: the numbers (never the distributions). 2**16 keeps ~150 blocks at 10M customers (enough for
+#: 16 threads to share evenly) and the per-block overhead well under 1 %.
+BLOCK_SIZE = 1 << 16
+
+THREADS_ENV = "OPMATRIX_THREADS"
+
+# SplitMix64 constants (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number
+# generators"; the same finaliser as java.util.SplittableRandom and numpy's SeedSequence mixing).
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_INV53 = 1.0 / 9007199254740992.0  # 2**-53
+#: Work (elements touched) below which a kernel runs its serial twin: waking numba's pool
+#: costs ~10-50 µs on an idle machine and milliseconds on a loaded one (measured: a 1M-slot
+#: Bernoulli draw at p = 0.001 took 0.6 ms on one thread and 36 ms on two at load 6).
+#: ``OPMATRIX_PARALLEL_MIN_WORK`` overrides it (the tests set 0 to drive the parallel twins).
+PARALLEL_MIN_WORK = int(os.environ.get("OPMATRIX_PARALLEL_MIN_WORK", 1 << 20))
+
+
+def _twins(fn):
+    """(serial, parallel) compilations of one kernel body: the same code block by block, so
+    both give the same bits; ``prange`` is a plain ``range`` in the serial one."""
+    code = fn.__code__
+    # A distinct name for the serial twin, so numba's on-disk cache keeps the two apart.
+    serial_code = code.replace(
+        co_name=code.co_name + "_serial", co_qualname=code.co_qualname + "_serial"
+    )
+    serial = types.FunctionType(serial_code, fn.__globals__, serial_code.co_name)
+    return (nb.njit(cache=True)(serial), nb.njit(cache=True, parallel=True)(fn))
+
+
+def _parallel(work: float) -> int:
+    """Index of the twin to use for ``work`` elements: 1 (parallel) when it pays."""
+    return 1 if work >= PARALLEL_MIN_WORK and nb.get_num_threads() > 1 else 0
+
+
+def available_threads() -> int:
+    """The most threads a run may use in this process (numba's pool size)."""
+    return int(nb.config.NUMBA_NUM_THREADS)
+
+
+def default_threads() -> int:
+    """``OPMATRIX_THREADS`` if set (clamped to the pool), else every core of the pool."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{THREADS_ENV}={raw!r} is not a whole number of threads") from None
+        if value < 1:
+            raise ValueError(f"{THREADS_ENV}={raw!r}: the thread count must be at least 1")
+        return min(value, available_threads())
+    return available_threads()
+
+
+def set_threads(n: int | None = None) -> int:
+    """Use ``n`` threads (``None``: :func:`default_threads`); returns the count in force.
+
+    Above the pool size (the machine's cores, or ``NUMBA_NUM_THREADS``) it is clamped: results
+    are the same for any count, only the speed changes.
+    """
+    count = default_threads() if n is None else int(n)
+    if count < 1:
+        raise ValueError("the thread count must be at least 1")
+    count = min(count, available_threads())
+    nb.set_num_threads(count)
+    return count
+
+
+def threads() -> int:
+    """Threads the kernels use now."""
+    return int(nb.get_num_threads())
+
+
+# ---------------------------------------------------------------------------- random numbers
+
+
+@nb.njit(cache=True)
+def _mix(z):  # pragma: no cover - compiled
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@nb.njit(cache=True)
+def _unit(key, counter):  # pragma: no cover - compiled
+    """Uniform in [0, 1) for (key, counter): SplitMix64's output at state key + (c+1)·γ."""
+    z = _mix(key + np.uint64(counter + 1) * _GOLDEN)
+    return (z >> _S11) * _INV53
+
+
+@nb.njit(cache=True)
+def mix64(z: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    return _mix(z)
+
+
+def _uniform_py(key, idx, out):  # pragma: no cover - compiled
+    for j in nb.prange(idx.shape[0]):
+        out[j] = _unit(key, idx[j])
+
+
+_uniform = _twins(_uniform_py)
+
+
+def uniform_at(key: int, idx: np.ndarray) -> np.ndarray:
+    """The uniform of each slot ``idx[j]`` under ``key`` (a pure function of both)."""
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    out = np.empty(idx.shape[0], dtype=np.float64)
+    _uniform[_parallel(idx.shape[0])](np.uint64(key), idx, out)
+    return out
+
+
+@nb.njit(cache=True)
+def _block_key(key, b):  # pragma: no cover - compiled
+    return _mix(key ^ _mix(np.uint64(b + 1) * _M2))
+
+
+@nb.njit(cache=True)
+def _walk_block(key, b, n, block, log1mp, out, start):  # pragma: no cover - compiled
+    """Successes of block ``b`` by geometric gaps from the block's own stream.
+
+    Writes them at ``out[start:]`` when ``out`` is long enough (the fill pass) and returns how
+    many there are (the count pass): both passes replay the same counters.
+    """
+    kb = _block_key(key, b)
+    lo = b * block
+    hi = min(n, lo + block)
+    pos = lo - 1
+    c = 0
+    j = 0
+    write = out.shape[0] > 0
+    while True:
+        u = 1.0 - _unit(kb, j)  # (0, 1]
+        j += 1
+        g = np.floor(math.log(u) / log1mp)  # a float: math.floor would be int64 and overflow
+        if g >= hi - pos - 1:
+            break
+        pos += np.int64(g) + 1
+        if write:
+            out[start + c] = pos
+        c += 1
+    return c
+
+
+def _bernoulli_counts_py(key, n, block, log1mp):  # pragma: no cover - compiled
+    nblocks = (n + block - 1) // block
+    counts = np.zeros(nblocks, dtype=np.int64)
+    empty = np.empty(0, dtype=np.int64)
+    for b in nb.prange(nblocks):
+        counts[b] = _walk_block(key, b, n, block, log1mp, empty, 0)
+    return counts
+
+
+def _bernoulli_fill_py(key, n, block, log1mp, offsets, out):  # pragma: no cover - compiled
+    nblocks = offsets.shape[0] - 1
+    for b in nb.prange(nblocks):
+        _walk_block(key, b, n, block, log1mp, out, offsets[b])
+
+
+def _bernoulli_direct_py(key, n, block, p):  # pragma: no cover - compiled
+    """Dense case: slot i succeeds when its own uniform is below p (a monotone coupling)."""
+    mask = np.empty(n, dtype=np.bool_)
+    nblocks = (n + block - 1) // block
+    for b in nb.prange(nblocks):
+        for i in range(b * block, min(n, (b + 1) * block)):
+            mask[i] = _unit(key, i) < p
+    return mask
+
+
+_bernoulli_counts = _twins(_bernoulli_counts_py)
+_bernoulli_fill = _twins(_bernoulli_fill_py)
+_bernoulli_direct = _twins(_bernoulli_direct_py)
+
+
+def bernoulli_slots(key: int, n: int, p: float) -> np.ndarray:
+    """Sorted slots ``i < n`` succeeding in independent Bernoulli(p) trials, block by block.
+
+    ``p <= 0.25``: geometric gaps inside each block from the block's own stream, O(n·p + n/B)
+    numbers; above it each slot compares its own uniform with ``p``. Either way slot ``i``'s
+    outcome depends only on (key, i's block, p), never on the thread count.
+    """
+    if n <= 0 or p <= 0.0:
+        return np.empty(0, dtype=np.int64)
+    if p >= 1.0:
+        return np.arange(n, dtype=np.int64)
+    key64 = np.uint64(key)
+    if p > 0.25:
+        mask = _bernoulli_direct[_parallel(n)](key64, n, BLOCK_SIZE, p)
+        return np.flatnonzero(mask).astype(np.int64)
+    log1mp = math.log1p(-p)
+    par = _parallel(n * p * 4)  # work ≈ the gaps drawn, twice
+    counts = _bernoulli_counts[par](key64, n, BLOCK_SIZE, log1mp)
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    out = np.empty(int(offsets[-1]), dtype=np.int64)
+    if out.size:
+        _bernoulli_fill[par](key64, n, BLOCK_SIZE, log1mp, offsets, out)
+    return out
+
+
+# ---------------------------------------------------------------------------- value accrual
+
+
+def _accrue_py(stage, lo, hi, daily_value, segment, weight, value_accrued, n_seg, block):
+    n = stage.shape[0]
+    nblocks = (n + block - 1) // block
+    part = np.zeros((nblocks, n_seg), dtype=np.float64)
+    for b in nb.prange(nblocks):
+        for i in range(b * block, min(n, (b + 1) * block)):
+            s = stage[i]
+            # Branch-free (stages are mixed, a branch mispredicts): value × 0/1 is the value or
+            # +0.0 exactly, and adding +0.0 changes no sum. Memory-bound (~27 bytes/customer).
+            v = daily_value[i] * ((s >= lo) & (s <= hi))
+            value_accrued[i] += v
+            part[b, segment[i]] += v * weight[i]  # represented value (× 1.0 is exact)
+    out = np.zeros(n_seg, dtype=np.float64)
+    for b in range(nblocks):
+        for s in range(n_seg):
+            out[s] += part[b, s]
+    return out
+
+
+_accrue = _twins(_accrue_py)
+
+
+def accrue_value(
+    stage: np.ndarray,
+    lo: int,
+    hi: int,
+    daily_value: np.ndarray,
+    segment: np.ndarray,
+    weight: np.ndarray,
+    value_accrued: np.ndarray,
+    n_segments: int,
+) -> np.ndarray:
+    """Add ``daily_value`` to ``value_accrued`` where ``lo <= stage <= hi``; return today's
+    represented value per segment (Σ value × population weight; block partial sums added in
+    block order: the same bits for any thread count)."""
+    fn = _accrue[_parallel(stage.shape[0])]
+    return fn(stage, lo, hi, daily_value, segment, weight, value_accrued, n_segments, BLOCK_SIZE)
+
+
+# ---------------------------------------------------------------------------- graph
+
+
+@nb.njit(cache=True)
+def scatter_add(counts, indptr, indices, changed, sign):  # pragma: no cover - compiled
+    """``counts[nbr] += sign[k]`` for every tie of each ``changed[k]`` (integers: exact).
+
+    Serial on purpose: changes per day are few (O(changes × degree)) and a parallel scatter
+    would need atomics for no gain.
+    """
+    for k in range(changed.shape[0]):
+        i = changed[k]
+        s = sign[k]
+        for e in range(indptr[i], indptr[i + 1]):
+            counts[indices[e]] += s

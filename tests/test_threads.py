@@ -1,0 +1,169 @@
+"""Randomness that is keyed per customer slot and per block, and kernels whose results do not
+depend on the number of threads (issue 14).
+
+Kernels pick their parallel twin only above ``PARALLEL_MIN_WORK`` elements; these tests lower
+it to 0 so that small populations (several 65,536-customer blocks) go through the parallel code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from simulation import OperatingMatrixModel, kernels, load_scenario
+from simulation.rng import SlotDraws, quantize_up
+
+REPO = Path(__file__).resolve().parents[1]
+CORE = REPO / "benchmarks" / "scenarios" / "core_ws.yaml"
+PRESET = REPO / "scenarios" / "operating_matrix.yaml"
+
+
+@pytest.fixture
+def parallel_always(monkeypatch):
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_WORK", 0)
+    before = kernels.threads()
+    yield
+    kernels.set_threads(before)
+
+
+def _state(model: OperatingMatrixModel) -> dict[str, np.ndarray]:
+    pop = model.population
+    return {
+        "stage": pop.stage.copy(),
+        "ring": pop.ring.copy(),
+        "converted_day": pop.converted_day.copy(),
+        "churned_day": pop.churned_day.copy(),
+        "acquired_via": pop.acquired_via.copy(),
+        "value_accrued": pop.value_accrued.copy(),
+        "recorder_value": model.recorder.value.copy(),
+        "stage_counts": model.recorder.stage_counts.copy(),
+    }
+
+
+def _run(path: Path, n: int, days: int, threads: int) -> dict[str, np.ndarray]:
+    kernels.set_threads(threads)
+    sc = load_scenario(path, [f"population.size={n}", f"days={days}"])
+    model = OperatingMatrixModel(sc, seed=5)
+    model.run()
+    return _state(model)
+
+
+@pytest.mark.parametrize(("path", "n", "days"), [(CORE, 200_000, 30), (PRESET, 140_000, 15)])
+def test_one_and_two_threads_give_identical_runs(parallel_always, path, n, days) -> None:
+    if kernels.available_threads() < 2:
+        pytest.skip("one core: numba's pool has a single thread")
+    one = _run(path, n, days, 1)
+    two = _run(path, n, days, 2)
+    for key in one:
+        assert np.array_equal(one[key], two[key]), key
+    assert one["converted_day"].max() > 0  # something happened
+
+
+def test_sixteen_threads_in_a_fresh_process_give_the_same_summary(tmp_path) -> None:
+    """The CLI with --threads 16 (numba's pool forced to 16 on any machine) and --threads 1."""
+    summaries = []
+    for threads in (1, 16):
+        out = tmp_path / f"t{threads}"
+        env = {
+            **os.environ,
+            "NUMBA_NUM_THREADS": "16",
+            # the population-wide kernels go parallel; tiny ones stay serial (16 threads on a
+            # loaded 2-core machine make every parallel call wait for a time slice)
+            "OPMATRIX_PARALLEL_MIN_WORK": "100000",
+            "OPMATRIX_CACHE": "off",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "simulation", "run", str(CORE), "--quiet", "--no-plots",
+             "--threads", str(threads), "--out", str(out),
+             "--set", "population.size=140000", "--days", "10"],
+            check=True, env=env, cwd=REPO, capture_output=True,
+        )
+        summaries.append(json.loads((out / "summary.json").read_text()))
+    assert summaries[0] == summaries[1]
+
+
+def test_block_bernoulli_is_thread_invariant_and_exact_in_distribution(parallel_always) -> None:
+    d = SlotDraws(3, "test")
+    n, p = 1_000_003, 0.003  # 16 blocks, the last one partial
+    kernels.set_threads(1)
+    one = d.bernoulli("x", 7, n, p)
+    kernels.set_threads(kernels.available_threads())
+    many = d.bernoulli("x", 7, n, p)
+    assert np.array_equal(one, many)
+    assert np.all(np.diff(one) > 0) and one[0] >= 0 and one[-1] < n
+    # count: Binomial(n, p) (4 sd); gaps inside a block: Geometric(p) (KS)
+    assert abs(one.size - n * p) < 4 * np.sqrt(n * p * (1 - p))
+    block = one // kernels.BLOCK_SIZE
+    gaps = np.diff(one)[block[1:] == block[:-1]]
+    assert gaps.size > 2000
+    assert stats.kstest(gaps, stats.geom(p).cdf).pvalue > 1e-3
+    # the dense path (p > 0.25) too
+    kernels.set_threads(1)
+    dense1 = d.bernoulli("y", 7, n, 0.4)
+    kernels.set_threads(kernels.available_threads())
+    assert np.array_equal(dense1, d.bernoulli("y", 7, n, 0.4))
+    assert abs(dense1.size / n - 0.4) < 0.002
+
+
+def test_tiny_probabilities_terminate_with_no_success() -> None:
+    """Gaps beyond int64 (p down to subnormals) end the block: found by hypothesis, where
+    ``math.floor`` of a huge float overflowed numba's int64 and the walk never ended."""
+    for p in (1e-9, 1e-17, 1e-300, 5e-324):
+        assert kernels.bernoulli_slots(7, 600, p).size == 0
+
+
+def test_slot_uniforms_are_per_slot_and_uniform() -> None:
+    d = SlotDraws(11, "lifecycle")
+    full = d.uniform("lapse", 40, np.arange(200_000))
+    sub = np.sort(np.random.default_rng(0).choice(200_000, 5_000, replace=False))
+    # a customer's number does not depend on who else is drawn for (common random numbers)
+    assert np.array_equal(d.uniform("lapse", 40, sub), full[sub])
+    assert stats.kstest(full, "uniform").pvalue > 1e-3
+    assert abs(np.corrcoef(full[:-1], full[1:])[0, 1]) < 0.01
+    # other decisions, days, modules and seeds are different numbers
+    for other in (
+        d.uniform("lapse", 41, np.arange(200_000)),
+        d.uniform("ring", 40, np.arange(200_000)),
+        SlotDraws(11, "groups").uniform("lapse", 40, np.arange(200_000)),
+        SlotDraws(12, "lifecycle").uniform("lapse", 40, np.arange(200_000)),
+    ):
+        assert abs(np.corrcoef(full, other)[0, 1]) < 0.01
+        assert not np.array_equal(full[:10], other[:10])
+
+
+def test_thinning_hits_each_slots_probability() -> None:
+    d = SlotDraws(2, "t")
+    n = 400_000
+    probs = np.where(np.arange(n) % 2 == 0, 0.01, 0.0025)
+    hits = np.zeros(n)
+    for day in range(30):
+        hits[d.thinned("thin", day, n, 0.01, lambda c: probs[c])] += 1
+    for value in (0.01, 0.0025):
+        sel = probs == value
+        rate = hits[sel].sum() / (30 * sel.sum())
+        assert abs(rate - value) < 4 * np.sqrt(value / (30 * sel.sum()))
+
+
+def test_quantize_up_is_a_power_of_two_bound() -> None:
+    for p in (1e-9, 0.0008, 0.0024, 0.25, 0.3, 0.999):
+        q = quantize_up(p)
+        assert p <= q <= min(1.0, 2 * p) and np.log2(q) == round(np.log2(q))
+    assert quantize_up(0.0) == 0.0 and quantize_up(1.5) == 1.0
+
+
+def test_bad_thread_settings_are_refused(monkeypatch) -> None:
+    monkeypatch.setenv(kernels.THREADS_ENV, "many")
+    with pytest.raises(ValueError, match="OPMATRIX_THREADS"):
+        kernels.default_threads()
+    monkeypatch.setenv(kernels.THREADS_ENV, "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        kernels.default_threads()
+    monkeypatch.setenv(kernels.THREADS_ENV, "64")
+    assert kernels.default_threads() == kernels.available_threads()
