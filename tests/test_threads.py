@@ -55,7 +55,7 @@ def _run(path: Path, n: int, days: int, threads: int) -> dict[str, np.ndarray]:
     return _state(model)
 
 
-@pytest.mark.parametrize(("path", "n", "days"), [(CORE, 200_000, 30), (PRESET, 140_000, 15)])
+@pytest.mark.parametrize(("path", "n", "days"), [(CORE, 140_000, 20), (PRESET, 140_000, 12)])
 def test_one_and_two_threads_give_identical_runs(parallel_always, path, n, days) -> None:
     if kernels.available_threads() < 2:
         pytest.skip("one core: numba's pool has a single thread")
