@@ -370,8 +370,9 @@ class TrialRunner:
             runs, err = self.levels(run_ids)
         if err is not None:
             return TrialResult(point, run_ids, PENALTY, PENALTY, error=err)
-        scale = specs[0].scenario.population.scale if specs[0].scenario else 1.0
-        sims = [simulated(t, runs, scale) for t in self.cal.targets.targets]
+        # levels are recorded in represented customers (population weights, issue 14): the
+        # population's scale is already in every count
+        sims = [simulated(t, runs, 1.0) for t in self.cal.targets.targets]
         dev = total_deviance(self.cal.targets.targets, sims)
         prior = sum(
             self.cal.params.parameters[name].log_density(float(v)) for name, v in point.items()

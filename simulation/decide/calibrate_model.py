@@ -31,7 +31,7 @@ from simulation.runner.specs import RunSpec
 from simulation.runner.worker import RunOutcome, _describe, _finite
 
 #: Bump when the recorded series change (it enters every calibration run's id).
-OBSERVE_VERSION = 2
+OBSERVE_VERSION = 3
 #: Smallest simulated mean a count likelihood uses (a zero mean would make any count impossible).
 MU_FLOOR = 1e-3
 P_CLIP = 1e-9
@@ -65,8 +65,12 @@ def record_levels(model: Any) -> dict[str, list[float]]:
     }
     conv = pop.converted_day
     won = conv >= 1
-    per_seg = np.zeros((horizon + 1, len(segs)), dtype=np.int64)
-    np.add.at(per_seg, (conv[won], pop.segment[won]), 1)
+    # represented customers: each row counts its population weight, as the recorder and the
+    # ledger count (issue 14's weights), so no series is multiplied by the scale again later
+    weight = getattr(pop, "weight", None)
+    w = np.ones(pop.n) if weight is None else np.asarray(weight, dtype=float)
+    per_seg = np.zeros((horizon + 1, len(segs)), dtype=float)
+    np.add.at(per_seg, (conv[won], pop.segment[won]), w[won])
     by_stage["acquisitions"] = np.cumsum(per_seg, axis=0)
     out: dict[str, list[float]] = {}
     for name, arr in by_stage.items():
@@ -75,7 +79,8 @@ def record_levels(model: Any) -> dict[str, list[float]]:
             out[f"{name}@{seg}"] = arr[:, s].tolist()
     via = pop.acquired_via
     for code, source in enumerate(pop.sources):
-        daily = np.bincount(conv[won & (via == code)], minlength=horizon + 1)[: horizon + 1]
+        sel = won & (via == code)
+        daily = np.bincount(conv[sel], weights=w[sel], minlength=horizon + 1)[: horizon + 1]
         out[f"acquisitions:{source}"] = np.cumsum(daily).tolist()
     for (item, event), arr in model.ledger.events.items():
         out[f"event:{item}.{event}"] = np.cumsum(arr[: horizon + 1].sum(axis=1)).tolist()
@@ -142,6 +147,7 @@ def simulated(target: Target, runs: list[dict[str, list[float]]], scale: float) 
                 cols.append(level[b[1:]] * scale)
             else:  # flows and proportions: differences of the running total
                 cols.append((level[b[1:]] - level[b[:-1]]) * scale)
+    # ``scale`` is 1 for runs recorded in represented customers (population weights)
         rows.append(np.concatenate(cols) if target.kind == "proportion" else cols[0])
     return np.asarray(rows, dtype=float)
 
