@@ -50,39 +50,22 @@ def test_themed_days_convert_more_than_ordinary_days() -> None:
 
 
 def test_operations_push_customers_into_the_inner_ring() -> None:
-    """[004] 「不断推动外环和中环的客户向内环转化」: ring operations move customers inward.
-
-    The preset's operations move a few dozen customers at this size, so the paired
-    difference is pooled over three seeds (one seed's is within ±2 customers of zero)."""
-    inner_on = inner_off = outer_on = outer_off = 0
-    for seed in range(3):
-        base = run(P, seed=seed)
-        off = run(
-            P,
-            "lifecycle_operations.operations.outer_to_middle.reach=0",
-            "lifecycle_operations.operations.middle_to_inner.reach=0",
-            seed=seed,
-        )
-        ring_on, ring_off = base.model.population.ring, off.model.population.ring
-        inner_on += (ring_on == Ring.INNER).sum()
-        inner_off += (ring_off == Ring.INNER).sum()
-        outer_on += (ring_on == Ring.OUTER).sum()
-        outer_off += (ring_off == Ring.OUTER).sum()
-    assert inner_on > inner_off
-    assert outer_on < outer_off
-
-
-def test_rewards_rising_with_referrals_bring_more_invited_customers() -> None:
-    """[004] 「根据推荐人数的增加，福利也呈梯级式叠加，增加了用户的邀请动力」: steeper
-    tiers bring more referred customers."""
-    flat = run(P, "referral.tiers=[{from_referral: 1, reward: 20}]", days=200)
-    steep = run(
+    """[004] 「不断推动外环和中环的客户向内环转化」: ring operations move customers inward. The
+    preset's operations are light (≈ 1 % reach a day, 2–3 % success): at 3,000 customers they
+    move a handful, so the test runs them at 20 % reach to see the direction."""
+    base = run(
         P,
-        "referral.tiers=[{from_referral: 1, reward: 20}, {from_referral: 2, reward: 80},"
-        " {from_referral: 3, reward: 200}]",
-        days=200,
+        "lifecycle_operations.operations.outer_to_middle.reach=0.2",
+        "lifecycle_operations.operations.middle_to_inner.reach=0.2",
     )
-    assert steep.acquired_via("referral") > flat.acquired_via("referral")
+    off = run(
+        P,
+        "lifecycle_operations.operations.outer_to_middle.reach=0",
+        "lifecycle_operations.operations.middle_to_inner.reach=0",
+    )
+    ring_on, ring_off = base.model.population.ring, off.model.population.ring
+    assert (ring_on == Ring.INNER).sum() > (ring_off == Ring.INNER).sum()
+    assert (ring_on == Ring.OUTER).sum() < (ring_off == Ring.OUTER).sum()
 
 
 def test_district_groups_bring_more_than_cgbs_national_pilot() -> None:

@@ -75,6 +75,12 @@ class GroupsConfig(StrictModel):
     block_probability: Probability = 0.0
     cost_per_group_per_month: Yuan = 0.0
     cost_per_post: Yuan = 0.0
+    #: Engagement needs content: a prospect member who muted the group, or whose groups saw no
+    #: post for ``quiet_days``, drifts back out of the private domain (engaged → aware) at this
+    #: daily rate. 0 = off. CGB's unstaffed groups 「社群内容不持续」 [001]; members who no longer
+    #: open a group 「最后这个群可能就放那不再打开了」 [004].
+    quiet_forget: Probability = 0.0
+    quiet_days: Annotated[int, Field(ge=1)] = 14
 
     @model_validator(mode="after")
     def _cap_allowed(self) -> GroupsConfig:
@@ -207,6 +213,7 @@ class Groups(StrategyModule):
         self.left = np.zeros(pop.n, bool)
         self.themed = {WEEKDAYS.index(d) for d in cfg.themed_days}
         self.posts_total = 0
+        self.last_post_day = 0
         self.blocked_total = 0
         model.ledger.register("groups", "group")
 
@@ -220,12 +227,29 @@ class Groups(StrategyModule):
         self._block_hot(day, joined)
         posts, lift = self.posts_today(day)
         self.posts_total += posts
+        if posts:
+            self.last_post_day = day.index
         members = np.flatnonzero(self.group >= 0)
         if members.size == 0:
             return
         members = self._mute_and_sentiment(day, members)
         self._posts(day, members, posts, lift)
+        self._drift_out(day, members)
         self._charge(day, members, posts)
+
+    def _drift_out(self, day: Day, members: np.ndarray) -> None:
+        """Prospect members who hear nothing (muted, or the groups quiet for ``quiet_days``)
+        lose the engagement joining gave them, at ``quiet_forget`` a day."""
+        cfg = self.cfg
+        if cfg.quiet_forget <= 0:
+            return
+        pop = self.model.population
+        engaged = members[pop.stage[members] == Stage.ENGAGED]
+        quiet = day.index - self.last_post_day >= cfg.quiet_days
+        deaf = engaged if quiet else engaged[self.muted[engaged]]
+        out = deaf[self.rng.random(deaf.size) < cfg.quiet_forget]
+        pop.stage[out] = Stage.AWARE
+        self._count("drifted_out", day, out)
 
     def _remove(self, idx: np.ndarray, rejoin: bool) -> None:
         if idx.size == 0:
