@@ -20,8 +20,10 @@ def fmt(value: Any, kind: str = "", pct_digits: int = 1) -> str:
         return f"{100 * value:.{pct_digits}f}%"
     if kind == "pp":  # a difference of two shares, in percentage points
         return f"{100 * value:+.{pct_digits}f} pp"
-    if kind == "money":
-        return f"¥{value:,.0f}" if abs(value) >= 100 else f"¥{value:,.2f}"
+    if kind == "money":  # "−¥1.45": the sign before the currency, a true minus sign
+        sign = "\u2212" if value < 0 else ""
+        a = abs(value)
+        return f"{sign}¥{a:,.0f}" if a >= 100 else f"{sign}¥{a:,.2f}"
     if kind == "int":
         return f"{round(value):,}"
     if kind == "days":

@@ -104,3 +104,29 @@ def opmatrix(
         timeout=timeout,
         env={**os.environ, "COLUMNS": "160", "NO_COLOR": "1"},
     )
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run the ``opmatrix`` CLI in this process: (exit code, stdout, stderr).
+
+    Much cheaper than :func:`opmatrix` (no interpreter start, no re-import), for the many
+    bad-input checks. An exception other than the CLI's own exit escapes, so a traceback fails
+    the test that provoked it.
+    """
+    import contextlib
+    import io
+
+    from simulation.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    from simulation.i18n import set_lang
+
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            set_lang(None)  # a --lang zh call must not leak into the next test
+    return code, out.getvalue(), err.getvalue()

@@ -156,17 +156,28 @@ def test_query_and_compare_on_a_real_store(
                        "-c", "cost_per_acquisition<=1e9", capsys=capsys)
     assert code == 0
     assert "paired difference vs baseline" in out and "free_douyin" in out
-    assert "ranking by conversion_rate (cost_per_acquisition<=1e+09)" in out
+    assert "ranking by conversion (cost_per_acquisition<=1e+09)" in out
     code, _, err = cli("compare", str(two_variant_experiment), "--results", results,
                        "-c", "cpa<=5", capsys=capsys)
     assert code == 2 and "unknown metric 'cpa'" in err
 
 
 def test_failing_runs_are_recorded_and_do_not_stop_the_sweep(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # k = 2100 ≥ 2000 customers passes validation but fails when the graph is built; the
-    # (0.7, 0.7) grid point breaks "aware + converted ≤ 1" and is recorded without running.
+    # k = 6 passes validation but (patched here: validation now refuses every graph that
+    # cannot be built, issue 15) fails when the graph is built; the (0.7, 0.7) grid point
+    # breaks "aware + converted ≤ 1" and is recorded without running.
+    from simulation.network import builders
+
+    real = builders.watts_strogatz_edges
+
+    def failing(n, k, p, rng):  # type: ignore[no-untyped-def]
+        if k == 6:
+            raise RuntimeError("could not rewire Watts–Strogatz graph (test)")
+        return real(n, k, p, rng)
+
+    monkeypatch.setattr(builders, "watts_strogatz_edges", failing)
     path = write_experiment(tmp_path, """
         name: failing
         days: 20
@@ -174,7 +185,7 @@ def test_failing_runs_are_recorded_and_do_not_stop_the_sweep(
         replicates: 2
         sweep:
           parameters:
-            graph.k: {values: [4, 2100]}
+            graph.k: {values: [4, 6]}
             population.segments.payroll.initial.aware: {values: [0.1, 0.7]}
             population.segments.payroll.initial.converted: {values: [0.1, 0.7]}
         """)
@@ -184,7 +195,7 @@ def test_failing_runs_are_recorded_and_do_not_stop_the_sweep(
     assert report.total == 16
     runs = store.runs_frame()
     failed = runs[runs["status"] == "failed"]
-    # Per replicate: 3 valid points with k = 2100 fail at build, (0.7, 0.7) is invalid twice.
+    # Per replicate: 3 valid points with k = 6 fail at build, (0.7, 0.7) is invalid twice.
     assert len(failed) == report.failed == 2 * (3 + 2)
     assert len(runs[runs["status"] == "done"]) == 6
     assert failed["error"].str.contains("Watts").sum() == 6

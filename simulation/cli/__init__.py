@@ -21,6 +21,20 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _options(
+    lang: str | None = typer.Option(
+        None, "--lang", help="Interface language: en | zh (default: $OPMATRIX_LANG, else en)."
+    ),
+) -> None:
+    """Simulate and compare a bank's operating-matrix strategies on a synthetic population."""
+    from simulation.i18n import LANGS, normalise, set_lang
+
+    if lang is not None and normalise(lang) is None:
+        raise typer.BadParameter(f"'{lang}' is not a language; choose one of {', '.join(LANGS)}")
+    set_lang(lang)
+
+
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from simulation.cli import (

@@ -13,13 +13,16 @@ from simulation.cli.common import (
     ThreadsOption,
     console,
     default_out,
+    err_console,
     progress,
     resolve_scenario_path,
     scenarios_dir,
     summary_table,
     use_threads,
 )
+from simulation.cli.output import FormatOption, LangOption, emit
 from simulation.errors import ScenarioError
+from simulation.i18n import tr
 from simulation.scenario.load import load_scenario, read_yaml
 
 
@@ -33,9 +36,11 @@ def run(
     plots: Annotated[bool, typer.Option(help="Write PNG figures.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress.")] = False,
     threads: ThreadsOption = None,
+    format: FormatOption = "table",
+    lang: LangOption = None,
 ) -> None:
     """Simulate one scenario and write summary.json, daily.parquet, ledger and figures."""
-    from simulation.io import write_run
+    from simulation.io import check_output_folder, write_run
     from simulation.model import OperatingMatrixModel
     from simulation.plots.run_plots import save_run_figures
     from simulation.result import collect_result
@@ -47,11 +52,7 @@ def run(
         overrides.append(f"days={days}")
     sc = load_scenario(path, overrides)
     target = out or default_out("runs", sc.name, seed)
-    if target.exists() and not (target.is_dir() and (target / "summary.json").exists()):
-        raise ScenarioError.single(
-            str(target), "--out", "exists and is not an earlier run folder (no summary.json); "
-            "choose a new folder: only a previous run's folder is replaced"
-        )
+    check_output_folder(target)  # before the simulation, not after it
     try:
         model = OperatingMatrixModel(sc, seed)
     except ScenarioError as exc:
@@ -66,8 +67,11 @@ def run(
     result = collect_result(model)
     write_run(result, target, save_run_figures if plots else None)
     if not quiet:
-        console.print(summary_table(result.summary, f"{sc.name} · seed {seed} · {sc.days} days"))
-        console.print(f"results written to [bold]{target}[/bold]")
+        title = tr("{seed_title} · seed {seed} · {days} days", seed_title=sc.name, seed=seed,
+                   days=sc.days)
+        emit(summary_table(result.summary, title), format, console)
+        done = tr("results written to {path}", path=str(target))
+        (console if format == "table" else err_console).print(done, markup=False)
 
 
 @app.command()

@@ -8,17 +8,23 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from simulation.cli import app
 from simulation.cli.common import console, err_console, fmt, progress
+from simulation.cli.output import Column, FormatOption, LangOption, OutTable, emit
 from simulation.errors import ScenarioError
 from simulation.formatting import fmt_ci
-from simulation.kpis import format_of, short_label
+from simulation.i18n import kpi_label, tr
+from simulation.kpis import format_of
 
 ResultsOption = Annotated[
     Path, typer.Option("--results", help="Root folder; an experiment's runs go to <root>/<name>/.")
 ]
+
+def _label(metric: str) -> str:
+    """Short column label of a KPI in the interface language (from the KPI registry)."""
+    return kpi_label(metric, short=True)
+
 
 @app.command()
 def sweep(
@@ -52,8 +58,17 @@ def sweep(
 
     exp = load_experiment(experiment)
     store = ResultStore.for_experiment(exp, results)
+    store.open()
     specs = expand(exp)
     n_workers = workers or default_workers()
+    broken = store.check(dict.fromkeys(s.run_id for s in specs))
+    if broken:
+        from simulation.runner.store import left_out_note
+
+        note = (left_out_note(broken) or "").replace(
+            "left out", "recomputing"
+        ).replace(" — `opmatrix sweep` recomputes them", "")
+        err_console.print(f"[yellow]note[/yellow]: {escape(note)}", soft_wrap=True)
     todo = len(pending_specs(specs, store, retry_failed))
     if not quiet:
         where = f"{executor}" + (f" {address}" if address else "") + f", {n_workers} worker(s)"
@@ -113,6 +128,8 @@ def compare(
         list[str] | None, typer.Option("--metric", "-m", help="Metrics to show (repeatable).")
     ] = None,
     results: ResultsOption = Path("results"),
+    format: FormatOption = "table",
+    lang: LangOption = None,
 ) -> None:
     """Each strategy vs the baseline: means with 95 % CIs, paired differences, ranking, indices."""
     from simulation.runner import analysis
@@ -120,6 +137,7 @@ def compare(
 
     store = ResultStore.open_target(experiment, results)
     runs = store.runs_frame()
+    _note_left_out(runs)
     if runs.empty:
         raise ScenarioError.single(
             str(experiment), "", f"no stored runs in {store.root}; run `opmatrix sweep` first"
@@ -139,15 +157,22 @@ def compare(
     done = runs[runs["status"] == "done"]
     failed = len(runs) - len(done)
     expected = len(store.specs())
-    console.print(
-        f"[bold]{done['experiment'].iat[0] if len(done) else ''}[/bold] · {len(done)} done, "
-        f"{failed} failed, {expected - len(runs)} not run of {expected} runs"
+    counts = tr("{done} done, {failed} failed, {missing} not run of {expected} runs",
+                done=len(done), failed=failed, missing=expected - len(runs), expected=expected)
+    name = done["experiment"].iat[0] if len(done) else ""
+    (console if format == "table" else err_console).print(
+        f"[bold]{escape(str(name))}[/bold] · {counts}", soft_wrap=True
     )
-    console.print(_summary_table(analysis.variant_summary(runs, metrics), metrics))
+    tables: list[OutTable] = []
+    summary = _summary_table(analysis.variant_summary(runs, metrics), metrics)
+    summary.notes += _undefined_notes(done, metrics)
+    if summary.view is not None:
+        summary.view.notes = summary.notes
+    tables.append(summary)
     baseline = store.baseline()
     if baseline and runs["variant"].nunique() > 1:
         diffs = analysis.paired_differences(runs, baseline, metrics)
-        console.print(_diff_table(diffs, baseline))
+        tables.append(_diff_table(diffs, baseline))
     swept = [c for c in runs.columns if c.startswith("param:")]
     by = ["variant", "sample_id"] if swept else ["variant"]
     ranked = analysis.rank(runs, objective, constraints, by=by)
@@ -160,7 +185,7 @@ def compare(
     if swept:
         params = done.drop_duplicates(["variant", "sample_id"])[["variant", "sample_id", *swept]]
         ranked = ranked.merge(params, on=["variant", "sample_id"], how="left")
-    console.print(_rank_table(ranked.head(10), objective, constraints, swept))
+    tables.append(_rank_table(ranked.head(10), objective, constraints, swept))
     info = runs.attrs.get("sweep") or {}
     if info.get("sampler") in ("sobol", "morris", "lhs", "random"):
         try:
@@ -170,7 +195,22 @@ def compare(
                 f"[yellow]no sensitivity indices[/yellow]: {escape(str(exc))}", soft_wrap=True
             )
         else:
-            console.print(_sensitivity_table(indices, objective))
+            tables.append(_sensitivity_table(indices, objective))
+    emit(tables, format, console)
+
+
+def _undefined_notes(done: Any, metrics: list[str]) -> list[str]:
+    """A note per metric that is undefined (NaN) in some finished runs: its mean skips them."""
+    notes = []
+    for m in metrics:
+        if m in done.columns:
+            k = int(done[m].isna().sum())
+            if k:
+                notes.append(tr(
+                    "{metric}: undefined in {k} of {n} run(s) (a horizon shorter than the "
+                    "window, or no acquisition for a CPA); the mean is over the rest",
+                    metric=_label(m), k=k, n=len(done)))
+    return notes
 
 
 @app.command()
@@ -178,94 +218,155 @@ def query(
     experiment: Annotated[Path, typer.Argument(help="Experiment YAML or its results folder.")],
     sql: Annotated[str, typer.Argument(help="SQL over the views runs, daily, daily_segments.")],
     results: ResultsOption = Path("results"),
-    csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+    format: FormatOption = "table",
+    csv: Annotated[bool, typer.Option("--csv", help="Same as --format csv.")] = False,
+    limit: Annotated[
+        int, typer.Option(min=1, help="Most rows to print (a notice says how many were cut).")
+    ] = 1000,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds the query may run before it is stopped.")
+    ] = 30.0,
+    lang: LangOption = None,
 ) -> None:
-    """SQL over the stored runs (DuckDB), e.g. "SELECT variant, avg(cpa) FROM runs GROUP BY 1"."""
+    """SQL over the stored runs (DuckDB), e.g.
+    "SELECT variant, avg(conversion_rate), avg(cpa) FROM runs GROUP BY 1".
+
+    Views: runs (one row per run: variant, replicate, seed, status, param:… columns, the KPIs;
+    cpa is short for cost_per_acquisition), daily (totals per run and day), daily_segments.
+    """
     import duckdb
 
     from simulation.runner.store import ResultStore
 
+    if not sql.strip():
+        raise ScenarioError.single(
+            "query", "SQL", "is empty; e.g. \"SELECT variant, avg(cpa) FROM runs GROUP BY 1\""
+        )
     store = ResultStore.open_target(experiment, results)
+    _note_left_out(store.runs_frame())
     try:
-        frame = store.query(sql)
+        frame, total = store.query_limited(sql, limit=limit, timeout=timeout)
+    except TimeoutError:
+        raise ScenarioError.single(
+            "query", "SQL", f"stopped after {timeout:g} s (--timeout); a recursive CTE without "
+            "an end, or a cross join, runs for ever"
+        ) from None
     except duckdb.Error as exc:
-        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
+        lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()] or ["failed"]
         more = f"\n  {lines[1]}" if len(lines) > 1 else ""
         err_console.print(f"error in query: {lines[0]}{more}", soft_wrap=True, markup=False)
         raise typer.Exit(2) from None
-    if csv:
-        print(frame.to_csv(index=False), end="")
-        return
-    table = Table(title=f"{len(frame)} row(s)", title_justify="left")
-    for col in frame.columns:
-        table.add_column(str(col), justify="right" if frame[col].dtype.kind in "iuf" else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*(fmt(v) for v in row))
-    console.print(table)
+    notes = []
+    if total > len(frame):
+        notes.append(f"showing the first {len(frame):,} of {total:,} rows (--limit)")
+    cols = [Column(str(c), str(c), align="right" if frame[c].dtype.kind in "iuf" else "left")
+            for c in frame.columns]
+    rows = [list(r) for r in frame.itertuples(index=False)]
+    cells = [[fmt(v) for v in r] for r in rows]
+    table = OutTable(tr("{n} row(s)", n=f"{total:,}"), cols, rows, None, notes)
+    table.view = OutTable.of_cells(table.title, cols, cells, notes)
+    emit(table, "csv" if csv else format, console)
+
+
+def _note_left_out(runs: Any) -> None:
+    """Say on stderr how many stored runs a command did not use, and why."""
+    from simulation.runner.store import left_out_note
+
+    note = left_out_note(runs.attrs.get("left_out") or {})
+    if note:
+        err_console.print(f"[yellow]note[/yellow]: {escape(note)}", soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------- tables
 
 
-def _summary_table(summary: Any, metrics: list[str]) -> Table:
-    table = Table(
-        title="mean [95 % CI] over replicates (and sweep points, if any)", title_justify="left"
-    )
-    table.add_column("variant")
-    table.add_column("n", justify="right")
-    for m in metrics:
-        table.add_column(short_label(m), justify="right")
+def _summary_table(summary: Any, metrics: list[str]) -> OutTable:
+    title = tr("mean [95 % CI] over replicates (and sweep points, if any)")
+    cols = [Column("variant", tr("variant"), align="left"), Column("n", tr("n"))]
+    cols += [Column(f"{m}{end}", f"{_label(m)}{end}", format_of(m))
+             for m in metrics for end in ("", "_ci_low", "_ci_high")]
+    rows, cells = [], []
+    nan = float("nan")
     for variant, group in summary.groupby("variant", sort=False):
-        cells = {r.metric: fmt_ci(r.mean, r.ci_low, r.ci_high, format_of(r.metric))
-                 for r in group.itertuples()}
-        table.add_row(str(variant), str(int(group["n"].max())), *(cells[m] for m in metrics))
+        by = {r.metric: r for r in group.itertuples()}
+        n = int(group["n"].max())
+        triples = [(by[m].mean, by[m].ci_low, by[m].ci_high) if m in by else (nan, nan, nan)
+                   for m in metrics]
+        rows.append([str(variant), n, *(v for t in triples for v in t)])
+        cells.append([str(variant), str(n), *(
+            fmt_ci(*t, format_of(m)) for m, t in zip(metrics, triples, strict=True))])
+    view_cols = [*cols[:2], *(Column(m, _label(m)) for m in metrics)]
+    table = OutTable(title, cols, rows)
+    table.view = OutTable.of_cells(title, view_cols, cells)
     return table
 
 
-def _diff_table(diffs: Any, baseline: str) -> Table:
-    table = Table(
-        title=f"paired difference vs {baseline} (same seeds), mean [95 % CI]; * CI excludes 0",
-        title_justify="left",
-    )
-    table.add_column("variant")
+def _diff_table(diffs: Any, baseline: str) -> OutTable:
     metrics = list(dict.fromkeys(diffs["metric"]))
-    for m in metrics:
-        table.add_column(f"Δ {short_label(m)}", justify="right")
+    variants = list(dict.fromkeys(diffs["variant"]))
+    title = tr("paired difference vs {baseline} (same seeds), mean [95 % CI]; * CI excludes 0",
+               baseline=baseline)
+    tests = int(diffs["p_value"].notna().sum())
+    notes = []
+    if tests > 1:
+        notes.append(tr(
+            "p-values of {tests} tests ({metrics} metrics × {variants} variants): about {expect} "
+            "would fall below 0.05 by chance alone; the Holm column controls the family-wise "
+            "error rate", tests=tests, metrics=len(metrics), variants=len(variants),
+            expect=f"{0.05 * tests:.1f}",
+        ) + tr(" († Holm-adjusted p < 0.05)"))
+    keys = ("variant", "metric", "n_pairs", "mean_diff", "ci_low", "ci_high", "p_value", "p_holm")
+    cols = [Column(k, tr(k), align="left" if k in ("variant", "metric") else "right")
+            for k in keys]
+    rows = [[getattr(r, k) for k in keys] for r in diffs.itertuples()]
+    view_cols = [Column("variant", tr("variant"), align="left")]
+    view_cols += [Column(m, f"Δ {_label(m)}") for m in metrics]
+    cells = []
     for variant, group in diffs.groupby("variant", sort=False):
-        cells = {}
+        by = {}
         for r in group.itertuples():
             kind = format_of(r.metric)
+            kind = "pp" if kind == "pct" else kind
             star = "*" if r.ci_low > 0 or r.ci_high < 0 else ""
-            cells[r.metric] = fmt_ci(r.mean_diff, r.ci_low, r.ci_high, kind) + star
-        table.add_row(str(variant), *(cells.get(m, "—") for m in metrics))
+            dagger = "†" if r.p_holm < 0.05 else ""
+            by[r.metric] = fmt_ci(r.mean_diff, r.ci_low, r.ci_high, kind) + star + dagger
+        cells.append([str(variant), *(by.get(m, "—") for m in metrics)])
+    table = OutTable(title, cols, rows, None, notes, 2)
+    table.view = OutTable.of_cells(title, view_cols, cells, notes)
     return table
 
 
-def _rank_table(ranked: Any, objective: str, constraints: list[Any], swept: list[str]) -> Table:
-    rule = ", ".join(map(str, constraints)) or "no constraint"
-    title = f"ranking by {objective} ({rule}); pareto: no arm has lower CPA and higher conversion"
-    table = Table(title=title, title_justify="left")
-    cols = ["rank", "variant", *(["sample_id"] if swept else []), *swept, "n"]
+def _rank_table(ranked: Any, objective: str, constraints: list[Any], swept: list[str]) -> OutTable:
+    rule = ", ".join(map(str, constraints)) or tr("no constraint")
+    title = tr("ranking by {objective} ({rule}); pareto: no arm has lower CPA and higher "
+               "conversion", objective=_label(objective), rule=rule)
+    keys = ["rank", "variant", *(["sample_id"] if swept else []), *swept, "n"]
     flags = [c for c in ("feasible", "pareto") if c in ranked.columns]
-    metric_cols = [c for c in ranked.columns if c not in (*cols, *flags)]
-    for c in [*cols, *metric_cols, *flags]:
-        label = short_label(c.removeprefix("param:"))
-        table.add_column(label, justify="left" if c == "variant" else "right")
+    metric_cols = [c for c in ranked.columns if c not in (*keys, *flags)]
+    cols = [Column(c, tr(c) if c in ("rank", "variant", "n") else _label(c.removeprefix("param:")),
+                   format_of(c), "left" if c == "variant" else "right")
+            for c in [*keys, *metric_cols]]
+    cols += [Column(c, tr(c)) for c in flags]
+    rows, cells = [], []
     for _, row in ranked.iterrows():
-        table.add_row(
-            *(fmt(row[c]) for c in cols),
-            *(fmt(row[c], format_of(c)) for c in metric_cols),
-            "yes" if row["feasible"] else "[red]no[/red]",
-            *(["yes" if row["pareto"] else ""] if "pareto" in flags else []),
-        )
-    return table
+        values = [row[c] for c in [*keys, *metric_cols]] + [bool(row[c]) for c in flags]
+        rows.append(values)
+        cells.append([fmt(row[c]) for c in keys]
+                     + [fmt(row[c], format_of(c)) for c in metric_cols]
+                     + [tr("yes") if row["feasible"] else tr("no")]
+                     + ([tr("yes") if row["pareto"] else ""] if "pareto" in flags else []))
+    return OutTable(title, cols, rows, cells, key_columns=2)
 
 
-def _sensitivity_table(indices: Any, metric: str) -> Table:
-    table = Table(title=f"sensitivity of {metric} (SALib)", title_justify="left")
-    for c in ("variant", "parameter", "method", "index", "value", "± conf"):
-        table.add_column(c, justify="right" if c in ("value", "± conf") else "left")
-    for r in indices.itertuples():
-        table.add_row(str(r.variant), r.parameter, r.method, r.index, f"{r.value:.3f}",
-                      "—" if math.isnan(r.conf) else f"{r.conf:.3f}")
-    return table
+def _sensitivity_table(indices: Any, metric: str) -> OutTable:
+    names = ("variant", "parameter", "method", "index", "value", "± conf")
+    cols = [Column(k, tr(k), align="right" if k in ("value", "± conf") else "left")
+            for k in ("variant", "parameter", "method", "index", "value", "conf")]
+    for c, n in zip(cols, names, strict=True):
+        c.label = tr(n)
+    rows = [[r.variant, r.parameter, r.method, r.index, r.value, r.conf]
+            for r in indices.itertuples()]
+    cells = [[str(r.variant), r.parameter, r.method, r.index, f"{r.value:.3f}",
+              "—" if math.isnan(r.conf) else f"{r.conf:.3f}"] for r in indices.itertuples()]
+    return OutTable(tr("sensitivity of {metric} (SALib)", metric=_label(metric)), cols, rows,
+                    cells, key_columns=2)

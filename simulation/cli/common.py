@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,12 +16,14 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from simulation.errors import ScenarioError
 from simulation.formatting import fmt
 from simulation.kpis import in_group
 from simulation.scenario.presets import find_scenario, preset_names, scenarios_dir  # noqa: F401
+
+if TYPE_CHECKING:
+    from simulation.cli.output import OutTable
 
 #: ``--set path.to.field=value``, shared by every command that loads a scenario.
 SetOption = Annotated[
@@ -69,9 +71,13 @@ def resolve_scenario_path(name: str) -> Path:
 
 
 def default_out(kind: str, name: str, seed: int | None = None) -> Path:
+    """``results/<kind>/<safe name>-<time>[-s<seed>]``: the name is made safe first, so a
+    scenario named ``../../x`` still lands inside ``results/``."""
+    from simulation.io import safe_name
+
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = f"-s{seed}" if seed is not None else ""
-    base = Path("results") / kind / f"{name}-{stamp}{suffix}"
+    base = Path("results") / kind / f"{safe_name(name)}-{stamp}{suffix}"
     out, i = base, 1
     while out.exists():
         i += 1
@@ -92,17 +98,19 @@ def progress(transient: bool = True) -> Progress:
     )
 
 
-def summary_table(summary: dict[str, Any], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("KPI")
-    table.add_column("total", justify="right", style="bold")
-    segments = summary.get("segments", {})
-    for seg in segments:
-        table.add_column(seg, justify="right")
+def summary_table(summary: dict[str, Any], title: str) -> OutTable:
+    """A run's headline KPIs, total and per segment (rows: KPIs in the interface language)."""
+    from simulation.cli.output import Column, OutTable
+    from simulation.i18n import kpi_label, tr
+
+    segments = summary.get("segments", {}) or {}
+    cols = [Column("kpi", tr("KPI"), align="left"), Column("total", tr("total"))]
+    cols += [Column(str(seg), str(seg)) for seg in segments]
+    rows, cells = [], []
     for kpi in in_group("table"):
-        table.add_row(
-            kpi.label,
-            fmt(summary.get(kpi.name), kpi.format),
-            *(fmt(segments[s].get(kpi.name), kpi.format) for s in segments),
-        )
+        values = [summary.get(kpi.name), *(segments[s].get(kpi.name) for s in segments)]
+        rows.append([kpi.name, *values])
+        cells.append([kpi_label(kpi.name), *(fmt(v, kpi.format) for v in values)])
+    table = OutTable(title, cols, rows)
+    table.view = OutTable.of_cells(title, cols, cells)
     return table

@@ -16,7 +16,7 @@ from typing import Any
 
 import solara
 from matplotlib.figure import Figure
-from mesa.visualization import SolaraViz
+from mesa.visualization.solara_viz import ModelController, ModelCreator, ShowSteps
 from mesa.visualization.utils import update_counter
 
 from simulation import kpis
@@ -28,6 +28,8 @@ from simulation.dashboard.charts import (
 )
 from simulation.dashboard.levers import COMPARE_OFF, comparable, levers_for
 from simulation.dashboard.session import TrainingSession
+from simulation.i18n import kpi_label, set_lang, tr
+from simulation.plots.localise import localise
 from simulation.scenario.load import load_scenario
 from simulation.strategies.registry import Scenario
 
@@ -56,15 +58,29 @@ def model_params(base: Scenario, seed: int) -> dict[str, Any]:
     levers = levers_for(base)
     params: dict[str, Any] = {
         "base": base,
-        "seed": {"type": "SliderInt", "label": "seed (A and B share it)", "value": seed,
+        "seed": {"type": "SliderInt", "label": tr("seed (A and B share it)"), "value": seed,
                  "min": 0, "max": 99, "step": 1},
-        "compare": {"type": "Select", "label": "strategy B = A with this lever changed",
+        "compare": {"type": "Select", "label": tr("strategy B = A with this lever changed"),
                     "value": COMPARE_OFF, "values": [COMPARE_OFF, *comparable(levers)]},
-        "compare_factor": {"type": "SliderFloat", "label": "B: lever multiplied by",
+        "compare_factor": {"type": "SliderFloat", "label": tr("B: lever multiplied by"),
                            "value": 2.0, "min": 0.0, "max": 5.0, "step": 0.1},
     }
-    params.update({lv.key: lv.param() for lv in levers})
+    for lv in levers:
+        spec = lv.param()
+        spec["label"] = lever_label(spec.get("label", lv.key))
+        params[lv.key] = spec
     return params
+
+
+def lever_label(label: str) -> str:
+    """A lever's label in the interface language: ``<name>: <what>`` keeps the channel or
+    section name the scenario chose and translates what the lever does."""
+    name, sep, what = label.rpartition(": ")
+    if not sep:
+        return tr(label)
+    if tr(what) == what:
+        return label
+    return f"{tr(name)}：{tr(what)}"
 
 
 def _fmt(value: Any, kind: str) -> str:
@@ -83,14 +99,16 @@ def kpi_html(session: TrainingSession) -> str:
     table = session.kpis()
     head = "".join(f'<th style="{CELL}">{html.escape(k)}</th>' for k in table)
     rows = []
-    for label, key, kind in KPI_ROWS:
+    for _label, key, kind in KPI_ROWS:
+        label = tr("day") if key == "day" else kpi_label(key)
         cells = "".join(
             f'<td data-kpi="{key}" data-strategy="{k}" style="{CELL}">'
             f"{_fmt(v.get(key), kind)}</td>"
             for k, v in table.items()
         )
         rows.append(f'<tr><td style="padding:1px 12px 1px 0">{html.escape(label)}</td>{cells}</tr>')
-    caption = f"B = A with {html.escape(session.compare_label)}" if session.compare_label else ""
+    caption = (tr("B = A with {lever}", lever=html.escape(session.compare_label))
+               if session.compare_label else "")
     changed = session.changed_levers()
     if changed:
         caption += ("<br>" if caption else "") + "A: " + html.escape(
@@ -101,7 +119,8 @@ def kpi_html(session: TrainingSession) -> str:
         '<div class="opmatrix-kpis"><table style="border-collapse:collapse;font-size:14px">'
         f"<caption style='text-align:left;caption-side:top;padding-bottom:4px'>{caption}"
         "</caption>"
-        f"<tr><th>KPI · day {session.day} of {session.horizon}</th>{head}</tr>"
+        f"<tr><th>{tr('KPI · day {day} of {days}', day=session.day, days=session.horizon)}"
+        f"</th>{head}</tr>"
         + "".join(rows)
         + "</table></div>"
     )
@@ -112,10 +131,10 @@ def KpiPanel(model: TrainingSession) -> None:
     update_counter.get()
     for message in model.messages:
         solara.Warning(message)
-    solara.Markdown(
+    solara.Markdown(tr(
         "Move a lever, then **Reset** to apply it; **▶** plays, **Step** advances "
-        "(render interval) days. Strategy B, when chosen, runs on the same seed."
-    )
+        "{days} days. Strategy B, when chosen, runs on the same seed.", days=RENDER_INTERVAL
+    ))
     solara.HTML(tag="div", unsafe_innerHTML=kpi_html(model))
 
 
@@ -126,7 +145,7 @@ def chart(fn: Callable[[TrainingSession], Figure], title: str) -> Any:
     def Chart(model: TrainingSession) -> None:
         update_counter.get()
         key = [id(model), model.day]
-        fig = solara.use_memo(lambda: fn(model), dependencies=key)
+        fig = solara.use_memo(lambda: localise(fn(model)), dependencies=key)
         with solara.Column(classes=[f"opmatrix-chart-{title}"]):
             solara.FigureMatplotlib(fig, format="png", dependencies=key)
 
@@ -134,26 +153,59 @@ def chart(fn: Callable[[TrainingSession], Figure], title: str) -> Any:
     return Chart
 
 
-COMPONENTS = [
-    (KpiPanel, 0),
-    (chart(funnel_chart, "funnel"), 0),
-    (chart(conversion_cpa_chart, "conversion"), 0),
-    (chart(retention_chart, "retention"), 0),
-    (chart(network_chart, "network"), 1),
-]
+#: Days one Step (and one redraw while playing) advances: a training group watches weeks go by,
+#: not single days. Fixed, so Mesa's "Render Interval" slider is not shown.
+RENDER_INTERVAL = 5
+
+#: (tab title, components) in tab order.
+TABS: tuple[tuple[str, tuple[Any, ...]], ...] = (
+    ("Strategy and KPIs", (KpiPanel, chart(funnel_chart, "funnel"),
+                           chart(conversion_cpa_chart, "conversion"),
+                           chart(retention_chart, "retention"))),
+    ("Social network", (chart(network_chart, "network"),)),
+)
+#: The (component, page) list in Mesa's SolaraViz format (page = tab index).
+COMPONENTS = [(c, i) for i, (_title, comps) in enumerate(TABS) for c in comps]
+
+
+@solara.component
+def TrainingViz(model: TrainingSession, model_params: dict[str, Any], name: str) -> None:
+    """Mesa's SolaraViz layout for a training room: the same model controller (Reset, ▶,
+    Step) and lever form, named tabs instead of "Page 0 / Page 1", and none of the developer
+    controls a trainer does not need (Mesa's "Use Threads" and "Render Interval": the model is
+    stepped on one thread, :data:`RENDER_INTERVAL` days per redraw)."""
+    reactive_model = solara.use_reactive(model)
+    parameters = solara.use_reactive({})
+    play_interval = solara.use_reactive(50)
+    render_interval = solara.use_reactive(RENDER_INTERVAL)  # Mesa's controller reads .value
+    use_threads = solara.use_reactive(False)
+    with solara.AppBar():
+        solara.AppBarTitle(name)
+    with solara.Sidebar(), solara.Column():
+        with solara.Card(tr("Run")):
+            solara.SliderInt(label=tr("Play speed: pause between steps (ms)"),
+                             value=play_interval, min=1, max=500, step=10)
+            solara.Text(tr("Each step advances {days} days; the charts redraw after each.",
+                           days=RENDER_INTERVAL), style={"font-size": "0.85em"})
+            ModelController(reactive_model, model_parameters=parameters,
+                            play_interval=play_interval, render_interval=render_interval,
+                            use_threads=use_threads)
+        with solara.Card(tr("Levers")):
+            ModelCreator(reactive_model, model_params, model_parameters=parameters)
+        with solara.Card(tr("Information")):
+            ShowSteps(reactive_model.value)
+    with solara.lab.Tabs():
+        for title, comps in TABS:
+            with solara.lab.Tab(tr(title)), solara.Column():
+                for comp in comps:
+                    comp(reactive_model.value)
 
 
 @solara.component
 def Page() -> None:
     """One browser session: its own TrainingSession built from the CLI's scenario."""
+    set_lang(os.environ.get("OPMATRIX_LANG"))
     base, seed = solara.use_memo(base_scenario, dependencies=[])
     params = solara.use_memo(lambda: model_params(base, seed), dependencies=[])
     model = solara.use_memo(lambda: TrainingSession(base=base, seed=seed), dependencies=[])
-    SolaraViz(
-        model,
-        components=COMPONENTS,
-        model_params=params,
-        name=f"opmatrix · {base.name}",
-        play_interval=50,
-        render_interval=5,
-    )
+    TrainingViz(model, params, f"opmatrix · {base.name}")

@@ -48,28 +48,35 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float = 10.0, height: floa
 
 
 def save(fig: Figure, path: Path | str) -> None:
-    fig.savefig(path, dpi=110)
+    """Write ``fig`` in the interface language (``--lang``; see plots/localise.py), close it."""
+    from simulation.plots.localise import localise
+
+    localise(fig).savefig(path, dpi=110)
     plt.close(fig)
 
 
 def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
-    """The figure as PNG bytes (for HTML reports and the dashboard); closes the figure."""
+    """The figure as PNG bytes (for HTML reports and the dashboard), in the interface
+    language; closes the figure."""
+    from simulation.plots.localise import localise
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    localise(fig).savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
     return buf.getvalue()
 
 
 def yuan(value: float, _pos: int | None = None) -> str:
-    """Axis label for money: ¥1.2M, ¥35k, ¥120."""
+    """Axis label for money: ¥1.2M, ¥35k, ¥120, −¥1.45 (the sign before the currency)."""
     a = abs(value)
+    sign = "\u2212" if value < 0 else ""
     if a >= 1e6:
-        return f"¥{value / 1e6:.1f}M"
+        return f"{sign}¥{a / 1e6:.1f}M"
     if a >= 1e4:
-        return f"¥{value / 1e3:.0f}k"
+        return f"{sign}¥{a / 1e3:.0f}k"
     if a >= 1e3:
-        return f"¥{value / 1e3:.1f}k"
-    return f"¥{value:.0f}" if a >= 10 or value == 0 else f"¥{value:.2f}"
+        return f"{sign}¥{a / 1e3:.1f}k"
+    return f"{sign}¥{a:.0f}" if a >= 10 or value == 0 else f"{sign}¥{a:.2f}"
 
 
 def money_axis(ax: Axes, axis: str = "y") -> None:

@@ -103,13 +103,13 @@ def build_experiment_report(store: ResultStore, progress: Progress | None = None
     if not diffs.empty:
         report.tables.append(Table(
             f"Paired differences vs '{baseline}' (same seeds)",
-            ["variant", "metric", "pairs", "mean difference [95 % CI]", "p-value"],
+            ["variant", "metric", "pairs", "mean difference [95 % CI]", "p-value", "Holm p"],
             [[str(r.variant), ep.metric_label(r.metric), str(r.n_pairs),
               fmt_ci(r.mean_diff, r.ci_low, r.ci_high,
                   "pp" if _kind(r.metric) == "pct" else _kind(r.metric), 2),
-              fmt(r.p_value)] for r in diffs.itertuples()],
+              fmt(r.p_value), fmt(r.p_holm)] for r in diffs.itertuples()],
             "Each variant's run minus the baseline's run on the same seed: common random "
-            "numbers cancel the noise both share.",
+            "numbers cancel the noise both share." + _multiple_note(diffs),
         ))
     if len(failed):
         report.tables.append(Table(
@@ -146,6 +146,19 @@ def build_experiment_report(store: ResultStore, progress: Progress | None = None
             report.extra_yaml.append(("What each variant changes (vs the baseline scenario)",
                                       to_yaml(changes)))
     return report
+
+
+def _multiple_note(diffs: pd.DataFrame) -> str:
+    """A word on multiple comparisons: how many tests, how many chance hits to expect."""
+    tests = int(diffs["p_value"].notna().sum())
+    if tests < 2:
+        return ""
+    from simulation.i18n import tr
+
+    return " " + tr(
+        "{tests} tests at once: about {expect} p-values below 0.05 are expected by chance alone "
+        "even with no real difference; the Holm column adjusts for that (family-wise error "
+        "rate).", tests=tests, expect=f"{0.05 * tests:.1f}")
 
 
 def _figure_plan(

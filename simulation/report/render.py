@@ -112,10 +112,113 @@ pre { background: #f6f8fa; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem;
 """
 
 
+#: Report phrases → Chinese (``--lang zh``); KPI names come from the KPI registry and figure
+#: phrases from plots/localise.py. A phrase missing here stays English, never blank.
+REPORT_ZH: dict[str, str] = {
+    "Run report": "运行报告",
+    "Experiment report": "实验报告",
+    "run folder": "运行目录",
+    "seed": "随机种子",
+    "days": "天数",
+    "customers simulated": "模拟客户数",
+    "scenario hash": "场景哈希",
+    "opmatrix version": "opmatrix 版本",
+    "experiment": "实验",
+    "results folder": "结果目录",
+    "variants": "策略",
+    "runs": "运行次数",
+    "seeds (replicates, shared by every variant)": "随机种子（重复运行，各策略共用）",
+    "sweep": "参数扫描",
+    "KPIs": "关键指标",
+    "KPI": "指标",
+    "total": "合计",
+    "Acquisitions by source": "按来源的获客",
+    "source": "来源",
+    "share": "占比",
+    "variant": "策略",
+    "metric": "指标",
+    "pairs": "配对数",
+    "mean difference [95 % CI]": "均值差 [95% 置信区间]",
+    "p-value": "p 值",
+    "Holm p": "Holm 校正 p",
+    "Failed runs": "失败的运行",
+    "run": "运行",
+    "error": "错误",
+    "KPIs by variant: mean [95 % CI]": "各策略关键指标：均值 [95% 置信区间]",
+    "Student-t intervals over replicates (and sweep points, for a sweep).":
+        "按重复运行（及扫描点）计算的 Student-t 区间。",
+    "Each variant's run minus the baseline's run on the same seed: common random numbers "
+    "cancel the noise both share.":
+        "每个策略的运行减去基准在相同随机种子下的运行：共同随机数抵消了两者共有的噪声。",
+    "Funnel by channel": "各渠道漏斗",
+    "Conversion and retention by segment": "各客群的转化与留存",
+    "Cost breakdown": "费用构成",
+    "Ring migration": "圈层迁移",
+    "Social network by lifecycle stage": "按生命周期阶段的社交网络",
+    "Variants compared": "策略对比",
+    "Paired differences (forest plot)": "配对差（森林图）",
+    "CPA vs conversion with the Pareto frontier": "获客成本与转化率及帕累托前沿",
+    "Retention curves": "留存曲线",
+    "Figures": "图表",
+    "Resolved scenario": "解析后的场景",
+    "What each variant changes (vs the baseline scenario)": "各策略的改动（相对基准场景）",
+    "Definitions: docs/kpis.md. One run, so no confidence interval: run an experiment with "
+    "replicates (opmatrix sweep) for CIs.":
+        "定义见 docs/kpis.md。单次运行没有置信区间："
+        "请用重复运行的实验（opmatrix sweep）获得置信区间。",
+    "Mean of each KPI per variant with its 95 % confidence interval.":
+        "各策略每个指标的均值及其 95% 置信区间。",
+}
+
+
+def _zh(text: str) -> str:
+    from simulation.plots.localise import translate
+
+    if text in REPORT_ZH:
+        return REPORT_ZH[text]
+    if " · " in text:
+        return " · ".join(_zh(t) for t in text.split(" · "))
+    return translate(text)
+
+
+def localise_report(report: Report) -> Report:
+    """The report's own texts in Chinese when the interface is (figures are translated as
+    they are embedded); user names and numbers stay as they are."""
+    from simulation.i18n import is_zh
+
+    if not is_zh():
+        return report
+    return Report(
+        title=_zh(report.title),
+        subtitle=report.subtitle,
+        facts=[(_zh(k), v) for k, v in report.facts],
+        tables=[Table(_zh(t.title), [_zh(c) for c in t.columns],
+                      [[_zh(r[0]) if r else r, *r[1:]] for r in t.rows], _zh(t.note))
+                for t in report.tables],
+        figures=[EmbeddedFigure(_zh(f.title), _zh(f.caption), f.data_uri)
+                 for f in report.figures],
+        notes=[_zh(n) for n in report.notes],
+        scenario_yaml=report.scenario_yaml,
+        extra_yaml=[(_zh(t), y) for t, y in report.extra_yaml],
+    )
+
+
 def render_html(report: Report) -> str:
+    from simulation.i18n import get_lang
+
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return env.from_string(TEMPLATE).render(r=report, generated=stamp)
+    lang = get_lang()
+    template = TEMPLATE
+    if lang == "zh":
+        template = (template.replace('<html lang="en">', '<html lang="zh-CN">')
+                    .replace("<h2>Figures</h2>", "<h2>图表</h2>")
+                    .replace("<h2>Resolved scenario</h2>", "<h2>解析后的场景</h2>")
+                    .replace("Generated {{ generated }} by opmatrix.",
+                             "由 opmatrix 生成于 {{ generated }}。")
+                    .replace('"Noto Sans", sans-serif', '"Noto Sans", "Noto Sans CJK SC", '
+                             '"PingFang SC", "Microsoft YaHei", sans-serif'))
+    return env.from_string(template).render(r=localise_report(report), generated=stamp)
 
 
 def write_html(report: Report, path: Path) -> Path:

@@ -58,8 +58,33 @@ def load_run(run_dir: Path) -> RunResult:
         }
     except (OSError, ValueError) as exc:
         raise ScenarioError.single(str(run_dir), "", f"not a readable run folder: {exc}") from None
+    problem = summary_problem(data)
+    if problem:
+        raise ScenarioError.single(str(run_dir / "summary.json"), problem[0], problem[1])
     summary = data.pop("kpis", {})
     return RunResult(summary=summary, provenance=data, **tables)
+
+
+def summary_problem(data: Any) -> tuple[str, str] | None:
+    """(field, what is wrong) when a summary.json is not what ``opmatrix run`` writes."""
+    if not isinstance(data, dict):
+        return "", f"expected a JSON object, got a {type(data).__name__}"
+    kpis = data.get("kpis")
+    if not isinstance(kpis, dict):
+        return "kpis", f"expected a mapping of KPI names to numbers, got {type(kpis).__name__}"
+    for key, value in kpis.items():
+        if key == "segments":
+            if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                return "kpis.segments", "expected a mapping of segment names to KPI mappings"
+        elif isinstance(value, bool) or not isinstance(value, int | float | dict | type(None)):
+            return f"kpis.{key}", f"expected a number, got {value!r:.40}"
+    if not isinstance(data.get("scenario"), dict):
+        kind = type(data.get("scenario")).__name__
+        return "scenario", f"expected the scenario as a mapping, got {kind}"
+    seed = data.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        return "seed", f"expected a non-negative integer seed, got {seed!r:.40}"
+    return None
 
 
 def _kpi_table(summary: dict[str, Any]) -> Table:

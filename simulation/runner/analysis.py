@@ -4,7 +4,8 @@ All functions take the tidy frames of :class:`~simulation.runner.store.ResultSto
 tidy frames (contract for plots and reports; column names are stable):
 
 - :func:`variant_summary` → ``variant, metric, n, mean, ci_low, ci_high``
-- :func:`paired_differences` → ``variant, metric, n_pairs, mean_diff, ci_low, ci_high, p_value``
+- :func:`paired_differences` → ``variant, metric, n_pairs, mean_diff, ci_low, ci_high, p_value,
+  p_holm`` (``p_holm``: Holm-adjusted over every variant × metric test in the frame)
 - :func:`pareto_front` → boolean mask (minimise ``x``, maximise ``y``)
 - :func:`rank` → arms ordered by an objective, with ``feasible`` from constraints
 - :func:`sensitivity` → ``variant, parameter, metric, method, index, value, conf``
@@ -84,8 +85,13 @@ def paired_differences(
     metrics: Sequence[str] = DEFAULT_OUTCOMES,
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """Variant − baseline per metric, paired by replicate seed and sweep point, with t-CIs."""
-    columns = ["variant", "metric", "n_pairs", "mean_diff", "ci_low", "ci_high", "p_value"]
+    """Variant − baseline per metric, paired by replicate seed and sweep point, with t-CIs.
+
+    Many metrics × variants are tested at once, so some raw p-values fall below 0.05 by chance;
+    ``p_holm`` adjusts them (Holm's step-down method, family-wise error rate) over all tests.
+    """
+    columns = ["variant", "metric", "n_pairs", "mean_diff", "ci_low", "ci_high", "p_value",
+               "p_holm"]
     done = _done(runs)
     if baseline not in set(done["variant"]):
         return pd.DataFrame(columns=columns)
@@ -107,7 +113,20 @@ def paired_differences(
                 {"variant": variant, "metric": metric, "n_pairs": n, "mean_diff": mean,
                  "ci_low": low, "ci_high": high, "p_value": p}
             )
-    return pd.DataFrame(rows, columns=columns)
+    out = pd.DataFrame(rows, columns=columns)
+    out["p_holm"] = holm(out["p_value"].to_numpy(dtype=float))
+    return out
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm-adjusted p-values (statsmodels); NaN entries stay NaN and are not counted."""
+    from statsmodels.stats.multitest import multipletests
+
+    out = np.full(p_values.shape, math.nan)
+    ok = np.isfinite(p_values)
+    if ok.any():
+        out[ok] = multipletests(p_values[ok], method="holm")[1]
+    return out
 
 
 def _paired_p_value(diff: np.ndarray) -> float:

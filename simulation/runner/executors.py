@@ -91,10 +91,19 @@ def open_executor(
             yield client.get_executor(pure=False)
     else:
         from distributed import Client
+        from distributed.comm.addressing import parse_address, parse_host_port
 
+        try:  # a malformed address is refused before any connection attempt
+            _scheme, location = parse_address(str(address))
+            parse_host_port(location)
+        except (ValueError, TypeError) as exc:
+            raise ScenarioError.single(
+                "--address", "", f"'{address}' is not a scheduler address such as "
+                f"tcp://10.0.0.5:8786 ({exc})"
+            ) from None
         try:
             client = Client(address, timeout="10s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise ScenarioError.single(
                 "--address", "", f"cannot reach a Dask scheduler at {address}: {exc}"
             ) from None

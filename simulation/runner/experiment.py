@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import difflib
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ from simulation.data.hooks import absolutize_sources
 from simulation.errors import Problem, ScenarioError
 from simulation.runner import testmodels
 from simulation.scenario.load import line_of, read_yaml, validate_model
-from simulation.scenario.overrides import set_path
+from simulation.scenario.overrides import new_entry_problem, set_path
 from simulation.scenario.presets import find_scenario
 from simulation.scenario.types import StrictModel
 from simulation.strategies.registry import Scenario
@@ -51,6 +52,10 @@ KPI_COLUMNS: tuple[str, ...] = kpis.names("runs")
 DEFAULT_OUTCOMES: tuple[str, ...] = kpis.names("outcome")
 
 Sampler = Literal["grid", "random", "lhs", "sobol", "morris"]
+#: Most runs one experiment may expand into (variants × sweep points × replicates): (inf.) at
+#: ~1 s per small run on 16 cores, 200k runs are half a day; a typo such as ``replicates:
+#: 1000000000`` or a sample count of 2⁴⁰ is refused at load with the count, never expanded.
+MAX_RUNS = 200_000
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -119,7 +124,7 @@ VariantOverrides = dict[str, Any] | None
 class ExperimentConfig(StrictModel):
     """The experiment YAML as written (see the module docstring for an example)."""
 
-    name: Annotated[str, Field(pattern=_NAME_PATTERN)] | None = None
+    name: Annotated[str, Field(pattern=_NAME_PATTERN, max_length=80)] | None = None
     description: str = ""
     model: Literal["opmatrix", *testmodels.MODELS] = "opmatrix"  # type: ignore[valid-type]
     scenario: str | None = None
@@ -164,7 +169,9 @@ class Experiment:
 
     @property
     def name(self) -> str:
-        return self.config.name or self.source.stem
+        from simulation.io import safe_name
+
+        return self.config.name or safe_name(self.source.stem, "experiment")
 
     @property
     def model(self) -> str:
@@ -263,14 +270,18 @@ def path_problem(root: BaseModel, parts: list[str]) -> str | None:
         if isinstance(node, BaseModel):
             fields = type(node).model_fields
             if part not in fields:
-                return f"unknown parameter '{part}' in {here}; valid: {', '.join(fields)}"
+                close = difflib.get_close_matches(part, list(fields), n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                return f"unknown parameter '{part}' in {here}; valid: {', '.join(fields)}{hint}"
             node = getattr(node, part)
         elif isinstance(node, dict):
             if part not in node:
                 if last:
                     return None
                 keys = ", ".join(map(str, node)) or "(none)"
-                return f"'{part}' is not in {here}; existing: {keys}"
+                close = difflib.get_close_matches(part, list(map(str, node)), n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                return f"'{part}' is not in {here}; existing: {keys}{hint}"
             node = node[part]
         elif isinstance(node, list | tuple):
             if not part.isdigit() or int(part) >= len(node):
@@ -292,6 +303,7 @@ def load_experiment(path: Path | str) -> Experiment:
     cfg = validate_model(ExperimentConfig, data, source)
     checker = _Checker(data, source)
     checker.config(cfg)
+    checker.run_count(cfg, max(1, len(cfg.variants)))
     checker.raise_if_any()
     if cfg.model == "opmatrix":
         scenario_path = _resolve_scenario(cfg.scenario or "", path)
@@ -313,6 +325,7 @@ def load_experiment(path: Path | str) -> Experiment:
     else:
         scenario_path, base_data, base, variant_bases = None, None, None, {}
         variant_overrides = checker.toy_variants(cfg)
+    checker.run_count(cfg, len(variant_overrides))
     checker.raise_if_any()
     from simulation.runner.samplers import sample_points
 
@@ -360,12 +373,38 @@ class _Checker:
             if cfg.model == "opmatrix"
             else set(testmodels.MODELS[cfg.model].outcomes)
         )
+        if cfg.outcomes is not None and not cfg.outcomes:
+            self.add(("outcomes",), "lists no outcome; name at least one, or remove the key "
+                     "for the defaults")
+        import re
+
+        for name in cfg.variants:
+            if not re.match(_NAME_PATTERN, str(name)) or len(str(name)) > 80:
+                self.add(("variants", str(name)),
+                         f"variant name {str(name)!r} must start with a letter or digit and use "
+                         "only letters, digits, _ . - (at most 80 characters)")
         for i, outcome in enumerate(cfg.outcomes or []):
             if outcome not in valid:
                 names = ", ".join(sorted(valid))
                 self.add(("outcomes", i), f"unknown outcome '{outcome}'; valid: {names}")
         if cfg.sweep is not None:
             self._sweep_shape(cfg.sweep)
+
+    def run_count(self, cfg: ExperimentConfig, variants: int) -> None:
+        """Refuse an experiment that expands into more than MAX_RUNS runs (before expanding)."""
+        points = design_size(cfg.sweep) if cfg.sweep is not None else 1
+        runs = variants * max(1, points) * cfg.replicates
+        if runs <= MAX_RUNS:
+            return
+        if cfg.sweep is not None and points > MAX_RUNS:
+            loc: tuple[str | int, ...] = ("sweep", "samples" if cfg.sweep.samples else
+                                          "parameters")
+            what = f"{points:,} {cfg.sweep.sampler} points"
+        else:
+            loc = ("replicates",)
+            what = f"{variants} variant(s) × {max(1, points):,} point(s) × {cfg.replicates:,} "
+            what += "replicate(s)"
+        self.add(loc, f"{what} = {runs:,} runs; an experiment may have at most {MAX_RUNS:,}")
 
     def _sweep_shape(self, sweep: SweepConfig) -> None:
         loc = ("sweep",)
@@ -410,6 +449,8 @@ class _Checker:
             if base is not None:
                 earlier = [p for p in values if p != path and path.startswith(f"{p}.")]
                 problem = None if earlier else path_problem(base, parts)
+                if problem is None and not earlier:
+                    problem = new_entry_problem(Scenario, data, parts, values[path], list(values))
                 if problem:
                     self.add((*loc, path), problem)
                     bad = True
@@ -509,7 +550,7 @@ class _Checker:
             for variant, overrides in variant_overrides.items():
                 for value in ends:
                     data = apply_paths(variant_bases.get(variant, base_data), overrides)
-                    self.scenario_paths(data, loc, {name: value}, None)
+                    self.scenario_paths(data, loc[:-1], {name: value}, None)
                     if len(self.problems) > before:
                         last = self.problems[-1]
                         last.message = f"at {value!r} (variant {variant}): {last.message}"
@@ -531,6 +572,22 @@ class _Checker:
         if not cfg.variants:
             return {"base": {}}
         return {str(k): _plain(v or {}) for k, v in cfg.variants.items()}
+
+
+def design_size(sweep: SweepConfig) -> int:
+    """Number of points ``sweep`` expands into, computed without drawing them."""
+    d = len(sweep.parameters)
+    n = int(sweep.samples or 0)
+    if sweep.sampler == "grid":
+        size = 1
+        for rng in sweep.parameters.values():
+            size *= len(rng.values) if rng.values is not None else (rng.levels or 3)
+        return size
+    if sweep.sampler == "sobol":
+        return n * (d + 2)
+    if sweep.sampler == "morris":
+        return n * (d + 1)
+    return n
 
 
 def grid_points(parameters: dict[str, ParameterRange]) -> list[dict[str, Any]]:

@@ -12,6 +12,12 @@ so a process killed at any moment leaves either a complete run or none (a stray 
 removed on the next open). Re-running skips stored runs; failed runs are skipped too unless
 retried.
 
+Integrity: a record carries the size and SHA-256 of its Parquet file and a SHA-256 of its own
+content (``integrity``). A file truncated, emptied, overwritten or swapped for another table, or
+a record edited by hand, fails the check when the store is read: such a run is *never used*; it
+is listed (by run id, with the reason) in :meth:`ResultStore.check`, left out of every frame
+with a count the commands print, and recomputed by the next ``opmatrix sweep``.
+
 Contract for plots and reports (column names are stable):
 
 - :meth:`ResultStore.runs_frame` → one row per run of the experiment that has a record:
@@ -30,6 +36,7 @@ Contract for plots and reports (column names are stable):
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -87,6 +94,28 @@ def _write_json(data: Any) -> Callable[[Path], None]:
     return lambda p: p.write_text(text, encoding="utf-8")
 
 
+def file_digest(path: Path) -> tuple[int, str]:
+    """(size in bytes, SHA-256 hex) of a file, read in blocks."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+    return size, h.hexdigest()
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """SHA-256 of a record's content without its ``integrity`` field (canonical JSON)."""
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+#: Why a stored run is not used, by run id (see :meth:`ResultStore.check`).
+LeftOut = dict[str, str]
+
+
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()
@@ -101,6 +130,8 @@ class ResultStore:
         self.runs_dir = self.root / "runs"
         self.experiment = experiment
         self._specs: list[RunSpec] | None = None
+        # load() results keyed by the files' (mtime, size): each file is hashed once per change.
+        self._checked: dict[str, tuple[Any, tuple[dict[str, Any] | None, str | None]]] = {}
 
     @classmethod
     def for_experiment(
@@ -131,7 +162,23 @@ class ResultStore:
 
     def open(self) -> None:
         """Create the folders and remove temporary files a killed writer left behind."""
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        from simulation.errors import ScenarioError
+
+        for folder in (self.root, self.runs_dir):
+            if folder.exists() and not folder.is_dir():
+                raise ScenarioError.single(
+                    str(folder), "", "is a file, expected the results folder of the experiment; "
+                    "move it away or choose another --results"
+                )
+        from simulation.io import check_writable_parent
+
+        check_writable_parent(self.runs_dir, "--results")
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ScenarioError.single(
+                str(self.runs_dir), "", f"cannot create the results folder: {exc.strerror}"
+            ) from None
         for stray in self.runs_dir.glob(".*.tmp"):
             # ".<name>.<pid>.tmp": leave the files of a writer that is still running (two sweeps
             # of one experiment at once), remove those of a killed one.
@@ -157,10 +204,13 @@ class ResultStore:
     def write(self, spec: RunSpec, outcome: RunOutcome) -> None:
         """Store one finished (or failed) run: Parquet table first, JSON record last."""
         has_daily = outcome.status == "done" and outcome.daily is not None
+        table_digest: dict[str, Any] | None = None
         if has_daily:
             assert outcome.daily is not None
             table = outcome.daily.assign(run_id=spec.run_id)
             atomic_write(self.parquet_path(spec.run_id), _parquet_writer(table))
+            size, sha = file_digest(self.parquet_path(spec.run_id))
+            table_digest = {"size": size, "sha256": sha}
         record = {
             **spec.labels(),
             "status": outcome.status,
@@ -173,7 +223,11 @@ class ResultStore:
             "details": outcome.details,
             "scenario": spec.scenario.model_dump(mode="json") if spec.scenario else None,
             "inputs": spec.inputs,
+            "table": table_digest,
         }
+        # Round-trip through JSON first so the digest is over exactly what a reader sees.
+        record = json.loads(json.dumps(record, default=_json_default))
+        record["integrity"] = record_digest(record)
         atomic_write(self.record_path(spec.run_id), _write_json(record))
 
     # ------------------------------------------------------------------ reading
@@ -184,26 +238,92 @@ class ResultStore:
     def parquet_path(self, run_id: str) -> Path:
         return self.runs_dir / f"{run_id}.parquet"
 
-    def record(self, run_id: str) -> dict[str, Any] | None:
+    def load(self, run_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """(record, None) for a stored run that passes the integrity check; (None, reason)
+        for one that fails it; (None, None) for a run with no record at all."""
+        key = (_stat_key(self.record_path(run_id)), _stat_key(self.parquet_path(run_id)))
+        cached = self._checked.get(run_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        result = self._load(run_id)
+        self._checked[run_id] = (key, result)
+        return result
+
+    def _load(self, run_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        path = self.record_path(run_id)
         try:
-            return json.loads(self.record_path(run_id).read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError):
-            return None
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None, None
+        except IsADirectoryError:
+            return None, "record is a folder, not a file"
+        except UnicodeDecodeError:
+            return None, "record is not UTF-8 text"
+        except OSError as exc:
+            return None, f"record unreadable ({exc.strerror})"
+        try:
+            rec = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            return None, "record is not valid JSON (truncated or overwritten)"
+        if not isinstance(rec, dict):
+            return None, f"record is a JSON {type(rec).__name__}, not an object"
+        if "integrity" not in rec:
+            return None, "record has no integrity checksum (written by hand or an old version)"
+        if rec.get("integrity") != record_digest(rec):
+            return None, "record checksum mismatch (edited after it was written)"
+        if rec.get("status") not in ("done", "failed"):
+            return None, f"record has an unknown status {rec.get('status')!r}"
+        kpis = rec.get("kpis")
+        if kpis is not None and not isinstance(kpis, dict):
+            return None, "record kpis is not a mapping"
+        for name, value in (kpis or {}).items():
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                return None, f"KPI {name} is not a number ({value!r})"
+        if rec["status"] == "done" and rec.get("has_daily"):
+            table = rec.get("table") or {}
+            try:
+                size, sha = file_digest(self.parquet_path(run_id))
+            except FileNotFoundError:
+                return None, "table (.parquet) missing"
+            except OSError as exc:
+                return None, f"table (.parquet) unreadable ({exc.strerror})"
+            if size != table.get("size"):
+                return None, f"table size {size} B, record says {table.get('size')} B (truncated?)"
+            if sha != table.get("sha256"):
+                return None, "table checksum mismatch (overwritten or replaced)"
+        return rec, None
+
+    def record(self, run_id: str) -> dict[str, Any] | None:
+        """The run's record if it is stored and passes the integrity check, else None."""
+        return self.load(run_id)[0]
+
+    def check(self, run_ids: Iterable[str] | None = None) -> LeftOut:
+        """Stored runs that fail the integrity check: ``run_id → reason``."""
+        if run_ids is None:
+            run_ids = self._stored_ids()
+        out: LeftOut = {}
+        for run_id in run_ids:
+            _, problem = self.load(run_id)
+            if problem:
+                out[run_id] = problem
+        return out
+
+    def _stored_ids(self) -> list[str]:
+        if not self.runs_dir.is_dir():
+            return []
+        return sorted(p.stem for p in self.runs_dir.glob("*.json") if not p.name.startswith("."))
 
     def status(self, run_ids: Iterable[str] | None = None) -> dict[str, str]:
-        """``run_id → 'done' | 'failed'`` for stored runs (among ``run_ids`` if given)."""
+        """``run_id → 'done' | 'failed'`` for stored runs that pass the integrity check."""
         if run_ids is None:
-            run_ids = [p.stem for p in self.runs_dir.glob("*.json")]
+            run_ids = self._stored_ids()
         out: dict[str, str] = {}
         for run_id in run_ids:
             rec = self.record(run_id)
-            if rec is None:
-                continue
-            if rec["status"] == "done" and rec.get("has_daily") and not self.parquet_path(
-                run_id
-            ).exists():
-                continue  # a record without its table is not a finished run
-            out[run_id] = rec["status"]
+            if rec is not None:
+                out[run_id] = rec["status"]
         return out
 
     def specs(self) -> list[RunSpec]:
@@ -221,10 +341,24 @@ class ResultStore:
         return self._specs
 
     def manifest(self) -> dict[str, Any]:
+        """The stored manifest; {} when there is none, ScenarioError when it is damaged."""
+        from simulation.errors import ScenarioError
+
+        path = self.root / "manifest.json"
         try:
-            return json.loads((self.root / "manifest.json").read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            data = None
+        if not _manifest_ok(data):
+            if self.experiment is not None:
+                return {}  # rewritten by the next sweep from the experiment file
+            raise ScenarioError.single(
+                str(path), "", "damaged manifest (not the JSON an experiment store writes); "
+                "rerun `opmatrix sweep <experiment.yaml>` to rewrite it"
+            )
+        return data
 
     def sweep_info(self) -> dict[str, Any] | None:
         if self.experiment is not None:
@@ -237,9 +371,18 @@ class ResultStore:
         return self.manifest().get("baseline")
 
     def runs_frame(self) -> pd.DataFrame:
-        """One row per stored run of this experiment (labels, ``param:`` columns, KPIs)."""
+        """One row per stored run of this experiment (labels, ``param:`` columns, KPIs).
+
+        Runs that fail the integrity check are left out; ``frame.attrs["left_out"]`` maps their
+        run ids to the reason, so every command can say what it did not use.
+        """
         specs = self.specs()
-        records = {rid: self.record(rid) for rid in dict.fromkeys(s.run_id for s in specs)}
+        records: dict[str, dict[str, Any] | None] = {}
+        left_out: LeftOut = {}
+        for rid in dict.fromkeys(s.run_id for s in specs):
+            records[rid], problem = self.load(rid)
+            if problem:
+                left_out[rid] = problem
         param_names = list(dict.fromkeys(k for s in specs for k in s.params))
         rows: list[dict[str, Any]] = []
         for spec in specs:
@@ -279,6 +422,8 @@ class ResultStore:
                 frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
         frame.attrs["sweep"] = self.sweep_info()
         frame.attrs["baseline"] = self.baseline()
+        frame.attrs["left_out"] = left_out
+        frame.attrs["expected"] = len(dict.fromkeys(s.run_id for s in specs))
         return frame
 
     def daily_frame(self) -> pd.DataFrame:
@@ -334,6 +479,72 @@ class ResultStore:
             return con.execute(sql).df()
         finally:
             con.close()
+
+    def query_limited(
+        self, sql: str, limit: int = 1000, timeout: float = 30.0
+    ) -> tuple[pd.DataFrame, int]:
+        """(first ``limit`` rows, total row count) of ``sql``, stopped after ``timeout`` s.
+
+        The limit is pushed into DuckDB, so a query of 10⁸ rows never reaches memory; a query
+        that runs past the time limit (a recursive CTE without an end) raises TimeoutError.
+        """
+        import threading
+
+        import duckdb
+
+        con = self.connect()
+        timer = threading.Timer(timeout, con.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            rel = con.sql(sql)
+            if rel is None:  # a statement without a result (SET, CREATE VIEW …)
+                return pd.DataFrame(), 0
+            frame = rel.limit(limit + 1).df()
+            total = len(frame)
+            if total > limit:
+                rows = rel.aggregate("count(*)").fetchall()
+                total = int(rows[0][0]) if rows else total
+                frame = frame.iloc[:limit]
+            return frame, total
+        except duckdb.InterruptException:
+            raise TimeoutError(f"query stopped after {timeout} s") from None
+        finally:
+            timer.cancel()
+            con.close()
+
+
+def _stat_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _manifest_ok(data: Any) -> bool:
+    if not isinstance(data, dict) or not isinstance(data.get("specs", []), list):
+        return False
+    keys = (*LABEL_COLUMNS, "params", "model")
+    return all(isinstance(s, dict) and all(k in s for k in keys) for s in data.get("specs", []))
+
+
+def left_out_note(left_out: LeftOut, limit: int = 3) -> str | None:
+    """One line saying how many stored runs were not used and why (None if all were used)."""
+    if not left_out:
+        return None
+    by_reason: dict[str, list[str]] = {}
+    for run_id, reason in left_out.items():
+        by_reason.setdefault(reason, []).append(run_id)
+    parts = []
+    for reason, ids in by_reason.items():
+        shown = ", ".join(ids[:limit]) + (f" +{len(ids) - limit}" if len(ids) > limit else "")
+        parts.append(f"{len(ids)} × {reason} [{shown}]")
+    return (
+        f"left out {len(left_out)} stored run(s) that fail the integrity check: "
+        + "; ".join(parts)
+        + " — `opmatrix sweep` recomputes them"
+    )
 
 
 def _parquet_writer(frame: pd.DataFrame) -> Callable[[Path], None]:

@@ -3,12 +3,20 @@
 The YAML is read with ruamel's round-trip loader, which builds only plain mappings, lists and
 scalars (no arbitrary objects, so it is as safe as ``safe_load``) and remembers the line of
 every key, so an error can say where in the file to look.
+
+Before anything is built, the input is bounded: only a regular file is read (a named pipe,
+``/dev/zero`` or a symlink loop is refused, never waited on), at most :data:`MAX_BYTES`, and
+its event stream is counted with every alias *expanded* — a "billion laughs" document of nested
+aliases is refused at :data:`MAX_NODES` nodes instead of hanging whatever walks it later.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import os
+import stat
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,25 +32,117 @@ from simulation.scenario.schema import CrossReferenceError, ScenarioCore, scenar
 
 M = TypeVar("M", bound=BaseModel)
 
+#: Largest scenario or experiment file read (the biggest preset is 12 kB).
+MAX_BYTES = 1_000_000
+#: Most YAML nodes (keys, values, list items) a document may hold, aliases expanded (the
+#: biggest preset has ~820).
+MAX_NODES = 50_000
+#: Deepest nesting of mappings and lists (the presets nest 6 levels).
+MAX_DEPTH = 64
+
 
 def read_yaml(path: Path | str) -> tuple[Any, str]:
     """Parse a YAML file; returns (data with line info, source name). Raises ScenarioError."""
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        st = path.stat()
     except FileNotFoundError:
         raise ScenarioError.single(source, "", "file not found") from None
-    except IsADirectoryError:
-        raise ScenarioError.single(source, "", "is a directory, expected a YAML file") from None
+    except OSError as exc:
+        why = "a symlink loop" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+        raise ScenarioError.single(source, "", f"cannot be read: {why}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ScenarioError.single(source, "", "is a directory, expected a YAML file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a named pipe" if stat.S_ISFIFO(st.st_mode)
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file"
+        )
+        raise ScenarioError.single(source, "", f"is {kind}, expected a regular YAML file")
+    if st.st_size > MAX_BYTES:
+        raise ScenarioError.single(
+            source, "", f"file is {st.st_size:,} bytes; a scenario or experiment file may have "
+            f"at most {MAX_BYTES:,}"
+        )
+    try:
+        # O_NONBLOCK: should the file turn into a pipe between stat and open, never wait on it
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError.single(source, "", f"cannot be read: {exc.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise ScenarioError.single(source, "", f"file is over {MAX_BYTES:,} bytes")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError.single(source, "", "not a text file (expected UTF-8 YAML)") from None
+    if "\x00" in text:
+        raise ScenarioError.single(source, "", "not a text file (contains NUL bytes)")
     return parse_yaml(text, source), source
+
+
+def check_size(text: str, source: str) -> None:
+    """Refuse a document of more than MAX_NODES nodes (aliases expanded) or MAX_DEPTH levels.
+
+    Works on the YAML event stream, before any object is built: each anchored node's expanded
+    size is remembered, and an alias adds that size, so nested aliases are counted as what they
+    expand to (9 levels of 9 aliases = 9⁹ nodes) while the parser reads only a few lines. The
+    events come from libyaml (PyYAML's C parser, ~30× faster than ruamel's pure-Python one);
+    a document libyaml cannot parse is counted with ruamel's parser instead.
+    """
+    import yaml as pyyaml
+
+    try:
+        events = list(_bounded(pyyaml.parse(text, Loader=pyyaml.CSafeLoader), source))
+    except pyyaml.YAMLError:
+        events = None
+    if events is None:
+        for _ in _bounded(YAML(typ="rt", pure=True).parse(io.StringIO(text)), source):
+            pass
+
+
+def _bounded(events: Any, source: str) -> Any:
+    """Pass ``events`` through, raising ScenarioError past MAX_NODES (expanded) or MAX_DEPTH."""
+    sizes: dict[str, int] = {}
+    stack: list[list[Any]] = [[None, 0]]  # [anchor, expanded size] per open collection
+    total = 0
+    for event in events:
+        yield None
+        kind = type(event).__name__
+        if kind in ("ScalarEvent", "AliasEvent"):
+            n = 1 if kind == "ScalarEvent" else sizes.get(event.anchor, 1)
+            if kind == "ScalarEvent" and event.anchor:
+                sizes[event.anchor] = 1
+            stack[-1][1] += n
+            total += n
+        elif kind in ("MappingStartEvent", "SequenceStartEvent"):
+            stack.append([event.anchor, 1])
+            total += 1
+            if len(stack) > MAX_DEPTH:
+                raise ScenarioError.single(
+                    source, "", f"nested more than {MAX_DEPTH} levels deep", event.start_mark.line
+                    + 1
+                )
+        elif kind in ("MappingEndEvent", "SequenceEndEvent"):
+            anchor, n = stack.pop()
+            if anchor:
+                sizes[anchor] = n
+            stack[-1][1] += n
+        if total > MAX_NODES:
+            line = event.start_mark.line + 1 if event.start_mark else None
+            raise ScenarioError.single(
+                source, "", f"more than {MAX_NODES:,} YAML nodes (aliases expanded); a "
+                "scenario or experiment needs a few hundred — is this an alias bomb?", line
+            )
 
 
 def parse_yaml(text: str, source: str) -> Any:
     yaml = YAML(typ="rt", pure=True)
     try:
+        check_size(text, source)
         data = yaml.load(io.StringIO(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -51,6 +151,9 @@ def parse_yaml(text: str, source: str) -> Any:
         raise ScenarioError.single(source, "", f"not valid YAML: {what}", line) from None
     except YAMLError as exc:
         raise ScenarioError.single(source, "", f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError.single(source, "", f"nested too deeply (over {MAX_DEPTH} levels)") \
+            from None
     if data is None:
         raise ScenarioError.single(source, "", "file is empty; expected a YAML mapping")
     if not isinstance(data, dict):
@@ -133,10 +236,10 @@ def _problems_from_validation(exc: ValidationError, data: Any, prefix: str) -> l
         loc = _clean_loc(tuple(err.get("loc", ())))
         if err.get("type") == "dict_type" and failing_paths.count(loc) > 1:
             continue  # the number branch of a "number or per-segment mapping" union said it
-        if err.get("type") == "unknown_key":
+        if err.get("type") in ("unknown_key", "strict_number"):
             key = err.get("ctx", {}).get("key")
             if key is not None:
-                loc = (*loc, key)
+                loc = (*loc, *str(key).split("."))
         path = ".".join(str(p) for p in loc)
         msg = _message(err)
         if (path, msg) in seen:

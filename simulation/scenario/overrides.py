@@ -7,7 +7,10 @@ override is validated exactly like the same value written in the file.
 from __future__ import annotations
 
 import copy
+import difflib
 import io
+import types
+import typing
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -55,9 +58,89 @@ def set_path(data: dict[str, Any], parts: list[str], value: Any, source: str) ->
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
-    """A copy of ``data`` with every override applied (later ones win)."""
+    """A copy of ``data`` with every override applied (later ones win).
+
+    An override that would add a new entry to a map of sections (a channel, a segment, a perk)
+    is refused unless it says so explicitly — see :func:`new_entry_problem` — so a typo such as
+    ``channels.wecom_1_to_1.daily_reach`` never silently adds a channel with default costs.
+    """
+    from simulation.scenario.schema import scenario_model
+
     out = copy.deepcopy(data)
-    for item in overrides:
-        parts, value = split_override(item, source)
+    parsed = [split_override(item, source) for item in overrides]
+    paths = [".".join(parts) for parts, _ in parsed]
+    for (parts, value), item in zip(parsed, overrides, strict=True):
+        problem = new_entry_problem(scenario_model(), out, parts, value, paths)
+        if problem:
+            raise ScenarioError.single(source, f"--set {item.partition('=')[0].strip()}", problem)
         set_path(out, parts, value, source)
     return out
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The alternatives of an annotation: Annotated and Optional/Union peeled off."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [a for arg in typing.get_args(annotation) for a in _unwrap(arg)]
+    return [annotation]
+
+
+def _is_model(annotation: Any) -> bool:
+    from pydantic import BaseModel
+
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def new_entry_problem(
+    root: type, data: Any, parts: list[str], value: Any, all_paths: list[str]
+) -> str | None:
+    """Why setting ``parts`` would add a map entry by accident, or None.
+
+    Walks the schema (``root``, a model class) beside the data. Where a part names a *new* key
+    of a mapping whose values are sections (``channels``, ``population.segments``,
+    ``perks.catalogue`` …), the override must add it explicitly: by giving the entry's ``kind``
+    (``channels.new.kind=…``, in this or another override of the same command or variant) for
+    sections that have one, or the whole entry as a mapping (``channels.new={kind: …, …}``).
+    The error names the existing keys and the closest match.
+    """
+    node: Any = data
+    options: list[Any] = [root]
+    for i, part in enumerate(parts):
+        models = [a for a in options if _is_model(a) and part in a.model_fields]
+        if models:
+            options = _unwrap(models[0].model_fields[part].annotation)
+            node = node.get(part) if isinstance(node, dict) else None
+            continue
+        maps = [a for a in options if typing.get_origin(a) is dict]
+        if not maps:
+            return None  # a model field pydantic will name (unknown key), or a leaf
+        entry = [a for arg in maps for a in _unwrap(typing.get_args(arg)[-1])]
+        sections = [a for a in entry if _is_model(a)]
+        existing = list(node) if isinstance(node, dict) else []
+        if sections and part not in existing:
+            where = ".".join(parts[:i])
+            prefix = ".".join(parts[: i + 1])
+            has_kind = "kind" in sections[0].model_fields
+            rest = parts[i + 1 :]
+            explicit = (
+                (not rest and isinstance(value, dict) and (not has_kind or "kind" in value))
+                or (has_kind and f"{prefix}.kind" in all_paths)
+            )
+            if explicit:
+                return None
+            close = difflib.get_close_matches(part, existing, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            add = (
+                f"to add a new one, also set its kind ({prefix}.kind=custom)"
+                if has_kind
+                else f"to add a new one, give it whole ({prefix}={{...}})"
+            )
+            return (
+                f"'{part}' is not in {where} (existing: {', '.join(existing) or 'none'}){hint} "
+                f"— {add}"
+            )
+        options = entry
+        node = node.get(part) if isinstance(node, dict) else None
+    return None

@@ -293,6 +293,10 @@ class ScenarioCore(StrictModel):
                 problems += hook(self, (field_name,))
         for check in type(self).section_checks:
             problems += check(self)
+        if not problems:  # sizes that cannot be built or do not fit in memory (issue 15)
+            from simulation.scenario.limits import resource_problems
+
+            problems += resource_problems(self)
         if problems:
             raise CrossReferenceError(problems)
         return self

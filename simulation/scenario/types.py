@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import re
+import types
+import typing
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
@@ -60,8 +62,92 @@ class CrossReferenceError(Exception):
         self.problems = problems
 
 
+#: Largest magnitude any number in a scenario or experiment may have: ¥1 trillion, 10¹²
+#: customers or contacts — (inf.) more than any bank has (the largest Chinese banks' yearly
+#: revenue is below ¥1 trillion; China has 1.4·10⁹ people). Beyond it a value is a typo
+#: (``1e308``), and float arithmetic on it overflows into nonsense KPIs.
+MAX_MAGNITUDE = 1e12
+#: Fields exempt from the magnitude bound (random seeds are labels, not quantities).
+_UNBOUNDED = frozenset({"seed"})
+
+
+def _admits_bool(annotation: Any) -> bool:
+    """Whether a field annotation accepts a YAML ``true``/``false`` as such."""
+    if annotation is bool or annotation is Any or annotation is object:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _admits_bool(typing.get_args(annotation)[0])
+    if origin is typing.Literal:
+        return any(isinstance(a, bool) for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return any(_admits_bool(a) for a in typing.get_args(annotation))
+    return False
+
+
+def _items_type(annotation: Any, container: type) -> Any | None:
+    """The item (value) type of a ``list[...]``/``dict[..., ...]`` branch of ``annotation``."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _items_type(typing.get_args(annotation)[0], container)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _items_type(arg, container)
+            if found is not None:
+                return found
+        return None
+    if origin is container:
+        args = typing.get_args(annotation)
+        return args[-1] if args else Any
+    return None
+
+
+def number_problem(annotation: Any, value: Any, field: str) -> tuple[str, str] | None:
+    """(relative path, message) if ``value`` is a boolean where a number is meant, or a
+    non-finite or absurdly large number; None if fine. Nested models check themselves."""
+    if isinstance(value, bool):
+        if _admits_bool(annotation):
+            return None
+        return "", f"expected a number, got a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return "", f"must be a finite number, got {value}"
+        if field not in _UNBOUNDED and abs(value) > MAX_MAGNITUDE:
+            return "", (
+                f"{value:.3g} is beyond any bank's scale; numbers must be within "
+                f"±{MAX_MAGNITUDE:.0e} (yuan, customers, contacts)"
+            )
+        return None
+    if isinstance(value, dict):
+        inner = _items_type(annotation, dict)
+        if inner is None or _is_model(inner):
+            return None
+        for key, item in value.items():
+            found = number_problem(inner, item, field)
+            if found:
+                return (f"{key}.{found[0]}".rstrip("."), found[1])
+    elif isinstance(value, list):
+        inner = _items_type(annotation, list)
+        if inner is None or _is_model(inner):
+            return None
+        for i, item in enumerate(value):
+            found = number_problem(inner, item, field)
+            if found:
+                return (f"{i}.{found[0]}".rstrip("."), found[1])
+    return None
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
 class StrictModel(BaseModel):
-    """Frozen, no unknown keys; an unknown key's error names the valid ones."""
+    """Frozen, no unknown keys; an unknown key's error names the valid ones.
+
+    Numbers are strict: a boolean is never read as 1 or 0 where a number is meant (``add_rate:
+    true``), and a number must be finite and within :data:`MAX_MAGNITUDE` — for every field of
+    every section, including per-segment and per-channel mappings.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -76,6 +162,14 @@ class StrictModel(BaseModel):
                         "unknown_key",
                         "unknown key '{key}'; valid: {valid}",
                         {"key": str(key), "valid": ", ".join(valid)},
+                    )
+            for key, value in data.items():
+                found = number_problem(cls.model_fields[key].annotation, value, str(key))
+                if found:
+                    sub, message = found
+                    raise PydanticCustomError(
+                        "strict_number", "{message}",
+                        {"key": f"{key}.{sub}" if sub else str(key), "message": message},
                     )
         return data
 

@@ -1,0 +1,158 @@
+"""The interface language: English (default) or Chinese (``--lang zh`` / ``OPMATRIX_LANG=zh``).
+
+One process-wide setting read by the CLI tables, the HTML reports, the figures and the dashboard.
+:func:`tr` translates an interface phrase (English is the key, so a phrase without a translation
+shows in English rather than as a blank); KPI names come from the KPI registry
+(:func:`kpi_label`), which holds both languages.
+"""
+
+from __future__ import annotations
+
+import os
+
+LANGS = ("en", "zh")
+_current: str | None = None
+
+
+def normalise(lang: str | None) -> str | None:
+    """``'zh'``, ``'zh_CN.UTF-8'``, ``'zh-cn'`` → ``'zh'``; ``'en*'`` → ``'en'``; else None."""
+    if not lang:
+        return None
+    low = lang.strip().lower().replace("-", "_")
+    for code in LANGS:
+        if low == code or low.startswith(f"{code}_") or low.startswith(f"{code}."):
+            return code
+    return None
+
+
+def set_lang(lang: str | None) -> str:
+    """Set the language for this process (None: from ``OPMATRIX_LANG``, else English)."""
+    global _current
+    _current = normalise(lang) or normalise(os.environ.get("OPMATRIX_LANG")) or "en"
+    return _current
+
+
+def get_lang() -> str:
+    if _current is None:
+        return set_lang(None)
+    return _current
+
+
+def is_zh() -> bool:
+    return get_lang() == "zh"
+
+
+def tr(text: str, **values: object) -> str:
+    """``text`` in the current language, with ``{name}`` fields filled from ``values``."""
+    out = ZH.get(text, text) if is_zh() else text
+    return out.format(**values) if values else out
+
+
+def kpi_label(key: str, short: bool = False) -> str:
+    """A KPI's display name in the current language, from the KPI registry
+    (:mod:`simulation.kpis`: ``label``/``short`` in English, ``label_zh`` in Chinese)."""
+    from simulation import kpis
+
+    kpi = kpis.get(key)
+    if is_zh() and kpi.label_zh:
+        return kpi.label_zh
+    return kpi.short if short else kpi.label
+
+
+#: English interface phrase → Chinese. Terms follow the source articles' usage where they have
+#: one (转化率, 留存率, 获客成本, 客户终身价值, 投资回报率, 私域, 企业微信).
+ZH: dict[str, str] = {
+    # tables and notes
+    "KPI": "指标",
+    "total": "合计",
+    "variant": "策略",
+    "metric": "指标",
+    "n": "次数",
+    "rank": "排名",
+    "feasible": "满足约束",
+    "pareto": "帕累托",
+    "yes": "是",
+    "no": "否",
+    "parameter": "参数",
+    "method": "方法",
+    "index": "指数",
+    "value": "值",
+    "± conf": "± 置信",
+    "pairs": "配对数",
+    "p-value": "p 值",
+    "Holm p": "Holm 校正 p",
+    "legend": "图例",
+    "{seed_title} · seed {seed} · {days} days": "{seed_title} · 随机种子 {seed} · {days} 天",
+    "results written to {path}": "结果已写入 {path}",
+    "{n} row(s)": "{n} 行",
+    "mean [95 % CI] over replicates (and sweep points, if any)":
+        "重复运行（及扫描点）的均值 [95% 置信区间]",
+    "paired difference vs {baseline} (same seeds), mean [95 % CI]; * CI excludes 0":
+        "相对 {baseline} 的配对差（相同随机种子），均值 [95% 置信区间]；* 置信区间不含 0",
+    "ranking by {objective} ({rule}); pareto: no arm has lower CPA and higher conversion":
+        "按{objective}排名（{rule}）；帕累托：没有其他策略获客成本更低且转化率更高",
+    "no constraint": "无约束",
+    "sensitivity of {metric} (SALib)": "{metric}的敏感性（SALib）",
+    "{done} done, {failed} failed, {missing} not run of {expected} runs":
+        "共 {expected} 次运行：{done} 次完成，{failed} 次失败，{missing} 次未运行",
+    "p-values of {tests} tests ({metrics} metrics × {variants} variants): about {expect} would "
+    "fall below 0.05 by chance alone; the Holm column controls the family-wise error rate":
+        "共 {tests} 项检验（{metrics} 个指标 × {variants} 个策略）：即使没有真实差异，也约有 "
+        "{expect} 项 p 值会偶然低于 0.05；Holm 列控制了族系错误率",
+    "{metric}: undefined in {k} of {n} run(s) (a horizon shorter than the window, or no "
+    "acquisition for a CPA); the mean is over the rest":
+        "{metric}：{n} 次运行中有 {k} 次无定义（模拟期短于统计窗口，或无获客时的获客成本）；"
+        "均值按其余运行计算",
+    "{label} (table {i} of {n})": "{label}（表 {i}/{n}）",
+    "{tests} tests at once: about {expect} p-values below 0.05 are expected by chance alone "
+    "even with no real difference; the Holm column adjusts for that (family-wise error rate).":
+        "同时进行 {tests} 项检验：即使没有真实差异，也约有 {expect} 个 p 值会偶然低于 0.05；"
+        "Holm 列对此做了校正（族系错误率）。",
+    " († Holm-adjusted p < 0.05)": "（† Holm 校正后 p < 0.05）",
+    "n_pairs": "配对数",
+    "mean_diff": "均值差",
+    "ci_low": "置信下限",
+    "ci_high": "置信上限",
+    "p_value": "p 值",
+    "p_holm": "Holm 校正 p",
+    "sample_id": "扫描点",
+    # dashboard
+    "day": "天",
+    "seed (A and B share it)": "随机种子（A 与 B 相同）",
+    "strategy B = A with this lever changed": "策略 B = A 改动这个杠杆",
+    "B: lever multiplied by": "B：杠杆乘以",
+    "B = A with {lever}": "B = A，{lever}",
+    "KPI · day {day} of {days}": "指标 · 第 {day} 天（共 {days} 天）",
+    "Move a lever, then **Reset** to apply it; **▶** plays, **Step** advances {days} days. "
+    "Strategy B, when chosen, runs on the same seed.":
+        "调整杠杆后点 **Reset** 生效；**▶** 连续播放，**Step** 前进 {days} 天。"
+        "选择策略 B 时，它与 A 使用相同的随机种子。",
+    "Strategy and KPIs": "策略与指标",
+    "Social network": "社交网络",
+    "Run": "运行",
+    "Levers": "策略杠杆",
+    "Information": "信息",
+    "Play speed: pause between steps (ms)": "播放速度：每步间隔（毫秒）",
+    "Each step advances {days} days; the charts redraw after each.":
+        "每一步前进 {days} 天，图表随之刷新。",
+    "reach multiplier": "触达倍数",
+    "cost multiplier": "成本倍数",
+    "budget (¥)": "预算（¥）",
+    "face value (¥)": "面值（¥）",
+    "stock per day": "每日库存",
+    "contact windows and caps on": "启用接触时间窗与频次上限",
+    "schedule contacts into customer windows": "按客户时间窗安排接触",
+    "invitations per customer-day": "每客户每天邀请数",
+    "tier rewards multiplier": "阶梯奖励倍数",
+    "members per group": "每群成员数",
+    "capacity": "服务容量",
+    "count": "人数",
+    "population size": "客户规模",
+    "customers simulated": "模拟客户数",
+    "imitation per day": "每日模仿率",
+    "word of mouth": "口碑",
+    "referral": "推荐",
+    "groups": "社群",
+    "advisers": "客户经理",
+    "perks": "权益",
+}

@@ -1,0 +1,129 @@
+"""What a scenario needs before it runs: sizes that cannot fit are refused at validation.
+
+A typo of a few zeros (``cities.count: 1000000000``, ``weak_ties.mean_degree: 1e9``) used to
+surface as a numpy allocation error, or a hang, minutes into a run. Here each size is checked
+against what the model can build — counts no larger than the population, a graph that can be
+rewired — and the memory a run needs is estimated and compared with the memory this machine has
+free, so the error names the field, the estimate and the limit.
+
+The per-item byte costs are measured peaks (tracemalloc over model build + 5 days: quickstart
+and operating_matrix at 20k and 60k customers, 450–580 B per customer including ~5–10 ties
+each), roughly doubled, so the estimate errs on the safe side.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulation.scenario.schema import Scenario
+
+Problems = list[tuple[tuple[str | int, ...], str]]
+
+#: Peak bytes per simulated customer (state arrays, daily recorder, strategy arrays): measured
+#: ≤ 580 B with its ties (see the module docstring), doubled.
+BYTES_PER_CUSTOMER = 1_200
+#: Peak bytes per tie while a graph is built (endpoint arrays, sort keys, CSR in both directions).
+BYTES_PER_EDGE = 64
+#: Bytes per (block, block) pair of the block model (numpy matrices and igraph's Python lists).
+BYTES_PER_BLOCK_PAIR = 64
+#: People in China (NBS 2023: 1.41·10⁹): no bank's population (size × scale) exceeds it.
+MAX_PEOPLE = 1.41e9
+
+
+def available_memory() -> int:
+    """Bytes of memory free for a run now (psutil's ``available``: free + reclaimable cache)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def estimate_bytes(sc: Scenario) -> int:
+    """Peak memory a run of ``sc`` needs, from its sizes (see the module docstring)."""
+    n = sc.population.size
+    edges = float(edge_count(sc))
+    total = float(n) * BYTES_PER_CUSTOMER + edges * BYTES_PER_EDGE
+    if getattr(sc.graph, "kind", "") == "sbm":
+        blocks = float(len(sc.population.segments)) * sc.population.cities.count
+        total += blocks * blocks * BYTES_PER_BLOCK_PAIR
+    total += float(sc.advisers.count) * 64 + float(sc.population.cities.count) * 64
+    return int(min(total, 1e30))
+
+
+def edge_count(sc: Scenario) -> float:
+    """Expected number of ties of the strong and weak layers."""
+    n = float(sc.population.size)
+    layered = sc.graph
+    g = getattr(layered, "synthetic", None) or layered  # an edge list's generated layer
+    kind = getattr(g, "kind", "complete")
+    strong = {
+        "watts_strogatz": lambda: n * getattr(g, "k", 0) / 2,
+        "barabasi_albert": lambda: n * getattr(g, "m", 0),
+        "sbm": lambda: n * getattr(g, "mean_degree", 0.0) / 2,
+    }.get(kind, lambda: 0.0)()
+    weak = getattr(layered, "weak_ties", None)
+    return strong + (n * weak.mean_degree / 2 if weak is not None else 0.0)
+
+
+def _gb(b: float) -> str:
+    return f"{b / 1e9:,.1f} GB" if b >= 1e8 else f"{b / 1e6:,.0f} MB"
+
+
+def resource_problems(sc: Scenario, memory: int | None = None) -> Problems:
+    """Problems with sizes that cannot be built or do not fit in ``memory`` bytes."""
+    problems: Problems = []
+    pop = sc.population
+    n = pop.size
+    if pop.cities.count > n:
+        problems.append(
+            (("population", "cities", "count"),
+             f"{pop.cities.count:,} cities for {n:,} customers; at most one city per customer "
+             f"(≤ {n:,})")
+        )
+    if n * pop.scale > MAX_PEOPLE:
+        problems.append(
+            (("population", "scale"),
+             f"size × scale = {n * pop.scale:.3g} people, more than live in China "
+             f"({MAX_PEOPLE:.3g}); scale ≤ {MAX_PEOPLE / n:.4g}")
+        )
+    if sc.advisers.count > n:
+        problems.append(
+            (("advisers", "count"),
+             f"{sc.advisers.count:,} advisers for {n:,} customers; at most one per customer")
+        )
+    g = sc.graph
+    kind = getattr(g, "kind", "complete")
+    if kind == "watts_strogatz":
+        k, p = g.k, g.p
+        if k >= n:
+            problems.append((("graph", "k"), f"k={k} ties each needs more than {n:,} customers; "
+                             f"k ≤ {n - 1 - (n - 1) % 2}"))
+        elif p > 0 and k > n // 2:
+            problems.append(
+                (("graph", "k"),
+                 f"k={k} with p={p} on {n:,} customers cannot be rewired: each customer already "
+                 f"has {k} of {n - 1} possible ties; use k ≤ {n // 2 - (n // 2) % 2} or p=0")
+            )
+    elif kind == "barabasi_albert" and g.m >= n:
+        problems.append((("graph", "m"), f"m={g.m} ties per newcomer needs m < {n:,} customers"))
+    elif kind == "sbm" and g.mean_degree >= n:
+        problems.append(
+            (("graph", "mean_degree"), f"{g.mean_degree:g} ties each needs < {n:,} customers")
+        )
+    weak = getattr(g, "weak_ties", None)
+    if weak is not None and weak.mean_degree >= n:
+        problems.append(
+            (("graph", "weak_ties", "mean_degree"),
+             f"{weak.mean_degree:g} weak ties each needs < {n:,} customers")
+        )
+    if problems:
+        return problems
+    need = estimate_bytes(sc)
+    have = available_memory() if memory is None else memory
+    if need > 0.8 * have:
+        problems.append(
+            (("population", "size"),
+             f"a run needs about {_gb(need)} of memory ({n:,} customers, "
+             f"{edge_count(sc):,.0f} ties); this machine has {_gb(have)} free (limit 80 %)")
+        )
+    return problems

@@ -1,0 +1,204 @@
+"""Issue 15, tracebacks and hangs: every malformed input is a clear error (≤ 3 lines, exit 2)
+naming the file and field — bounded before parsing, strict numbers, sizes that fit."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from simulation.errors import ScenarioError
+from simulation.scenario.limits import resource_problems
+from simulation.scenario.load import MAX_BYTES, scenario_from_dict
+from tests.conftest import run_cli, small_scenario_dict
+
+
+def _refused(*args: str) -> str:
+    code, out, err = run_cli(*args)
+    assert code == 2, (args, out, err)
+    assert "Traceback" not in err and 1 <= len(err.strip().splitlines()) <= 3, err
+    return err
+
+
+def _bomb(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_big_files_and_special_files_are_refused_fast(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("name: x\n" + _bomb())
+    exp_bomb = tmp_path / "exp.yaml"
+    exp_bomb.write_text("scenario: quickstart\nreplicates: 1\n" + _bomb())
+    for args in (("validate", str(bomb)), ("run", str(bomb)), ("sweep", str(exp_bomb))):
+        assert "alias" in _refused(*args)
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"# padding\n" * (MAX_BYTES // 10 + 1))
+    assert "bytes" in _refused("validate", str(big))
+    many = tmp_path / "many.yaml"
+    many.write_text("".join(f"k{i}: {i}\n" for i in range(30_000)))
+    assert "nodes" in _refused("validate", str(many))
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 200 + "]" * 200 + "\n")
+    assert "nested" in _refused("validate", str(deep))
+    pipe = tmp_path / "pipe.yaml"
+    os.mkfifo(pipe)
+    assert "named pipe" in _refused("validate", str(pipe))
+    for dev in ("/dev/zero", "/dev/urandom"):
+        assert "device" in _refused("run", dev)
+    loop = tmp_path / "loop.yaml"
+    loop.symlink_to(tmp_path / "loop2.yaml")
+    (tmp_path / "loop2.yaml").symlink_to(loop)
+    assert "symlink loop" in _refused("validate", str(loop))
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"name: x\x00\x01")
+    assert "not a text file" in _refused("validate", str(binary))
+
+
+BAD_VALUES = [
+    # booleans where numbers are meant
+    ("channels__ads__daily_reach", True, "boolean"),
+    ("channels__ads__cost_per_contact", True, "boolean"),
+    ("population__size", True, "boolean"),
+    ("days", True, "boolean"),
+    ("advisers__count", True, "boolean"),
+    ("advisers__add_rate", True, "boolean"),
+    ("channels__wecom__daily_reach", {"payroll": True, "default": 0.1}, "boolean"),
+    # non-finite and absurd money and rates
+    ("channels__ads__budget", float("inf"), "finite"),
+    ("channels__ads__cost_per_contact", 1e308, "±1e+12"),
+    ("population__scale", 1e308, "±1e+12"),
+    ("advisers__capacity", 10**20, "±1e+12"),
+    # sizes that cannot be built
+    ("population__cities__count", 10**9, "cities"),
+    ("advisers__count", 10**12, "advisers"),
+    ("graph__k", 2000, "k ≤"),
+]
+
+
+@pytest.mark.parametrize("path, value, words", BAD_VALUES)
+def test_bad_numbers_are_refused_with_the_field_and_bound(path: str, value, words: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict(small_scenario_dict(**{path: value}))
+    text = str(info.value)
+    assert path.replace("__", ".") in text and words in text, text
+
+
+def test_sizes_and_memory_are_estimated_before_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    d = small_scenario_dict()
+    d["population"]["size"] = 500
+    d["graph"] = {"kind": "watts_strogatz", "k": 498, "p": 1.0}  # cannot be rewired
+    with pytest.raises(ScenarioError, match="cannot be rewired"):
+        scenario_from_dict(d)
+    d["graph"] = {"kind": "watts_strogatz", "k": 6, "weak_ties": {"mean_degree": 1e9}}
+    with pytest.raises(ScenarioError, match="weak ties"):
+        scenario_from_dict(d)
+    d = small_scenario_dict()
+    d["population"]["scale"] = 1e9  # 2000 × 1e9 people: more than live in China
+    with pytest.raises(ScenarioError, match="China"):
+        scenario_from_dict(d)
+    monkeypatch.setattr("simulation.scenario.limits.available_memory", lambda: 10**13)
+    sc = scenario_from_dict(small_scenario_dict(population__size=20_000_000))
+    monkeypatch.setattr("simulation.scenario.limits.available_memory", lambda: 8 * 10**9)
+    with pytest.raises(ScenarioError, match=r"population\.size: a run needs about 2\d\.\d GB"):
+        scenario_from_dict(small_scenario_dict(population__size=20_000_000))
+    problems = resource_problems(sc, memory=8 * 10**9)
+    assert problems and "GB of memory" in problems[0][1] and "8.0 GB free" in problems[0][1]
+    assert resource_problems(sc, memory=10**12) == []
+
+
+def _experiment(tmp_path: Path, body: str) -> Path:
+    sc = small_scenario_dict()
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(sc))
+    path = tmp_path / "exp.yaml"
+    path.write_text("scenario: small.yaml\n" + ("" if "replicates" in body else
+                                                 "replicates: 1\n") + body)
+    return path
+
+
+@pytest.mark.parametrize("body, words", [
+    ("replicates: 1000000000\n", "runs; an experiment may have at most"),
+    ("replicates: true\n", "boolean"),
+    ("sweep:\n  sampler: lhs\n  samples: 100000000\n  parameters:\n"
+     "    channels.ads.daily_reach: {low: 0, high: 0.1}\n", "lhs points"),
+    ("sweep:\n  sampler: sobol\n  samples: 1073741824\n  parameters:\n"
+     "    channels.ads.daily_reach: {low: 0, high: 0.1}\n", "sobol points"),
+    ("sweep:\n  sampler: morris\n  samples: 100000000\n  parameters:\n"
+     "    channels.ads.daily_reach: {low: 0, high: 0.1}\n", "morris points"),
+    ("sweep:\n  parameters:\n    channels.ads.daily_reach: {low: 0, high: 0.1, levels: 1000000}\n"
+     "    channels.ads.cost_per_contact: {low: 0, high: 1, levels: 1000}\n", "grid points"),
+    ("outcomes: []\n", "no outcome"),
+    ("variants:\n  '': {}\n", "variant name"),
+    ("variants:\n  a: {channels.ads.budget: .inf}\n", "finite"),
+    ("variants:\n  a: {channels.adz.daily_reach: 0.1}\n", "did you mean 'ads'"),
+    ("variants:\n  a: {channels.wecom_x: {daily_reach: 0.1}}\n", "kind"),
+])
+def test_bad_experiments_are_refused_before_expanding(
+    tmp_path: Path, body: str, words: str
+) -> None:
+    path = _experiment(tmp_path, body)
+    err = _refused("validate", str(path))
+    assert words in err and str(path) in err, err
+
+
+def test_typo_in_a_map_override_is_refused_with_the_closest_match(tmp_path: Path) -> None:
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(small_scenario_dict()))
+    err = _refused("validate", str(path), "--set", "channels.wecom_1.daily_reach=0.05")
+    assert "did you mean 'wecom'" in err and "existing: ads, wecom" in err
+    err = _refused("validate", str(path), "--set", "population.segments.payrol.share=0.4")
+    assert "did you mean 'payroll'" in err
+    # adding a channel is fine when it says so: with its kind
+    code, out, err = run_cli("validate", str(path), "--set", "channels.new.kind=custom",
+                             "--set", "channels.new.daily_reach=0.01")
+    assert code == 0 and "3 channels" in out, err
+
+
+def test_other_tracebacks_are_clear_errors(tmp_path: Path) -> None:
+    exp = _experiment(tmp_path, "variants:\n  a: {}\n")
+    err = _refused("sweep", str(exp), "--executor", "dask", "--address", "not a url",
+                   "--results", str(tmp_path / "r"))
+    assert "address" in err
+    run_dir = tmp_path / "run"
+    small = small_scenario_dict(days=3)
+    small["population"]["size"] = 200
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(small))
+    assert run_cli("run", str(tmp_path / "tiny.yaml"), "-q", "--no-plots", "--out",
+                   str(run_dir))[0] == 0
+    good = json.loads((run_dir / "summary.json").read_text())
+    bad = {"[]": ("", "JSON object"),
+           "kpis list": ("kpis", "mapping"),
+           "kpis string": ("kpis.spend", "number"),
+           "scenario string": ("scenario", "mapping"),
+           "seed 1.5": ("seed", "integer")}
+    for case, (field, words) in bad.items():
+        data = json.loads(json.dumps(good))
+        if case == "[]":
+            data = []
+        elif case == "kpis list":
+            data["kpis"] = [1, 2]
+        elif case == "kpis string":
+            data["kpis"]["spend"] = "12"
+        elif case == "scenario string":
+            data["scenario"] = "x"
+        else:
+            data["seed"] = 1.5
+        (run_dir / "summary.json").write_text(json.dumps(data))
+        err = _refused("report", str(run_dir), "--no-network")
+        assert f"summary.json: {field}" in err.replace(": :", ":") and words in err, (case, err)
+
+
+def test_dashboard_port_in_use_is_a_clear_error() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        err = _refused("dashboard", "quickstart", "--port", str(port))
+    assert f"port {port} is already in use" in err
