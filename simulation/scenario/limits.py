@@ -46,7 +46,8 @@ def estimate_bytes(sc: Scenario) -> int:
     if getattr(sc.graph, "kind", "") == "sbm":
         blocks = float(len(sc.population.segments)) * sc.population.cities.count
         total += blocks * blocks * BYTES_PER_BLOCK_PAIR
-    total += float(sc.advisers.count) * 64 + float(sc.population.cities.count) * 64
+    advisers = float(getattr(getattr(sc, "advisers", None), "count", 0) or 0)
+    total += advisers * 64 + float(sc.population.cities.count) * 64
     return int(min(total, 1e30))
 
 
@@ -86,10 +87,11 @@ def resource_problems(sc: Scenario, memory: int | None = None) -> Problems:
              f"size × scale = {n * pop.scale:.3g} people, more than live in China "
              f"({MAX_PEOPLE:.3g}); scale ≤ {MAX_PEOPLE / n:.4g}")
         )
-    if sc.advisers.count > n:
+    advisers = int(getattr(getattr(sc, "advisers", None), "count", 0) or 0)
+    if advisers > n:
         problems.append(
             (("advisers", "count"),
-             f"{sc.advisers.count:,} advisers for {n:,} customers; at most one per customer")
+             f"{advisers:,} advisers for {n:,} customers; at most one per customer")
         )
     g = sc.graph
     kind = getattr(g, "kind", "complete")
