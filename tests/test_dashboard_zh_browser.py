@@ -57,7 +57,8 @@ def test_chinese_dashboard(zh_dashboard_url, browser_page, tmp_path):  # noqa: F
     page.goto(zh_dashboard_url)
     page.locator('[data-kpi="acquisitions"][data-strategy="A"]').wait_for(timeout=90_000)
     text = page.locator("body").inner_text()
-    for words in ("策略与指标", "社交网络", "获客数", "转化率", "获客成本", "策略杠杆", "触达倍数"):
+    for words in ("策略与指标", "社交网络", "获客数", "转化率", "获客成本", "策略杠杆",
+                  "每日触达倍数", "口碑"):
         assert words in text, words
     for mesa_default in ("Page 0", "PAGE 0", "Use Threads", "Render Interval"):
         assert mesa_default not in text, mesa_default
