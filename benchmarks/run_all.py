@@ -124,11 +124,17 @@ def bench_preset(sizes: list[int]) -> list[Row] | str:
     rows = []
     for n in sizes:
         print(f"  operating_matrix {n:,} …", flush=True)
-        try:
-            (m,) = measure_opmatrix(PRESET, n, ["--days", str(DAYS)])
-        except CommandFailed as exc:
-            return f"failed at {n:,}: {exc}"
-        rows.append(Row("operating_matrix", n, m.wall, m.peak_mb, "cold graph cache"))
+        # as a user runs it: money layer + its counterfactual world (issue 10), then the run
+        # alone (incrementality.counterfactual=false) to show what the counterfactual costs
+        for note, extra in (
+            ("money + counterfactual", []),
+            ("money, no counterfactual", ["--set", "incrementality.counterfactual=false"]),
+        ):
+            try:
+                (m,) = measure_opmatrix(PRESET, n, ["--days", str(DAYS), *extra])
+            except CommandFailed as exc:
+                return f"failed at {n:,}: {exc}"
+            rows.append(Row("operating_matrix", n, m.wall, m.peak_mb, f"{note}, cold graph cache"))
     return rows
 
 
@@ -265,9 +271,10 @@ def report(
     else:
         parts.append(
             _table(
-                ["customers", "wall s", "agent-days/s", "peak RSS MB"],
+                ["customers", "wall s", "agent-days/s", "peak RSS MB", "worlds"],
                 [
-                    [f"{r.size:,}", f"{r.wall:.2f}", _fmt_rate(r.rate), f"{r.peak_mb:,.0f}"]
+                    [f"{r.size:,}", f"{r.wall:.2f}", _fmt_rate(r.rate), f"{r.peak_mb:,.0f}",
+                     r.note]
                     for r in preset
                 ],
             )

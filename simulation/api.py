@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from simulation.incremental import add_incrementality, worlds_needed
 from simulation.model import OperatingMatrixModel
 from simulation.result import RunResult, collect_result
 from simulation.strategies.registry import Scenario
 
 
 def run(
-    scenario: Scenario, seed: int = 0, on_day: Callable[[int], None] | None = None
+    scenario: Scenario,
+    seed: int = 0,
+    on_day: Callable[[int], None] | None = None,
+    on_world_day: Callable[[int, int], None] | None = None,
 ) -> RunResult:
-    """Simulate ``scenario`` with ``seed`` to its horizon. A pure function of its inputs."""
-    model = OperatingMatrixModel(scenario, seed)
+    """Simulate ``scenario`` with ``seed`` to its horizon, then its counterfactual (and the
+    ablations ``scenario.incrementality`` asks for) on the same population and graph. A pure
+    function of its inputs. ``on_day(day)`` follows the run itself, ``on_world_day(world,
+    day)`` each further world (1, 2, …; :func:`simulation.incremental.worlds_needed` says how
+    many)."""
+    model = OperatingMatrixModel(scenario, seed, share_world=worlds_needed(scenario) > 0)
     model.run(on_day)
-    return collect_result(model)
+    result = collect_result(model)
+    add_incrementality(result.summary, scenario, seed, model.world, on_world_day)
+    return result

@@ -262,3 +262,76 @@ _builtin("risk_adjusted_margin", "risk-adjusted margin", "风险调整后收益"
          description="value earned + realised losses − expected loss")
 _builtin("gmv", "card spend (GMV)", "信用卡消费额", "GMV", "money", "higher", ["table", "runs"],
          description="card spend over the horizon")
+
+# Budgets (simulation/money/kpis.py budget_kpis): what a declared budget bought.
+_builtin("budget_total", "budget", "预算", "budget", "money", "neutral",
+         description="the mix budget (flows.budget), else the sum of channel budgets")
+_builtin("budget_unspent", "budget unspent", "未使用预算", "unspent", "money", "neutral",
+         ["table", "runs"], description="budget left at the horizon (a budget that did not bind)")
+_builtin("budget_used", "budget used", "预算使用率", "used", "share", "neutral", ["table"],
+         description="share of the budget spent")
+
+# Attributed (last touch) and incremental (against the counterfactual on the same seed and
+# customers, every lever off): simulation/incremental.py, docs/kpis.md. 增量 incremental,
+# 自然 organic, 归因 attributed (last touch).
+_builtin("attributed_acquisitions", "acquisitions, last-touch paid", "归因获客（末次触点）",
+         "attributed", "count", "higher", ["runs"],
+         description="acquisitions whose last touch was a paid lever (not word of mouth or "
+         "private-domain nurture)")
+_builtin("attributed_cpa", "CPA, attributed (last touch)", "归因获客成本", "CPA attr.", "money",
+         "lower", ["table", "dashboard", "outcome", "runs"],
+         description="spend / last-touch paid acquisitions")
+_builtin("free_acquisitions", "acquisitions at no cost", "零成本获客", "free", "count",
+         "neutral", description="acquisitions through word of mouth or private-domain nurture")
+_builtin("free_share", "share of acquisitions at no cost", "零成本获客占比", "free share",
+         "share", "neutral", ["table", "runs"],
+         description="free acquisitions / acquisitions")
+_builtin("organic_acquisitions", "organic acquisitions (counterfactual)", "自然获客（反事实）",
+         "organic", "count", "neutral", ["table", "runs"],
+         description="acquisitions of the counterfactual world, every lever off")
+_builtin("incremental_acquisitions", "incremental acquisitions", "增量获客", "incr. acq.",
+         "count", "higher", ["table", "dashboard", "outcome", "runs"],
+         description="acquisitions − organic acquisitions")
+_builtin("incremental_share", "incremental share of acquisitions", "增量获客占比", "incr. share",
+         "share", "higher", description="incremental / all acquisitions")
+_builtin("incremental_spend", "incremental spend", "增量投入", "incr. spend", "money", "lower",
+         description="spend − counterfactual spend")
+_builtin("incremental_value", "incremental value", "增量价值", "incr. value", "money", "higher",
+         ["table", "outcome", "runs"],
+         description="value earned − counterfactual value earned (all customers)")
+_builtin("incremental_cpa", "CPA, incremental", "增量获客成本", "CPA incr.", "money", "lower",
+         ["table", "dashboard", "outcome", "runs"],
+         description="incremental spend / incremental acquisitions")
+_builtin("incremental_roi", "ROI, incremental", "增量投资回报率", "ROI incr.", "ratio", "higher",
+         ["table", "dashboard", "outcome", "runs"],
+         description="(incremental value − incremental spend) / incremental spend")
+_builtin("counterfactual_value", "value earned, counterfactual", "反事实价值", "cf. value",
+         "money", "neutral", description="value earned in the counterfactual world")
+_builtin("counterfactual_aum", "AUM, counterfactual", "反事实资产", "cf. AUM", "money",
+         "neutral", description="AUM at the horizon in the counterfactual world")
+_builtin("incremental_aum", "incremental AUM", "增量资产", "incr. AUM", "money", "higher",
+         ["table", "runs"], description="AUM − counterfactual AUM")
+
+# Per-lever contributions (incrementality.contributions; simulation/incremental.py): for each
+# lever that an ablation can switch off, leave-one-out and leave-one-in differences of four KPIs,
+# and the interaction term; experiments report them with CIs like any KPI. The lever names are
+# simulation.incremental.LEVERS (a test keeps the two in step).
+ABLATION_LEVERS: tuple[str, ...] = (
+    "channels", "contact_policy", "perks", "referral", "groups", "advisers",
+    "lifecycle_operations",
+)
+_CONTRIBUTED = {"acquisitions": ("acquisitions", "获客数", "count"),
+                "value_total": ("value earned", "客户创造价值", "money"),
+                "spend": ("spend", "营销投入", "money"),
+                "aum": ("AUM", "管理资产", "money")}
+for _k, (_label, _zh, _kind) in _CONTRIBUTED.items():
+    _builtin(f"interaction_{_k}", f"interaction of levers, {_label}", f"杠杆交互效应（{_zh}）",
+             f"interaction {_label}", _kind, "neutral",
+             description="(all levers − no lever) − Σ leave-one-out contributions")
+    for _lever in ABLATION_LEVERS:
+        _builtin(f"loo_{_k}__{_lever}", f"{_lever}: leave-one-out {_label}",
+                 f"{_lever}：留一法贡献（{_zh}）", f"LOO {_lever}", _kind, "higher",
+                 description=f"{_label} with every lever − with every lever but {_lever}")
+        _builtin(f"loi_{_k}__{_lever}", f"{_lever}: leave-one-in {_label}",
+                 f"{_lever}：单独贡献（{_zh}）", f"LOI {_lever}", _kind, "higher",
+                 description=f"{_label} with only {_lever} − with no lever")

@@ -10,6 +10,7 @@ from mesa.agent import AgentSet
 
 from simulation.accounting import DailyRecorder, Ledger, kpis
 from simulation.errors import ScenarioError
+from simulation.incremental import SharedWorld
 from simulation.money.layer import MoneyLayer
 from simulation.network.cache import cached_network
 from simulation.network.social import SocialNetwork
@@ -35,7 +36,17 @@ class OperatingMatrixModel(mesa.Model):
     ``customer(i)`` just one. docs/performance.md explains the trade-off.
     """
 
-    def __init__(self, scenario: Scenario, seed: int = 0) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int = 0,
+        world: SharedWorld | None = None,
+        share_world: bool = False,
+    ) -> None:
+        """``world``: the population and graph of an earlier model of the same (scenario, seed)
+        to run on (a counterfactual or an ablation, simulation/incremental.py) instead of
+        sampling them again; ``share_world`` keeps a day-0 copy of them as ``self.world`` for
+        such worlds."""
         # Customer agents are created on first use (see ``agents``), not here: at 1M customers
         # eager creation costs ~4-7 s and ~1 GB, while a run itself never touches an agent.
         self._customers: dict[int, Customer] = {}
@@ -46,19 +57,24 @@ class OperatingMatrixModel(mesa.Model):
         self.seed = seed
         self.days = scenario.days
         self.day = 0
-        self.population: PopulationState = sample_population(
-            scenario, self.streams.get("population")
-        )
-        try:
-            self.network: SocialNetwork = cached_network(
-                scenario.graph,
-                self.population,
-                self.streams.get("graph"),
-                seed,
-                population_cfg=scenario.population,
-            )
-        except ValueError as exc:
-            raise ScenarioError.single("<scenario>", "graph", str(exc)) from None
+        self.world: SharedWorld | None = world
+        if world is not None:
+            self.population: PopulationState = world.fresh_population()
+            self.network: SocialNetwork = world.network
+        else:
+            self.population = sample_population(scenario, self.streams.get("population"))
+            try:
+                self.network = cached_network(
+                    scenario.graph,
+                    self.population,
+                    self.streams.get("graph"),
+                    seed,
+                    population_cfg=scenario.population,
+                )
+            except ValueError as exc:
+                raise ScenarioError.single("<scenario>", "graph", str(exc)) from None
+            if share_world:
+                self.world = SharedWorld(self.population, self.network)
         n_seg = len(self.population.segment_names)
         counts = np.int64 if self.population.integral_weights else np.float64
         self.ledger = Ledger(self.days, n_seg, counts)
@@ -190,6 +206,7 @@ class OperatingMatrixModel(mesa.Model):
         return next((m for m in self.modules if isinstance(m, cls)), None)
 
     def summary(self) -> dict[str, float | int | None]:
+        self.money.flush()
         return kpis(self.population, self.ledger, self.day)
 
     # ------------------------------------------------------------------ Mesa agents, on demand

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from simulation.accounting import acquisitions_by_source, kpis, retention_curve
-from simulation.money.kpis import money_kpis
+from simulation.money.kpis import budget_kpis, money_kpis
 from simulation.population.stages import N_STAGES, Ring, Stage
 
 DAILY_COLUMNS = (
@@ -169,8 +169,10 @@ def ledger_table(model: Any) -> pd.DataFrame:
 def collect_result(model: Any) -> RunResult:
     """Package a finished model as a RunResult (KPIs in total and by segment)."""
     pop = model.population
+    model.money.flush()
     summary: dict[str, Any] = dict(kpis(pop, model.ledger, model.day))
     summary.update(money_kpis(model))
+    summary.update(budget_kpis(model))
     summary["represents_customers"] = pop.n * model.scenario.population.scale
     summary["scale"] = model.scenario.population.scale
     summary["acquisitions_by_source"] = acquisitions_by_source(pop)

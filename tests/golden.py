@@ -39,6 +39,8 @@ def _plain(value: Any) -> Any:
     """numpy scalars and nested dicts as plain YAML-able Python values."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     if value is None or isinstance(value, (bool, str)):
         return value
     if hasattr(value, "item"):

@@ -162,3 +162,23 @@ def test_no_money_section_keeps_the_flat_value() -> None:
     k = money_kpis(model)
     assert k["aum"] == 0 and k["loan_volume"] == 0
     assert k["value_total"] == pytest.approx(float(model.population.value_accrued.sum()))
+
+
+def test_money_figure_and_report_tables(finished: OperatingMatrixModel) -> None:
+    from simulation.incremental import add_incrementality
+    from simulation.plots.run_plots import FigureUnavailable, money_over_time
+    from simulation.report.run_report import _attributed_vs_incremental
+
+    result = collect_result(finished)
+    fig = money_over_time(result)
+    assert fig.axes and "Money" in fig.texts[0].get_text()
+    model = OperatingMatrixModel(scenario_from_dict(small_scenario_dict(days=20)), seed=1,
+                                 share_world=True)
+    model.run()
+    plain = collect_result(model)
+    with pytest.raises(FigureUnavailable):
+        money_over_time(plain)
+    add_incrementality(plain.summary, model.scenario, 1, model.world)
+    table = _attributed_vs_incremental(plain.summary)
+    assert table is not None and "last touch" in table.note
+    assert table.columns == ["", "attributed (last touch)", "incremental", "all"]

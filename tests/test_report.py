@@ -76,7 +76,7 @@ def test_run_report_holds_kpis_figures_scenario_and_seed(run_report):
     assert f"{summary['kpis']['acquisitions']:,}" in text
     assert f"{100 * summary['kpis']['conversion_rate']:.2f}%" in text
     # funnel, conversion/retention, cost breakdown, ring migration and the network snapshot
-    assert text.count("data:image/png;base64,") == 5
+    assert text.count("data:image/png;base64,") == 6  # 5 run figures (money included) + network
     assert "re-simulation reproduced the recorded KPIs exactly" in text
     assert "Resolved scenario" in text and "word_of_mouth:" in text
     assert f"<dd>{summary['seed']}</dd>" in text

@@ -40,6 +40,7 @@ def run(
     lang: LangOption = None,
 ) -> None:
     """Simulate one scenario and write summary.json, daily.parquet, ledger and figures."""
+    from simulation.incremental import add_incrementality, worlds_needed
     from simulation.io import check_output_folder, write_run
     from simulation.model import OperatingMatrixModel
     from simulation.plots.run_plots import save_run_figures
@@ -53,23 +54,36 @@ def run(
     sc = load_scenario(path, overrides)
     target = out or default_out("runs", sc.name, seed)
     check_output_folder(target)  # before the simulation, not after it
+    extra = worlds_needed(sc)
     try:
-        model = OperatingMatrixModel(sc, seed)
+        model = OperatingMatrixModel(sc, seed, share_world=extra > 0)
     except ScenarioError as exc:
         exc.source = str(path)
         raise
     if quiet:
         model.run()
+        result = collect_result(model)
+        add_incrementality(result.summary, sc, seed, model.world)
     else:
         with progress() as bar:
-            task = bar.add_task(f"{sc.name} · {sc.population.size:,} customers", total=sc.days)
+            label = f"{sc.name} · {sc.population.size:,} customers"
+            if extra:
+                label += f" + {extra} counterfactual world{'s' if extra > 1 else ''}"
+            task = bar.add_task(label, total=sc.days * (1 + extra))
             model.run(lambda d: bar.update(task, completed=d))
-    result = collect_result(model)
+            result = collect_result(model)
+            add_incrementality(
+                result.summary, sc, seed, model.world,
+                lambda w, d: bar.update(task, completed=w * sc.days + d),
+            )
     write_run(result, target, save_run_figures if plots else None)
     if not quiet:
         title = tr("{seed_title} · seed {seed} · {days} days", seed_title=sc.name, seed=seed,
                    days=sc.days)
         emit(summary_table(result.summary, title), format, console)
+        note = result.summary.get("incrementality", {}).get("note")
+        if note and format == "table":
+            console.print(f"{note} (docs/kpis.md)", markup=False, style="dim")
         done = tr("results written to {path}", path=str(target))
         (console if format == "table" else err_console).print(done, markup=False)
 

@@ -29,6 +29,7 @@ from simulation.dashboard.charts import (
 from simulation.dashboard.levers import COMPARE_OFF, comparable, levers_for
 from simulation.dashboard.session import TrainingSession
 from simulation.i18n import kpi_label, set_lang, tr
+from simulation.incremental import EXPLANATION
 from simulation.plots.localise import localise
 from simulation.scenario.load import load_scenario
 from simulation.strategies.registry import Scenario
@@ -115,6 +116,10 @@ def kpi_html(session: TrainingSession) -> str:
             ", ".join(f"{label} = {value:g}" if not isinstance(value, bool) else
                       f"{label} = {'on' if value else 'off'}" for label, value in changed)
         )
+    note = (
+        f"<tr><td colspan='{len(table) + 1}' style='font-size:11px;color:#555;"
+        f"padding-top:4px'>{html.escape(EXPLANATION)}</td></tr>"
+    )
     return (
         '<div class="opmatrix-kpis"><table style="border-collapse:collapse;font-size:14px">'
         f"<caption style='text-align:left;caption-side:top;padding-bottom:4px'>{caption}"
@@ -122,6 +127,7 @@ def kpi_html(session: TrainingSession) -> str:
         f"<tr><th>{tr('KPI · day {day} of {days}', day=session.day, days=session.horizon)}"
         f"</th>{head}</tr>"
         + "".join(rows)
+        + note
         + "</table></div>"
     )
 

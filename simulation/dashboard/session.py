@@ -13,9 +13,16 @@ import mesa
 import networkx as nx
 import numpy as np
 
-from simulation.accounting import kpis, retention_curve
+from simulation.accounting import retention_curve
 from simulation.dashboard.levers import COMPARE_OFF, apply_levers, compare_values, levers_for
 from simulation.errors import ScenarioError
+from simulation.incremental import (
+    active_levers,
+    attributed_kpis,
+    incremental_kpis,
+    switch_off,
+    world_summary,
+)
 from simulation.model import OperatingMatrixModel
 from simulation.plots.run_plots import sample_network
 from simulation.scenario.load import scenario_from_dict
@@ -50,9 +57,16 @@ class TrainingSession(mesa.Model):
         self.lever_values = dict(lever_values)
         self.messages: list[str] = []
         self.compare_label = "" if compare == COMPARE_OFF else f"{compare} × {compare_factor:g}"
+        scenario_a = self._scenario(lever_values, "A")
         self.strategies: dict[str, OperatingMatrixModel] = {
-            "A": OperatingMatrixModel(self._scenario(lever_values, "A"), self.seed)
+            "A": OperatingMatrixModel(scenario_a, self.seed, share_world=True)
         }
+        # The counterfactual (every lever off) on A's customers and seed, stepped alongside:
+        # incremental KPIs of A and B are measured against it (simulation/incremental.py).
+        a = self.strategies["A"]
+        self.counterfactual = OperatingMatrixModel(
+            switch_off(scenario_a, active_levers(scenario_a)), self.seed, world=a.world
+        )
         if compare != COMPARE_OFF:
             values_b = compare_values(self.levers, lever_values, compare, compare_factor)
             self.strategies["B"] = OperatingMatrixModel(self._scenario(values_b, "B"), self.seed)
@@ -96,16 +110,21 @@ class TrainingSession(mesa.Model):
         """One simulated day for every strategy."""
         for m in self.strategies.values():
             m.step()
+        self.counterfactual.step()
         self.running = any(m.running for m in self.strategies.values())
 
     # --------------------------------------------------------------------- what the page shows
 
     def kpis(self) -> dict[str, dict[str, Any]]:
-        """Headline KPIs so far, per strategy."""
-        return {
-            k: {**kpis(m.population, m.ledger, m.day), "day": m.day}
-            for k, m in self.strategies.items()
-        }
+        """Headline, money, attributed and incremental KPIs so far, per strategy."""
+        none = world_summary(self.counterfactual)
+        out = {}
+        for k, m in self.strategies.items():
+            summary = {**world_summary(m), "day": m.day}
+            summary.update(attributed_kpis(summary))
+            summary.update(incremental_kpis(summary, none))
+            out[k] = summary
+        return out
 
     def series(self, which: str) -> dict[str, np.ndarray]:
         """Daily series so far for one strategy: acquisitions, conversion %, spend, CPA."""

@@ -11,7 +11,7 @@ Rates are annual unless the name says otherwise; amounts are yuan. Imports only
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -164,3 +164,12 @@ class MoneyConfig(StrictModel):
             for name in self.segments
             if name not in known
         ]
+
+
+class IncrementalityConfig(StrictModel):
+    """Whether a run also simulates its counterfactual (same seed and customers, every strategy
+    lever off: simulation/incremental.py) and, on request, per-lever ablations: leave-one-out
+    (one extra world per lever) and leave-one-in (another per lever)."""
+
+    counterfactual: bool = True
+    contributions: Literal["none", "leave_one_out", "both"] = "none"

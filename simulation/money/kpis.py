@@ -16,6 +16,7 @@ def money_kpis(model: Any, segment: int | None = None) -> dict[str, float | None
     """AUM, asset retention, loans, expected and realised credit losses, risk-adjusted margin
     and card GMV, over all segments or one (``segment`` index)."""
     layer = model.money
+    layer.flush()
     ledger = model.ledger
     d = model.day
     cols = slice(None) if segment is None else slice(segment, segment + 1)
@@ -47,3 +48,48 @@ def money_kpis(model: Any, segment: int | None = None) -> dict[str, float | None
     out["risk_adjusted_margin"] = value + losses - expected_loss
     out["gmv"] = total(series["gmv_flow"])
     return out
+
+
+def budget_kpis(model: Any) -> dict[str, Any]:
+    """What each declared budget bought: spent, unspent, and whether it bound (≥ 99 % spent).
+
+    Channel budgets are the channel's own spend; the mix budget (``flows.budget``) covers every
+    channel and route item. A budget that does not bind is reported as unspent, so a low CPA
+    from a barely spent budget is visible as such.
+    """
+    sc = model.scenario
+    ledger = model.ledger
+    spent_of = {k: float(v.sum()) for k, v in ledger.spend.items()}
+    budgets: dict[str, dict[str, float | bool]] = {}
+    for name, ch in sc.channels.items():
+        if ch.budget is not None:
+            spent = spent_of.get(name, 0.0)
+            budgets[name] = _budget_row(float(ch.budget), spent)
+    if sc.flows.budget is not None:
+        mix = sum(
+            v for k, v in spent_of.items()
+            if ledger.items.get(k) is not None and ledger.items[k].category in ("channel", "route")
+        )
+        budgets["flows"] = _budget_row(float(sc.flows.budget), mix)
+    total_budget = sum(float(r["budget"]) for k, r in budgets.items() if k == "flows") or sum(
+        float(r["budget"]) for r in budgets.values()
+    )
+    unspent = (
+        float(budgets["flows"]["unspent"]) if "flows" in budgets
+        else sum(float(r["unspent"]) for r in budgets.values())
+    )
+    return {
+        "budgets": budgets,
+        "budget_total": total_budget if budgets else None,
+        "budget_unspent": unspent if budgets else None,
+        "budget_used": (1.0 - unspent / total_budget) if budgets and total_budget > 0 else None,
+    }
+
+
+def _budget_row(budget: float, spent: float) -> dict[str, float | bool]:
+    return {
+        "budget": budget,
+        "spent": spent,
+        "unspent": max(0.0, budget - spent),
+        "binding": spent >= 0.99 * budget,
+    }

@@ -150,6 +150,20 @@ class SegmentBook:
         self.default_day = f(n)
         self.log_keep = f(n)
         self.acquired = np.zeros(n, dtype=bool)  # won during the run (not stock)
+        # linear amortisation as outstanding = max(loan_a − loan_b · day, 0); both are zeroed
+        # on the default day, so a defaulted loan earns and risks nothing afterwards
+        self.loan_a = f(n)
+        self.loan_b = f(n)
+        self.default_int = np.full(n, -1, dtype=np.int64)
+        self.wealth_w = f(n)  # wealth share × fee rate ÷ 365: wealth fee per yuan of savings
+        self.sav_k = f(n)  # value per yuan of savings a day: NIM on the deposit part + fee
+        # per-account integrals over days (value = coefficients × integrals, see flush)
+        self.int_sav = f(n)
+        self.int_pool = f(n)
+        self.int_spend = f(n)
+        self.int_out = f(n)
+        self.losses = f(n)
+        self.flushed = f(n)
         # --- constants of the segment
         rm = money.ring_multiplier
         self.ring_mult = np.zeros(len(Ring))
@@ -167,6 +181,21 @@ class SegmentBook:
         spend[Stage.AT_RISK] = out.at_risk_spend
         self.stage_spend = spend
         self.ramp = 1.0 if dep is None or dep.ramp_days <= 0 else min(1.0, 1.0 / dep.ramp_days)
+        self.nim_day = (dep.net_interest_margin if dep is not None else 0.0) / DAYS_PER_YEAR
+        if card is not None:
+            rev = card.revolving_share / DAYS_PER_YEAR
+            self.k_interchange = card.interchange / DAYS_PER_MONTH  # per yuan of monthly spend
+            self.k_card_interest = (card.interest_rate - card.funding_cost) * rev
+            self.k_card_loss = card.charge_off * rev
+        else:
+            self.k_interchange = self.k_card_interest = self.k_card_loss = 0.0
+        self.k_card = self.k_interchange + self.k_card_interest - self.k_card_loss
+        if loan is not None:
+            self.k_loan = (loan.interest_rate - loan.funding_cost) / DAYS_PER_YEAR
+            self.k_el = self.loan_hazard * loan.lgd
+            self.lgd = loan.lgd
+        else:
+            self.k_loan = self.k_el = self.lgd = 0.0
         self.pool_log = 0.0
         self.cohorts: list[_Cohort] = []
         self.retained = {w: 0.0 for w in RETENTION_WINDOWS}
@@ -194,9 +223,35 @@ class SegmentBook:
             start = day - (self.t_loan_age[pos] * self.term_days if day == 0 else 0.0)
             self.loan_start[a:b] = start
             self.loan_end[a:b] = start + self.term_days
-            self.default_day[a:b] = start + self.t_default[pos]
+            default = start + self.t_default[pos]
+            self.default_day[a:b] = default
+            rate = amount / self.term_days
+            self.loan_a[a:b] = amount + rate * start
+            self.loan_b[a:b] = rate
+            # the day the loan defaults, if before it is repaid (and not before today)
+            fails = (default < start + self.term_days) & (amount > 0)
+            self.default_int[a:b] = np.where(fails, np.floor(default), -1)
+            gone = default < day  # a stock loan that defaulted before the run: closed
+            self.loan_a[a:b][gone] = 0.0
+            self.loan_b[a:b][gone] = 0.0
+            self.default_int[a:b][gone] = -1
+        w = self.wshare[a:b]
+        self.wealth_w[a:b] = w * self.wfee[a:b] / DAYS_PER_YEAR
+        self.sav_k[a:b] = self.nim_day * (1.0 - w) + self.wealth_w[a:b]
         self.acquired[a:b] = day >= 1
         self.m = b
+
+    def value(self) -> np.ndarray:
+        """Net value each account earned so far (yuan): its daily flows are linear in its state,
+        so value = Σ_days flows = coefficients × the state's integrals over days."""
+        m = self.m
+        return (
+            self.sav_k[:m] * self.int_sav[:m]
+            + self.nim_day * self.int_pool[:m]
+            + self.k_card * self.int_spend[:m]
+            + self.k_loan * self.int_out[:m]
+            - self.losses[:m]
+        )
 
     def pool_keep(self, day: int) -> float:
         """Share of the payroll pool still here at the end of ``day`` relative to the day before:
@@ -268,100 +323,117 @@ class MoneyLayer:
         d = day.index
         model = self.model
         ledger = model.ledger
-        flat = model.recorder.value[d]
-        ledger.book("relationship_margin", d, flat)
+        ledger.book("relationship_margin", d, model.recorder.value[d])
         if not self.books:
             return
         self._open_new(d)
         pop = model.population
         s_count = len(pop.segment_names)
         flows = {item: np.zeros(s_count) for item, _ in REVENUE_ITEMS[1:]}
-        value_today = np.zeros(s_count)
+        series = self.series
         for s, book in self.books.items():
-            m = book.m
-            if m == 0:
-                continue
-            idx = book.idx[:m]
-            st = pop.stage[idx]
-            keep = book.stage_keep[st]
-            active = keep == 1.0
-            ringf = book.ring_mult[pop.ring[idx]]
-            cfg = book.cfg
-            sav = book.savings[:m]
-            pool = book.pool[:m]
-            # payday: salary of every account still here (not churned)
-            if book.has_payroll and (d - cfg.payroll.payday) % MONTH_DAYS == 0:
-                alive = keep > 0
-                pay = book.salary[:m] * alive
+            if book.m:
+                self._step_book(book, s, d, pop, flows, series)
+        value_today = np.zeros(s_count)
+        for item, arr in flows.items():
+            ledger.book(item, d, arr)
+            value_today += arr
+        model.recorder.value[d] += value_today
+        self._pending = True
+        if d >= model.days or d % MONTH_DAYS == 0:
+            self.flush()
+
+    def _step_book(self, book: SegmentBook, s: int, d: int, pop, flows, series) -> None:
+        m = book.m
+        cfg = book.cfg
+        idx = book.idx[:m]
+        st = pop.stage[idx]
+        keep = book.stage_keep[st]  # fancy indexing: ~2x faster than take with int8 codes
+        ringf = book.ring_mult[pop.ring[idx]]
+        sav = book.savings[:m]
+        pool = book.pool[:m]
+        if book.has_payroll:
+            self._check_cohorts(book, d)  # tranches see the outflows of their days so far
+            if (d - cfg.payroll.payday) % MONTH_DAYS == 0:  # payday: salary of every account
+                pay = book.salary[:m] * (keep > 0)  # still here (not churned)
                 s_in = pay * cfg.payroll.savings_share
                 p_in = pay - s_in
                 sav += s_in
                 pool += p_in
-                self.series["inflow_flow"][d, s] += float(pay.sum())
-                book.cohorts.append(_Cohort(d, s_in, p_in, book.log_keep[:m].copy(), book.pool_log))
-            # a payday tranche checked at age 30 has seen the outflows of its 30 days so far
-            self._check_cohorts(book, d)
-            # savings: ramp towards target × ring while active, drain otherwise
-            if cfg.deposits is not None:
-                gap = book.target[:m] * ringf - sav
-                sav += np.where(active & (gap > 0), gap * book.ramp, 0.0)
-            sav *= keep
+                series["inflow_flow"][d, s] += float(pay.sum())
+                book.cohorts.append(
+                    _Cohort(d, s_in, p_in, book.log_keep[:m].copy(), book.pool_log)
+                )
+        if cfg.deposits is not None:
+            # savings move in towards target × ring while active (keep == 1), never out
+            gap = book.target[:m] * ringf
+            gap -= sav
+            np.maximum(gap, 0.0, out=gap)
+            gap *= keep == 1.0
+            gap *= book.ramp
+            sav += gap
+        sav *= keep
+        if book.has_payroll:
             pk = book.pool_keep(d)
-            pool *= keep * pk
+            pool *= keep
+            pool *= pk
             book.log_keep[:m] += book.stage_log_keep[st]
             book.pool_log += float(np.log(pk)) if pk > 0 else _GONE
-            # value flows, per account (yuan today)
-            nim = cfg.deposits.net_interest_margin if cfg.deposits is not None else 0.0
-            wshare = book.wshare[:m]
-            per = np.zeros(m)
-            if nim > 0:
-                dep = nim / DAYS_PER_YEAR * ((1.0 - wshare) * sav + pool)
-                flows["deposit_margin"][s] = dep.sum()
-                per += dep
-            if cfg.wealth is not None:
-                fee = book.wfee[:m] * wshare * sav / DAYS_PER_YEAR
-                flows["wealth_fees"][s] = fee.sum()
-                per += fee
-            wealth_total = float((wshare * sav).sum())
-            if cfg.card is not None:
-                c = cfg.card
-                spend = book.card_spend[:m] * ringf * book.stage_spend[st]
-                gmv = spend / DAYS_PER_MONTH
-                revolving = c.revolving_share * spend
-                inter = c.interchange * gmv
-                interest = (c.interest_rate - c.funding_cost) / DAYS_PER_YEAR * revolving
-                loss = c.charge_off / DAYS_PER_YEAR * revolving
-                flows["card_interchange"][s] = inter.sum()
-                flows["card_interest"][s] = interest.sum()
-                flows["card_losses"][s] = -loss.sum()
-                self.series["gmv_flow"][d, s] = gmv.sum()
-                self.series["expected_loss_flow"][d, s] += loss.sum()
-                per += inter + interest - loss
-            loans_out = 0.0
-            if cfg.loan is not None:
-                ln = cfg.loan
-                start = book.loan_start[:m]
-                end = book.loan_end[:m]
-                left = book.loan_amount[:m] * np.clip(1.0 - (d - start) / book.term_days, 0, 1)
-                started = (d >= start) & (d < end)
-                out = np.where(started & (d < book.default_day[:m]), left, 0.0)
-                interest = (ln.interest_rate - ln.funding_cost) / DAYS_PER_YEAR * out
-                defaults = started & (np.floor(book.default_day[:m]) == d)
-                loss = np.where(defaults, ln.lgd * left, 0.0)
-                flows["loan_interest"][s] = interest.sum()
-                flows["loan_losses"][s] = -loss.sum()
-                el = (out * book.loan_hazard * ln.lgd).sum()
-                self.series["expected_loss_flow"][d, s] += el
-                loans_out = float(out.sum())
-                per += interest - loss
-            self.series["aum"][d, s] = float(sav.sum() + pool.sum())
-            self.series["wealth"][d, s] = wealth_total
-            self.series["loans_outstanding"][d, s] = loans_out
-            pop.value_accrued[idx] += per
-            value_today[s] = per.sum()
-        for item, arr in flows.items():
-            ledger.book(item, d, arr)
-        model.recorder.value[d] += value_today
+        book.int_sav[:m] += sav
+        sav_total = float(sav.sum())
+        pool_total = float(pool.sum()) if book.has_payroll else 0.0
+        if book.has_payroll:
+            book.int_pool[:m] += pool
+        # products summed without BLAS (np.dot spawns threads: slower on a busy machine)
+        wealth_fee = float((book.wealth_w[:m] * sav).sum()) if cfg.wealth is not None else 0.0
+        wealth_total = float((book.wshare[:m] * sav).sum()) if cfg.wealth is not None else 0.0
+        flows["deposit_margin"][s] = book.nim_day * (sav_total - wealth_total + pool_total)
+        flows["wealth_fees"][s] = wealth_fee
+        if cfg.card is not None:
+            spend = book.card_spend[:m] * ringf
+            spend *= book.stage_spend[st]
+            book.int_spend[:m] += spend
+            total = float(spend.sum())
+            flows["card_interchange"][s] = book.k_interchange * total
+            flows["card_interest"][s] = book.k_card_interest * total
+            flows["card_losses"][s] = -book.k_card_loss * total
+            series["gmv_flow"][d, s] = total / DAYS_PER_MONTH
+            series["expected_loss_flow"][d, s] += book.k_card_loss * total
+        loans_out = 0.0
+        if cfg.loan is not None:
+            out = book.loan_b[:m] * -d
+            out += book.loan_a[:m]
+            np.maximum(out, 0.0, out=out)
+            hit = np.flatnonzero(book.default_int[:m] == d)
+            if hit.size:  # default: LGD of what is outstanding is lost, the loan closes
+                loss = book.lgd * out[hit]
+                book.losses[hit] += loss
+                flows["loan_losses"][s] = -float(loss.sum())
+                out[hit] = 0.0
+                book.loan_a[hit] = 0.0
+                book.loan_b[hit] = 0.0
+            book.int_out[:m] += out
+            loans_out = float(out.sum())
+            flows["loan_interest"][s] = book.k_loan * loans_out
+            series["expected_loss_flow"][d, s] += book.k_el * loans_out
+        series["aum"][d, s] = sav_total + pool_total
+        series["wealth"][d, s] = wealth_total
+        series["loans_outstanding"][d, s] = loans_out
+
+    def flush(self) -> None:
+        """Add what accounts earned since the last flush to their customers' ``value_accrued``
+        (kept as integrals in between: a scatter per day would cost more than the money)."""
+        if not getattr(self, "_pending", False):
+            return
+        pop = self.model.population
+        for book in self.books.values():
+            m = book.m
+            if m == 0:
+                continue
+            total = book.value()
+            pop.value_accrued[book.idx[:m]] += total - book.flushed[:m]
+            book.flushed[:m] = total
+        self._pending = False
 
     def _record_state(self, d: int) -> None:
         for s, book in self.books.items():

@@ -292,6 +292,51 @@ def ring_migration(result: RunResult) -> Figure:
     return fig
 
 
+def money_over_time(result: RunResult) -> Figure:
+    """Left: AUM and loans outstanding over time (money is state). Right: cumulative value by
+    ledger item — margins, fees and interest up, credit losses down (value is a flow) — beside
+    cumulative spend, with the attributed and incremental CPA in the title."""
+    daily = result.daily
+    ledger = result.ledger
+    if "aum" not in daily.columns or "value" not in ledger.columns or not (
+        (daily["aum"] > 0).any() or (daily.get("loans_outstanding", 0) > 0).any()
+    ):
+        raise FigureUnavailable("the run has no money (no money section in the scenario)")
+    fig, (ax_s, ax_v) = new_figure(1, 2, width=12.0, height=4.4)
+    state = daily.groupby("day")[["aum", "loans_outstanding"]].sum()
+    for col, label in (("aum", "AUM (savings + payroll pool)"), ("loans_outstanding",
+                                                                  "loans outstanding")):
+        if (state[col] > 0).any():
+            ax_s.plot(state.index, state[col], label=label)
+    ax_s.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: yuan(v)))
+    ax_s.set_xlabel("day")
+    ax_s.set_ylabel("yuan")
+    ax_s.set_title("Money held at the bank")
+    ax_s.legend(fontsize=8)
+    value = ledger[ledger["value"] != 0].groupby(["day", "item"])["value"].sum().unstack(
+        fill_value=0.0).sort_index().cumsum()
+    for item in value.columns:
+        ax_v.plot(value.index, value[item], label=item.replace("_", " "))
+    spend = ledger.groupby("day")["spend"].sum().sort_index().cumsum()
+    ax_v.plot(spend.index, spend, color="black", linestyle="--", label="spend (cumulative)")
+    ax_v.axhline(0, color="grey", linewidth=0.5)
+    ax_v.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: yuan(v)))
+    ax_v.set_xlabel("day")
+    ax_v.set_ylabel("cumulative yuan")
+    s = result.summary
+    cpa = s.get("cost_per_acquisition")
+    inc = s.get("incremental_cpa")
+    att = s.get("attributed_cpa")
+    parts = [f"CPA {yuan(cpa)}" if cpa else None,
+             f"attributed {yuan(att)}" if att else None,
+             f"incremental {yuan(inc)}" if inc else None]
+    ax_v.set_title("Value by ledger item vs spend · " + " · ".join(p for p in parts if p),
+                   fontsize=9)
+    ax_v.legend(fontsize=7, ncol=2)
+    fig.suptitle(f"Money · {_title(result)}")
+    return fig
+
+
 # ---------------------------------------------------------------------------------- network
 
 
@@ -377,6 +422,7 @@ RUN_FIGURES: dict[str, Callable[[RunResult], Figure]] = {
     "funnel_by_channel": funnel_by_channel,
     "cost_breakdown": cost_breakdown,
     "ring_migration": ring_migration,
+    "money": money_over_time,
 }
 
 

@@ -22,6 +22,7 @@ from simulation.plots.run_plots import (
     conversion_retention,
     cost_breakdown,
     funnel_by_channel,
+    money_over_time,
     network_snapshot,
     ring_migration,
 )
@@ -40,6 +41,8 @@ RUN_FIGURES = (
      "it won and its CPA; cumulative spend per category.", cost_breakdown),
     ("Ring migration", "Share of won customers in the outer / middle / inner ring ([004]) over "
      "time, and per segment on the first and last day.", ring_migration),
+    ("Money", "AUM and loans outstanding over time; cumulative value by ledger item (margins, "
+     "fees, interest; credit losses negative) against cumulative spend.", money_over_time),
 )
 
 
@@ -99,6 +102,57 @@ def _kpi_table(summary: dict[str, Any]) -> Table:
                  "experiment with replicates (opmatrix sweep) for CIs.")
 
 
+def _attributed_vs_incremental(summary: dict[str, Any]) -> Table | None:
+    """Last-touch and incremental CPA/ROI side by side, with the one-line explanation."""
+    if "incremental_acquisitions" not in summary:
+        return None
+    rows = [
+        ["acquisitions", fmt(summary.get("attributed_acquisitions"), "int"),
+         fmt(summary.get("incremental_acquisitions"), "int"),
+         fmt(summary.get("acquisitions"), "int")],
+        ["CPA", fmt(summary.get("attributed_cpa"), "money"),
+         fmt(summary.get("incremental_cpa"), "money"),
+         fmt(summary.get("cost_per_acquisition"), "money")],
+        ["ROI", "—", fmt(summary.get("incremental_roi"), "pct"), fmt(summary.get("roi"), "pct")],
+        ["value", "—", fmt(summary.get("incremental_value"), "money"),
+         fmt(summary.get("value_total"), "money")],
+    ]
+    organic = fmt(summary.get("organic_acquisitions"), "int")
+    note = summary.get("incrementality", {}).get("note", "")
+    return Table(
+        "Attributed vs incremental", ["", "attributed (last touch)", "incremental", "all"], rows,
+        f"{note}. Organic acquisitions (counterfactual): "
+        f"{organic}; acquisitions at no cost (word of mouth, private domain): "
+        f"{fmt(summary.get('free_acquisitions'), 'int')}. docs/kpis.md.",
+    )
+
+
+def _contribution_table(summary: dict[str, Any]) -> Table | None:
+    """Leave-one-out (and leave-one-in) contribution of each lever, organic and interaction."""
+    table = summary.get("contributions")
+    if not table:
+        return None
+    levers = table["levers"]
+    has_loi = any("loi_acquisitions" in row for row in levers.values())
+    head = ["lever", "LOO acquisitions", "LOO value"] + (
+        ["LOI acquisitions", "LOI value"] if has_loi else [])
+    rows = [["organic (no lever)", fmt(table["organic"]["acquisitions"], "int"),
+             fmt(table["organic"]["value_total"], "money")] + (["", ""] if has_loi else [])]
+    for lever, row in levers.items():
+        cells = [lever, fmt(row["loo_acquisitions"], "int"), fmt(row["loo_value_total"], "money")]
+        if has_loi:
+            cells += [fmt(row.get("loi_acquisitions"), "int"),
+                      fmt(row.get("loi_value_total"), "money")]
+        rows.append(cells)
+    rows.append(["interaction", fmt(table["interaction"]["acquisitions"], "int"),
+                 fmt(table["interaction"]["value_total"], "money")] + (["", ""] if has_loi else []))
+    return Table(
+        "Contributions by lever (ablation on the same seed)", head, rows,
+        "LOO = all levers minus all but this one; LOI = this lever alone minus no lever. "
+        "organic + Σ LOO + interaction = the run's total (docs/kpis.md).",
+    )
+
+
 def _same(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is b
@@ -125,6 +179,12 @@ def build_run_report(
         scenario_yaml=to_yaml(scenario),
     )
     report.tables.append(_kpi_table(result.summary))
+    side = _attributed_vs_incremental(result.summary)
+    if side is not None:
+        report.tables.append(side)
+    contributions = _contribution_table(result.summary)
+    if contributions is not None:
+        report.tables.append(contributions)
     by_source = result.summary.get("acquisitions_by_source", {})
     if by_source:
         total = max(sum(by_source.values()), 1)

@@ -15,7 +15,7 @@ from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
 from simulation.data import hooks as data_hooks
-from simulation.money.config import MoneyConfig
+from simulation.money.config import IncrementalityConfig, MoneyConfig
 from simulation.population.stages import Stage
 from simulation.scenario.types import (  # noqa: F401 - re-exported for users of the schema
     WEEKDAYS,
@@ -276,6 +276,7 @@ class ScenarioCore(StrictModel):
     graph: GraphConfig = WattsStrogatzGraph(kind="watts_strogatz")
     #: The world's economics (simulation/money/): not a lever, present in every world.
     money: MoneyConfig = MoneyConfig()
+    incrementality: IncrementalityConfig = IncrementalityConfig()
 
     #: Whole-scenario checks of lever sections that are not models themselves (e.g. the
     #: ``channels`` mapping): ``check(scenario) -> problems``, set by the assembly.

@@ -59,6 +59,16 @@ class ChannelConfig(StrictModel):
     channel's conversion path), joins the private domain (``engage_on_contact``), responds to a
     call to action and enters ``route`` (``respond_on_contact``), or — for at-risk and dormant
     customers — is retained (``retain_on_contact``).
+
+    Budgets: with ``pacing: asap`` (the default) the channel reaches ``daily_reach`` of its
+    audience a day and pays for it until the budget (its own, or ``flows.budget``) is gone. With
+    ``pacing: even`` the **budget buys the reach**: each day it spends (budget left ÷ days left)
+    on impressions (``cost_per_impression``) or contacts (``cost_per_contact``), and reaches
+    ``daily_reach`` × a saturation share of its audience: impressions fall at random on the
+    pool the platform can show (audience × daily_reach), so unique reach = pool × (1 − e^(−I ÷
+    pool)) — diminishing returns as the pool is exhausted; contacts (calls) reach one customer
+    each, min(I, pool). At most ``max_frequency_per_day`` × pool impressions a day are sold (the
+    platform's frequency cap); budget left at the horizon is reported unspent.
     """
 
     kind: ChannelKind = "custom"
@@ -71,6 +81,8 @@ class ChannelConfig(StrictModel):
     staff: StaffCapacity | None = None
     daily_capacity: Count | None = None
     budget: Yuan | None = None
+    pacing: Literal["asap", "even"] = "asap"
+    max_frequency_per_day: Annotated[float, Field(ge=1.0)] = 3.0
     conversion_on_contact: PerSegmentProbability = 0.0
     engage_on_contact: PerSegmentProbability = 0.0
     respond_on_contact: PerSegmentProbability = 0.0
@@ -89,6 +101,17 @@ class ChannelConfig(StrictModel):
         "respond_on_contact",
         "retain_on_contact",
     )
+
+    @model_validator(mode="after")
+    def _paced_needs_a_price(self) -> ChannelConfig:
+        if self.pacing == "even" and self.cost_per_impression <= 0 and self.cost_per_contact <= 0:
+            raise PydanticCustomError(
+                "pacing_price",
+                "pacing 'even' buys reach with the budget: set cost_per_impression or "
+                "cost_per_contact > 0",
+                {},
+            )
+        return self
 
     @model_validator(mode="after")
     def _route_needs_response(self) -> ChannelConfig:

@@ -109,6 +109,9 @@ class ChannelPlan:
         staff_cost = 0.0 if cfg.staff is None else cfg.staff.headcount * cfg.staff.cost_per_day
         self.fixed_per_day = cfg.fixed_per_month / DAYS_PER_MONTH + staff_cost
         self.shut = False
+        self.paced = cfg.pacing == "even"
+        self.by_impression = cfg.cost_per_impression > 0
+        self.target_codes = np.flatnonzero(self.targets)
 
 
 class Channels(StrategyModule):
@@ -137,20 +140,26 @@ class Channels(StrategyModule):
         windows = model.module(ContactWindows)
         self.windows: ContactWindows | None = windows  # type: ignore[assignment]
         self.segment_share = np.bincount(pop.segment, minlength=len(sc.segment_names)) / pop.n
+        self._days_left = model.days
+        self._purse_today = float("inf")
 
     # ------------------------------------------------------------------ reach and spend
-    def contacts(self, plan: ChannelPlan, day: int) -> np.ndarray:
-        """Customers the channel reaches today: Bernoulli(reach of their segment), targets only.
+    def contacts(self, plan: ChannelPlan, day: int, reach: np.ndarray | None = None) -> np.ndarray:
+        """Customers the channel reaches today: Bernoulli(reach of their segment), targets only
+        (``reach``: today's per-segment reach when a paced budget bought it).
 
         Drawn per customer slot (``self.draws``, keyed by the channel's name): a customer's
         reach does not depend on who else is targeted, and any thread count draws the same."""
         pop = self.model.population
-        p_max = float(plan.reach.max())
+        reach = plan.reach if reach is None else reach
+        p_max = float(reach.max())
+        if p_max <= 0:
+            return np.empty(0, dtype=np.int64)
         decision = f"reach/{plan.name}"
-        if np.all(plan.reach == p_max):
+        if np.all(reach == p_max):
             cand = self.draws.bernoulli(decision, day, pop.n, p_max)
             return cand[plan.targets[pop.stage[cand]]]
-        reach, targets = plan.reach, plan.targets
+        targets = plan.targets
 
         def reach_p(cand: np.ndarray) -> np.ndarray:
             return np.where(targets[pop.stage[cand]], reach[pop.segment[cand]], 0.0)
@@ -167,6 +176,7 @@ class Channels(StrategyModule):
         self.model.ledger.charge(plan.name, day, per_segment_yuan)
         plan.budget_left -= total
         self.purse.spend(total)
+        self._purse_today -= total
 
     def _afford(self, plan: ChannelPlan, idx: np.ndarray, unit: float) -> np.ndarray:
         """The customers ``idx`` the budget can pay ``unit`` yuan each for (a random subset)."""
@@ -185,10 +195,39 @@ class Channels(StrategyModule):
 
     # ------------------------------------------------------------------ the day
     def step(self, day: Day) -> None:
+        days_left = max(1, self.model.days - day.index + 1)
+        self._days_left = days_left
+        self._purse_today = self.purse.left / days_left  # even pacing of the mix budget
         for code, plan in enumerate(self.plans):
             plan.caps.new_day(day.index)
             if self._pay_fixed(plan, day.index):
                 self._run_channel(code, plan, day)
+
+    # ------------------------------------------------------------------ budget-driven reach
+    def _paced_reach(self, plan: ChannelPlan, day: Day) -> tuple[np.ndarray, np.ndarray]:
+        """Today's reach probability per segment that an evenly paced budget buys, and what is
+        paid up front per segment (impressions; contacts are paid as they happen)."""
+        pop = self.model.population
+        cfg = plan.cfg
+        s = len(pop.segment_names)
+        counts = self.model.recorder.stage_counts[day.index - 1][:, plan.target_codes].sum(axis=1)
+        pool_s = counts * plan.reach  # customers the platform can show the channel to today
+        pool = float(pool_s.sum())
+        allowance = min(self._purse_today, self._left(plan))
+        if plan.cfg.budget is not None:
+            allowance = min(allowance, plan.budget_left / self._days_left)
+        if pool <= 0 or allowance <= 0:
+            return np.zeros(s), np.zeros(s)
+        if plan.by_impression:
+            bought = min(allowance / cfg.cost_per_impression, cfg.max_frequency_per_day * pool)
+            share = -np.expm1(-bought / pool)  # unique reach of random impressions
+            return plan.reach * share, bought * cfg.cost_per_impression * pool_s / pool
+        # priced per contact (calls, CPC): the budget buys contacts, one customer each
+        opened = float((pool_s * plan.open).sum()) / pool
+        wanted = allowance / (cfg.cost_per_contact * max(opened, 1e-12))
+        if plan.limit is not None:
+            wanted = min(wanted, float(plan.limit))
+        return plan.reach * min(1.0, wanted / pool), np.zeros(s)
 
     def _run_channel(self, code: int, plan: ChannelPlan, day: Day) -> None:
         pop = self.model.population
@@ -196,7 +235,12 @@ class Channels(StrategyModule):
         d = day.index
         cfg = plan.cfg
 
-        idx = self.contacts(plan, d)
+        if plan.paced:
+            probs, paid = self._paced_reach(plan, day)
+            self._pay(plan, d, paid)
+            idx = self.contacts(plan, d, probs)
+        else:
+            idx = self.contacts(plan, d)
         if plan.caps.active:
             idx = plan.caps.under_cap(idx)
         if self.windows is not None:
@@ -205,6 +249,9 @@ class Channels(StrategyModule):
         if limit is not None and idx.size > limit:
             idx = np.sort(self.rng.choice(idx, size=limit, replace=False))
         reach_unit = cfg.cost_per_impression + (cfg.cost_per_contact if plan.opens_all else 0.0)
+        if plan.paced and plan.by_impression:
+            # impressions were bought above; a contact still costs its own price
+            reach_unit = cfg.cost_per_contact if plan.opens_all else 0.0
         idx = self._afford(plan, idx, reach_unit)
         if idx.size == 0:
             return
@@ -212,7 +259,8 @@ class Channels(StrategyModule):
         if self.windows is not None:
             self.windows.sent(code, idx)
         seg_counts = pop.segment_counts(idx)
-        self._pay(plan, d, seg_counts * reach_unit)
+        if reach_unit > 0:
+            self._pay(plan, d, seg_counts * reach_unit)
         if not plan.opens_all:
             ledger.count(plan.name, "reach", d, seg_counts)
             idx = idx[self.rng.random(idx.size) < plan.open[pop.segment[idx]]]

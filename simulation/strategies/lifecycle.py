@@ -84,6 +84,9 @@ class Lifecycle(StrategyModule):
         self.daily_value = (pop.monthly_value / DAYS_PER_MONTH).astype(np.float64)
         self.churn_multipliers = self.model.states_with_role(CHURN_MULTIPLIER)
         self.value_multipliers = self.model.states_with_role(VALUE_MULTIPLIER)
+        # No flat value anywhere (the money layer earns it): other modules only ever scale
+        # daily_value (value multipliers), so it stays zero and accruing it is skipped.
+        self._no_flat_value = not bool(self.daily_value.any())
 
     def draw_rings(self, idx: np.ndarray, day: int | None = None) -> np.ndarray:
         """Ring each newly converted customer lands in, from its segment's ring shares.
@@ -187,6 +190,8 @@ class Lifecycle(StrategyModule):
         One fused, block-parallel pass (:func:`simulation.kernels.accrue_value`): per-customer
         sums are exact as before; the per-segment total (Σ value × population weight) adds
         block partial sums in block order."""
+        if self._no_flat_value:
+            return  # recorder.value[day] stays 0; value_accrued unchanged
         pop = self.model.population
         daily = self.daily_value
         for mult in self.value_multipliers:

@@ -1,0 +1,301 @@
+"""Incrementality on common random numbers: every run beside its counterfactual.
+
+Marketing-mix models can only estimate incrementality from history; a simulation can run the
+counterfactual itself. The counterfactual world is the same scenario with every strategy lever
+switched **off** (see :data:`LEVERS`), the same seed, and the same population and social graph
+(built once, shared in one process: :class:`SharedWorld`). What remains on is the world itself:
+the lifecycle (stock customers, private-domain nurture of those already engaged on day 0),
+organic word of mouth and the money layer. Then
+
+- ``organic_acquisitions`` = acquisitions of the counterfactual world;
+- ``incremental_acquisitions`` = acquisitions − organic acquisitions;
+- ``incremental_value`` = value earned (all customers, money included) − counterfactual value;
+- ``incremental_cpa`` = incremental spend ÷ incremental acquisitions;
+- ``incremental_roi`` = (incremental value − incremental spend) ÷ incremental spend;
+
+beside the attributed (last-touch) numbers: ``attributed_acquisitions`` are acquisitions whose
+last touch was a paid lever (a channel, referral, a group, an adviser …) rather than word of
+mouth or private-domain nurture, and ``attributed_cpa`` = spend ÷ those. Last touch credits a
+lever with every customer it touched last, including customers who would have come anyway;
+the incremental numbers credit it only with customers who would not.
+
+Per-lever contributions (``contributions``) by ablation on the same seed and world:
+leave-one-out LOO(L) = KPI(all levers) − KPI(all but L); leave-one-in LOI(L) = KPI(only L) −
+KPI(no lever). By construction KPI(all) = KPI(none) + Σ_L LOO(L) + interaction, where
+``interaction`` = (KPI(all) − KPI(none)) − Σ_L LOO(L) is reported: positive when levers
+reinforce each other (more together than the sum of their last-added effects), negative when
+they compete for the same customers.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from simulation.network.social import SocialNetwork
+from simulation.population.state import PopulationState
+from simulation.scenario.schema import Scenario
+from simulation.strategies.advisers import Advisers, AdvisersConfig
+from simulation.strategies.channel_config import FlowsConfig
+from simulation.strategies.channels import Channels
+from simulation.strategies.contact_windows import ContactWindows
+from simulation.strategies.groups import Groups, GroupsConfig
+from simulation.strategies.lifecycle_ops import LifecycleOperations, LifecycleOperationsConfig
+from simulation.strategies.perks import Perks, PerksConfig
+from simulation.strategies.referral import Referral, ReferralConfig
+
+
+@dataclass(frozen=True)
+class LeverOff:
+    """How to switch one lever off: whether it is on in a scenario (its module's own
+    ``enabled``), and the section values that turn it off (the sections' defaults, which every
+    module treats as "not used")."""
+
+    is_on: Callable[[Scenario], bool]
+    off: Callable[[], dict[str, Any]]
+
+
+#: The strategy levers and their "off" (counterfactual) definitions. The channel mix and its
+#: flows are one lever (routes only exist behind channels); contact policy (windows, caps,
+#: urgency) is its own lever on top of the channels.
+LEVERS: dict[str, LeverOff] = {
+    "channels": LeverOff(Channels.enabled, lambda: {"channels": {}, "flows": FlowsConfig()}),
+    "contact_policy": LeverOff(ContactWindows.enabled, lambda: {"contact_policy": None}),
+    "perks": LeverOff(Perks.enabled, lambda: {"perks": PerksConfig()}),
+    "referral": LeverOff(Referral.enabled, lambda: {"referral": ReferralConfig()}),
+    "groups": LeverOff(Groups.enabled, lambda: {"groups": GroupsConfig()}),
+    "advisers": LeverOff(Advisers.enabled, lambda: {"advisers": AdvisersConfig()}),
+    "lifecycle_operations": LeverOff(
+        LifecycleOperations.enabled,
+        lambda: {"lifecycle_operations": LifecycleOperationsConfig()},
+    ),
+}
+
+#: Acquisition sources that no lever paid for (the organic background).
+FREE_SOURCES = ("word_of_mouth", "private_domain")
+
+
+def active_levers(scenario: Scenario) -> list[str]:
+    """The levers this scenario switches on, in declaration order."""
+    return [name for name, lever in LEVERS.items() if lever.is_on(scenario)]
+
+
+def switch_off(scenario: Scenario, levers: list[str] | tuple[str, ...]) -> Scenario:
+    """``scenario`` with ``levers`` off. Not re-validated on purpose: switching a lever off may
+    leave other sections naming its channels (e.g. a segment's channel affinity), which the
+    simulation ignores once the lever is gone."""
+    update: dict[str, Any] = {}
+    for name in levers:
+        update.update(LEVERS[name].off())
+    return scenario.model_copy(update=update)
+
+
+def only(scenario: Scenario, lever: str) -> Scenario:
+    """``scenario`` with every lever but ``lever`` off (the channel mix stays on for contact
+    policy, which has nothing to act on without it)."""
+    keep = {lever} | ({"channels"} if lever == "contact_policy" else set())
+    return switch_off(scenario, [n for n in active_levers(scenario) if n not in keep])
+
+
+class SharedWorld:
+    """The population sample and social graph of one (scenario, seed), built once and handed to
+    every world of a comparison: each world gets a fresh copy of the day-0 population, so the
+    same customer has the same traits, ties and money in all of them."""
+
+    def __init__(self, population: PopulationState, network: SocialNetwork) -> None:
+        self._population = copy.deepcopy(population)
+        self.network = network
+
+    def fresh_population(self) -> PopulationState:
+        return copy.deepcopy(self._population)
+
+
+def _acq(summary: dict[str, Any]) -> float:
+    return float(summary["acquisitions"])
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return None if b <= 0 else a / b
+
+
+def attributed_kpis(summary: dict[str, Any]) -> dict[str, float | None]:
+    """Last-touch numbers of one run: acquisitions a paid lever touched last, their CPA, and
+    the share of acquisitions that cost nothing (word of mouth, private-domain nurture)."""
+    by_source = summary.get("acquisitions_by_source", {})
+    free = sum(int(by_source.get(s, 0)) for s in FREE_SOURCES)
+    acq = _acq(summary)
+    attributed = acq - free
+    spend = float(summary["spend"])
+    return {
+        "attributed_acquisitions": attributed,
+        "attributed_cpa": _ratio(spend, attributed),
+        "free_acquisitions": float(free),
+        "free_share": _ratio(free, acq),
+    }
+
+
+def incremental_kpis(
+    factual: dict[str, Any], counterfactual: dict[str, Any]
+) -> dict[str, float | None]:
+    """Organic and incremental acquisitions, value, CPA and ROI from the two worlds' summaries."""
+    organic = _acq(counterfactual)
+    inc_acq = _acq(factual) - organic
+    inc_spend = float(factual["spend"]) - float(counterfactual["spend"])
+    inc_value = float(factual["value_total"]) - float(counterfactual["value_total"])
+    return {
+        "organic_acquisitions": organic,
+        "incremental_acquisitions": inc_acq,
+        "incremental_share": _ratio(inc_acq, _acq(factual)),
+        "incremental_spend": inc_spend,
+        "incremental_value": inc_value,
+        "incremental_cpa": _ratio(inc_spend, inc_acq) if inc_acq > 0 else None,
+        "incremental_roi": _ratio(inc_value - inc_spend, inc_spend),
+        "counterfactual_value": float(counterfactual["value_total"]),
+        "counterfactual_aum": float(counterfactual["aum"]),
+        "incremental_aum": float(factual["aum"]) - float(counterfactual["aum"]),
+    }
+
+
+#: KPIs whose per-lever contributions are reported.
+CONTRIBUTION_KPIS = ("acquisitions", "value_total", "spend", "aum")
+
+
+def contributions(
+    full: dict[str, Any],
+    none: dict[str, Any],
+    without: dict[str, dict[str, Any]],
+    alone: dict[str, dict[str, Any]] | None = None,
+    alone_base: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Leave-one-out (and leave-one-in) contribution table from the worlds' summaries.
+
+    ``without[L]`` is the run with every lever but L, ``alone[L]`` the run with only L, compared
+    with ``alone_base[L]`` (default: the run with no lever; contact policy, which acts on the
+    channels, is compared with the channels alone). Returns
+    ``{"levers": {L: {"loo_<kpi>": …, "loi_<kpi>": …}}, "organic": {kpi}, "interaction":
+    {kpi}}``, with ``organic + Σ loo + interaction = full`` for every KPI.
+    """
+    table: dict[str, dict[str, float]] = {}
+    interaction: dict[str, float] = {}
+    organic = {k: float(none[k]) for k in CONTRIBUTION_KPIS}
+    for lever, summary in without.items():
+        row = {f"loo_{k}": float(full[k]) - float(summary[k]) for k in CONTRIBUTION_KPIS}
+        if alone is not None and lever in alone:
+            base = (alone_base or {}).get(lever, none)
+            row.update(
+                {f"loi_{k}": float(alone[lever][k]) - float(base[k]) for k in CONTRIBUTION_KPIS}
+            )
+        table[lever] = row
+    for k in CONTRIBUTION_KPIS:
+        total = float(full[k]) - organic[k]
+        interaction[k] = total - sum(row[f"loo_{k}"] for row in table.values())
+    return {"levers": table, "organic": organic, "interaction": interaction}
+
+
+# ---------------------------------------------------------------------------- running worlds
+
+#: One line shown beside the two kinds of numbers in tables, reports and the dashboard.
+EXPLANATION = (
+    "attributed = last touch: every customer a paid lever touched last, including those who "
+    "would have come anyway; incremental = this run minus its counterfactual (same seed and "
+    "customers, every lever off): only the customers the levers added"
+)
+
+
+def world_summary(model: Any) -> dict[str, Any]:
+    """The headline and money KPIs of one finished world (what the comparisons need)."""
+    from simulation.accounting import acquisitions_by_source, kpis
+    from simulation.money.kpis import money_kpis
+
+    model.money.flush()
+    out: dict[str, Any] = dict(kpis(model.population, model.ledger, model.day))
+    out.update(money_kpis(model))
+    out["acquisitions_by_source"] = acquisitions_by_source(model.population)
+    return out
+
+
+def run_world(
+    scenario: Scenario, seed: int, world: SharedWorld, on_day: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Simulate ``scenario`` on ``world``'s population and graph; its summary."""
+    from simulation.model import OperatingMatrixModel
+
+    model = OperatingMatrixModel(scenario, seed, world=world)
+    model.run(on_day)
+    return world_summary(model)
+
+
+def worlds_needed(scenario: Scenario) -> int:
+    """How many extra worlds a run of ``scenario`` simulates beside itself."""
+    cfg = scenario.incrementality
+    if not cfg.counterfactual:
+        return 0
+    k = len(active_levers(scenario))
+    if k == 0:
+        return 0
+    extra = 1
+    if cfg.contributions in ("leave_one_out", "both") and k > 1:
+        extra += k
+    if cfg.contributions == "both" and k > 1:
+        extra += k
+    return extra
+
+
+def add_incrementality(
+    summary: dict[str, Any],
+    scenario: Scenario,
+    seed: int,
+    world: SharedWorld,
+    on_world_day: Callable[[int, int], None] | None = None,
+) -> None:
+    """Run the counterfactual (and ablations the scenario asks for) on ``world`` and add
+    attributed, incremental and contribution KPIs to the factual run's ``summary``."""
+    summary.update(attributed_kpis(summary))
+    cfg = scenario.incrementality
+    levers = active_levers(scenario)
+    if not cfg.counterfactual:
+        return
+    count = [0]
+
+    def progress() -> Callable[[int], None] | None:
+        if on_world_day is None:
+            return None
+        count[0] += 1
+        w = count[0]
+        return lambda day: on_world_day(w, day)
+
+    # nothing to switch off: the run is its own counterfactual
+    none = run_world(switch_off(scenario, levers), seed, world, progress()) if levers else summary
+    summary.update(incremental_kpis(summary, none))
+    summary["counterfactual"] = {
+        k: none[k]
+        for k in ("acquisitions", "spend", "value_total", "aum", "loan_volume", "gmv",
+                  "acquisitions_by_source")
+    }
+    summary["incrementality"] = {"levers_on": list(levers), "note": EXPLANATION}
+    if cfg.contributions == "none" or len(levers) < 1:
+        return
+    if len(levers) == 1:
+        without = {levers[0]: none}
+        alone = {levers[0]: summary}
+    else:
+        without = {
+            lever: run_world(switch_off(scenario, [lever]), seed, world, progress())
+            for lever in levers
+        }
+        alone = None
+        if cfg.contributions == "both":
+            alone = {lever: run_world(only(scenario, lever), seed, world, progress())
+                     for lever in levers}
+    base = {}
+    if alone is not None and "contact_policy" in alone and "channels" in alone:
+        base["contact_policy"] = alone["channels"]
+    table = contributions(summary, none, without, alone, base)
+    summary["contributions"] = table
+    for lever, row in table["levers"].items():
+        for key, value in row.items():
+            summary[f"{key}__{lever}"] = value
+    for key, value in table["interaction"].items():
+        summary[f"interaction_{key}"] = value
