@@ -76,11 +76,14 @@ def run(
                 result.summary, sc, seed, model.world,
                 lambda w, d: bar.update(task, completed=w * sc.days + d),
             )
+    # The table is built before write_run, which reshapes result.summary for summary.json
+    # (the incremental KPIs read as "—" in the terminal otherwise).
+    title = tr("{seed_title} · seed {seed} · {days} days", seed_title=sc.name, seed=seed,
+               days=sc.days)
+    table = summary_table(result.summary, title)
     write_run(result, target, save_run_figures if plots else None)
     if not quiet:
-        title = tr("{seed_title} · seed {seed} · {days} days", seed_title=sc.name, seed=seed,
-                   days=sc.days)
-        emit(summary_table(result.summary, title), format, console)
+        emit(table, format, console)
         note = result.summary.get("incrementality", {}).get("note")
         if note and format == "table":
             console.print(f"{note} (docs/kpis.md)", markup=False, style="dim")
