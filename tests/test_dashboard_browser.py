@@ -51,13 +51,13 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 90.0) -> 
     raise AssertionError("dashboard did not start listening in time")
 
 
-@pytest.fixture(scope="module")
-def dashboard_url():
+@contextlib.contextmanager
+def serve_dashboard(*args: str):
+    """Start ``opmatrix dashboard <args>`` on a free port, yield its URL, stop its process group."""
     port = _free_port()
     opmatrix = Path(sys.executable).parent / "opmatrix"
     proc = subprocess.Popen(
-        [str(opmatrix), "dashboard", "quickstart", "--port", str(port),
-         "--set", "population.size=2000", "--set", "days=120"],
+        [str(opmatrix), "dashboard", *args, "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -76,6 +76,12 @@ def dashboard_url():
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def dashboard_url():
+    with serve_dashboard("quickstart", "--set", "population.size=2000", "--set", "days=120") as url:
+        yield url
 
 
 @pytest.fixture()

@@ -4,22 +4,14 @@ controls ("Use Threads", "Render Interval"), and its charts render on a CJK font
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from tests.test_dashboard_browser import (  # noqa: F401 - fixtures and helpers
     CHROMIUM,
-    _free_port,
     _kpi,
     _steps,
-    _wait_for_port,
     browser_page,
+    serve_dashboard,
 )
 
 pytestmark = [
@@ -30,26 +22,9 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def zh_dashboard_url():
-    port = _free_port()
-    opmatrix = Path(sys.executable).parent / "opmatrix"
-    proc = subprocess.Popen(
-        [str(opmatrix), "dashboard", "quickstart", "--lang", "zh", "--port", str(port),
-         "--set", "population.size=1500", "--set", "days=60"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
-    try:
-        first = proc.stdout.readline()
-        assert f"http://127.0.0.1:{port}/" in first, first
-        _wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+    with serve_dashboard("quickstart", "--lang", "zh",
+                         "--set", "population.size=1500", "--set", "days=60") as url:
+        yield url
 
 
 def test_chinese_dashboard(zh_dashboard_url, browser_page, tmp_path):  # noqa: F811
