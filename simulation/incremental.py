@@ -2,8 +2,9 @@
 
 Marketing-mix models can only estimate incrementality from history; a simulation can run the
 counterfactual itself. The counterfactual world is the same scenario with every strategy lever
-switched **off** (see :data:`LEVERS`), the same seed, and the same population and social graph
-(built once, shared in one process: :class:`SharedWorld`). What remains on is the world itself:
+switched **off** (each lever's declared ``off``, simulation/strategies/registry.py), the same
+seed, and the same population and social graph (built once, shared in one process:
+:class:`SharedWorld`). What remains on is the world itself:
 the lifecycle (stock customers, private-domain nurture of those already engaged on day 0),
 organic word of mouth and the money layer. Then
 
@@ -31,65 +32,29 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from simulation.network.social import SocialNetwork
 from simulation.population.state import PopulationState
 from simulation.scenario.schema import Scenario
-from simulation.strategies.advisers import Advisers, AdvisersConfig
-from simulation.strategies.channel_config import FlowsConfig
-from simulation.strategies.channels import Channels
-from simulation.strategies.contact_windows import ContactWindows
-from simulation.strategies.groups import Groups, GroupsConfig
-from simulation.strategies.lifecycle_ops import LifecycleOperations, LifecycleOperationsConfig
-from simulation.strategies.perks import Perks, PerksConfig
-from simulation.strategies.referral import Referral, ReferralConfig
-
-
-@dataclass(frozen=True)
-class LeverOff:
-    """How to switch one lever off: whether it is on in a scenario (its module's own
-    ``enabled``), and the section values that turn it off (the sections' defaults, which every
-    module treats as "not used")."""
-
-    is_on: Callable[[Scenario], bool]
-    off: Callable[[], dict[str, Any]]
-
-
-#: The strategy levers and their "off" (counterfactual) definitions. The channel mix and its
-#: flows are one lever (routes only exist behind channels); contact policy (windows, caps,
-#: urgency) is its own lever on top of the channels.
-LEVERS: dict[str, LeverOff] = {
-    "channels": LeverOff(Channels.enabled, lambda: {"channels": {}, "flows": FlowsConfig()}),
-    "contact_policy": LeverOff(ContactWindows.enabled, lambda: {"contact_policy": None}),
-    "perks": LeverOff(Perks.enabled, lambda: {"perks": PerksConfig()}),
-    "referral": LeverOff(Referral.enabled, lambda: {"referral": ReferralConfig()}),
-    "groups": LeverOff(Groups.enabled, lambda: {"groups": GroupsConfig()}),
-    "advisers": LeverOff(Advisers.enabled, lambda: {"advisers": AdvisersConfig()}),
-    "lifecycle_operations": LeverOff(
-        LifecycleOperations.enabled,
-        lambda: {"lifecycle_operations": LifecycleOperationsConfig()},
-    ),
-}
+from simulation.strategies.registry import active_strategy_levers, counterfactual_scenario
 
 #: Acquisition sources that no lever paid for (the organic background).
 FREE_SOURCES = ("word_of_mouth", "private_domain")
 
 
 def active_levers(scenario: Scenario) -> list[str]:
-    """The levers this scenario switches on, in declaration order."""
-    return [name for name, lever in LEVERS.items() if lever.is_on(scenario)]
+    """The bank's levers this scenario switches on, in declaration order: the lever contract's
+    :func:`~simulation.strategies.registry.active_strategy_levers` (every switchable lever but
+    the world's own, organic word of mouth)."""
+    return list(active_strategy_levers(scenario))
 
 
 def switch_off(scenario: Scenario, levers: list[str] | tuple[str, ...]) -> Scenario:
-    """``scenario`` with ``levers`` off. Not re-validated on purpose: switching a lever off may
-    leave other sections naming its channels (e.g. a segment's channel affinity), which the
-    simulation ignores once the lever is gone."""
-    update: dict[str, Any] = {}
-    for name in levers:
-        update.update(LEVERS[name].off())
-    return scenario.model_copy(update=update)
+    """``scenario`` with ``levers`` off, each by its declared ``off`` (the lever contract:
+    :func:`~simulation.strategies.registry.counterfactual_scenario`), so a counterfactual here
+    is the same world the contract's harness checks against "section left out"."""
+    return counterfactual_scenario(scenario, levers)
 
 
 def only(scenario: Scenario, lever: str) -> Scenario:

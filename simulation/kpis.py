@@ -34,6 +34,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from simulation.strategies.registry import strategy_levers
+
 Kind = Literal["count", "share", "ratio", "money", "days", "number"]
 Direction = Literal["higher", "lower", "neutral"]
 Group = Literal["table", "dashboard", "outcome", "runs"]
@@ -315,11 +317,9 @@ _builtin("incremental_aum", "incremental AUM", "增量资产", "incr. AUM", "mon
 # Per-lever contributions (incrementality.contributions; simulation/incremental.py): for each
 # lever that an ablation can switch off, leave-one-out and leave-one-in differences of four KPIs,
 # and the interaction term; experiments report them with CIs like any KPI. The lever names are
-# simulation.incremental.LEVERS (a test keeps the two in step).
-ABLATION_LEVERS: tuple[str, ...] = (
-    "channels", "contact_policy", "perks", "referral", "groups", "advisers",
-    "lifecycle_operations",
-)
+# the lever contract's strategy levers (simulation/strategies/registry.py: every switchable lever
+# but organic word of mouth, which the counterfactual keeps on).
+ABLATION_LEVERS: tuple[str, ...] = strategy_levers()
 _CONTRIBUTED = {"acquisitions": ("acquisitions", "获客数", "count"),
                 "value_total": ("value earned", "客户创造价值", "money"),
                 "spend": ("spend", "营销投入", "money"),

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from simulation import load_scenario, run, scenario_from_dict
+from simulation.accounting import acquisitions_by_source
 from simulation.incremental import (
     CONTRIBUTION_KPIS,
     active_levers,
@@ -27,9 +28,13 @@ def test_counterfactual_shares_the_world_and_switches_levers_off() -> None:
     cf = OperatingMatrixModel(switch_off(sc, active_levers(sc)), 5, world=factual.world)
     assert cf.network is factual.network
     assert np.array_equal(cf.population.churn_hazard, factual.population.churn_hazard)
-    assert [m.name for m in cf.modules] == ["lifecycle", "word_of_mouth"]
+    # the channels' declared off keeps them listed with no reach (so segments' affinities stay
+    # valid); organic word of mouth is the world and stays on
+    assert [m.name for m in cf.modules] == ["lifecycle", "channels", "word_of_mouth"]
     cf.run()
     assert cf.ledger.total_spend() == 0.0
+    by_source = acquisitions_by_source(cf.population)
+    assert all(by_source[ch] == 0 for ch in sc.channels) and by_source["word_of_mouth"] > 0
 
 
 def test_run_reports_attributed_and_incremental_side_by_side() -> None:
@@ -110,9 +115,14 @@ def test_a_shared_world_ablation_equals_a_fresh_run(ablated: tuple) -> None:
 
 
 def test_every_ablation_lever_has_registered_contribution_kpis() -> None:
+    """The ablation levers are the lever contract's: every switchable lever but organic word
+    of mouth (the world, which the counterfactual keeps on)."""
     from simulation import kpis
-    from simulation.incremental import LEVERS
+    from simulation.strategies import registry
 
-    assert tuple(LEVERS) == kpis.ABLATION_LEVERS
+    assert registry.strategy_levers() == kpis.ABLATION_LEVERS
+    assert set(kpis.ABLATION_LEVERS) == {
+        lv.section for lv in registry.LEVERS if lv.off is not None
+    } - {"word_of_mouth"}
     assert kpis.is_registered("loo_acquisitions__perks")
     assert kpis.is_registered("interaction_value_total")

@@ -105,6 +105,10 @@ class Lever:
     inside the first section the dashboard shows (``*`` = every entry of a mapping).
     ``budget``: the scenario path of a total budget that caps this lever's spend, if any.
     ``check``: a whole-scenario check for a section that is a plain mapping.
+    ``world``: the lever is part of the world the bank acts in rather than a bank lever (organic
+    word of mouth): a leave-one-out can switch it off, but the counterfactual of "without the
+    bank's levers" keeps it on — switching it off would count every organic acquisition as
+    bought (:func:`strategy_levers`).
     """
 
     module: type[StrategyModule]
@@ -114,6 +118,7 @@ class Lever:
     controls: tuple[str, ...] = ()
     budget: tuple[str, ...] | None = None
     check: Callable[[Any], Problems] | None = None
+    world: bool = False
 
     @property
     def name(self) -> str:
@@ -151,7 +156,7 @@ LEVERS: tuple[Lever, ...] = (
           {"referral": "#2ca02c"}, set_fields(invite_rate=0.0),
           ("invite_rate", "tiers.*.reward")),
     Lever(WordOfMouth, (Section("word_of_mouth", WordOfMouthConfig, WordOfMouthConfig()),),
-          {"organic": "#7f7f7f"}, set_fields(imitation=0.0), ("imitation",)),
+          {"organic": "#7f7f7f"}, set_fields(imitation=0.0), ("imitation",), world=True),
     Lever(Groups, (Section("groups", GroupsConfig, GroupsConfig()),), {"group": "#8c564b"},
           set_fields(join_rate=0.0), ("cap",)),
     Lever(Advisers, (Section("advisers", AdvisersConfig, AdvisersConfig()),),
@@ -231,14 +236,32 @@ def active_levers(scenario: ScenarioCore) -> tuple[str, ...]:
     )
 
 
+def strategy_levers() -> tuple[str, ...]:
+    """The bank's own levers, by section name (what the YAML and the contribution KPIs call
+    them; :func:`lever` accepts either name): switchable and not part of the world
+    (``world``). The counterfactual, leave-one-out and leave-one-in ablations of
+    incrementality (simulation/incremental.py) and their contribution KPIs are over these."""
+    return tuple(lv.section for lv in LEVERS if lv.off is not None and not lv.world)
+
+
+def active_strategy_levers(scenario: ScenarioCore) -> tuple[str, ...]:
+    """The bank's levers this scenario uses (:func:`strategy_levers` whose module is on): the
+    counterfactual switches off exactly these."""
+    return tuple(
+        name for name in strategy_levers() if lever(name).module.enabled(scenario)
+    )
+
+
 def counterfactual_scenario(scenario: ScenarioCore, levers_off: Iterable[str]) -> ScenarioCore:
     """``scenario`` with the named levers switched off, everything else (population, graph,
     other levers, horizon) unchanged. Run it with the same seed for the counterfactual: each
     module draws from its own named stream, so switching one lever off leaves the other
     modules' random numbers where they were (common random numbers).
 
-    Leave-one-out: ``counterfactual_scenario(s, [name])`` for each of ``active_levers(s)``;
-    the no-strategy baseline: ``counterfactual_scenario(s, active_levers(s))``."""
+    Leave-one-out: ``counterfactual_scenario(s, [name])`` for each of
+    ``active_strategy_levers(s)``; the no-strategy baseline (organic word of mouth stays on):
+    ``counterfactual_scenario(s, active_strategy_levers(s))``; everything off, the world's own
+    dynamics included: ``counterfactual_scenario(s, active_levers(s))``."""
     data = scenario.model_dump(mode="json")
     for name in levers_off:
         data = lever(name).switch_off(data)
