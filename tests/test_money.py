@@ -182,3 +182,79 @@ def test_money_figure_and_report_tables(finished: OperatingMatrixModel) -> None:
     table = _attributed_vs_incremental(plain.summary)
     assert table is not None and "last touch" in table.note
     assert table.columns == ["", "attributed (last touch)", "incremental", "all"]
+
+
+def _run(data: dict, seed: int = 3) -> OperatingMatrixModel:
+    model = OperatingMatrixModel(scenario_from_dict(data), seed=seed)
+    model.run()
+    return model
+
+
+def test_money_is_in_represented_customers_exactly() -> None:
+    """A row of weight 10 holds ten customers' money: with ``population.scale: 10`` (and no
+    capacity or budget that binds) the same seed gives the same run, and every money KPI,
+    ledger value item and the spend are exactly ×10, while per-customer value, LTV and asset
+    retention are unchanged (docs/kpis.md, "Money and budgets on represented customers")."""
+    one = _run(money_dict(days=90))
+    data = money_dict(days=90)
+    data["population"]["scale"] = 10.0
+    ten = _run(data)
+    assert np.array_equal(one.population.converted_day, ten.population.converted_day)
+    a, b = collect_result(one).summary, collect_result(ten).summary
+    for key in ("acquisitions", "spend", "value_total", "value_acquired", "aum", "aum_acquired",
+                "payroll_inflow", "loan_volume", "loans_outstanding", "expected_loss",
+                "credit_losses", "gmv"):
+        assert b[key] == pytest.approx(10 * a[key], rel=1e-9), key
+    for key in ("ltv", "asset_retention_30d", "roi"):
+        assert b[key] == pytest.approx(a[key], rel=1e-9), key
+    assert np.allclose(one.population.value_accrued, ten.population.value_accrued, rtol=1e-9)
+    # the ledger's value is Σ per-customer value × weight
+    assert ten.ledger.total_revenue() == pytest.approx(
+        float((ten.population.value_accrued * ten.population.weight).sum()), rel=1e-9
+    )
+
+
+def test_a_budget_in_real_yuan_binds_the_same_on_a_weighted_sample() -> None:
+    """Spend is in represented customers, so a budget written for the real population binds
+    on a 1:10 sample at the same real yuan: scale 10 with budget B spends B (like scale 1
+    with B/10 spends B/10), and acquires ≈ 10× as many customers as that run."""
+    data = money_dict(days=60)
+    data["channels"]["ads"]["daily_reach"] = 0.2
+    data["flows"] = {"budget": 300.0}
+    one = collect_result(_run(data)).summary
+    data["population"]["scale"] = 10.0
+    data["flows"] = {"budget": 3000.0}
+    ten = collect_result(_run(data)).summary
+    assert one["spend"] == pytest.approx(300.0, rel=0.01)
+    assert ten["spend"] == pytest.approx(3000.0, rel=0.01)
+    assert ten["budgets"]["flows"]["binding"] and one["budgets"]["flows"]["binding"]
+    assert ten["acquisitions"] == pytest.approx(10 * one["acquisitions"], rel=0.1)
+
+
+def test_referral_value_uplift_reaches_product_value() -> None:
+    """Referral's declared value multiplier (``referral_value_multiplier``) uplifts what money
+    earns: same seed with and without the uplift → the same customers, balances and spend, more
+    value, all of it on referred customers (everyone else's value is unchanged)."""
+    data = money_dict(days=90)
+    data["population"]["segments"]["credit_card"]["referral_propensity"] = {"mean": 0.5, "sd": 0.1}
+    data["word_of_mouth"] = {"imitation": 0.0}
+    data["referral"] = {"invite_rate": 0.05, "weak_tie_share": 0.0,
+                        "referred": {"value_uplift": 0.5}}
+    up = _run(data)
+    data["referral"]["referred"]["value_uplift"] = 0.0
+    flat = _run(data)
+    assert np.array_equal(up.population.converted_day, flat.population.converted_day)
+    ku, kf = money_kpis(up), money_kpis(flat)
+    assert ku["aum"] == pytest.approx(kf["aum"], rel=1e-12)
+    assert ku["gmv"] == pytest.approx(kf["gmv"], rel=1e-12)
+    assert ku["credit_losses"] == pytest.approx(kf["credit_losses"], rel=1e-12)
+    assert ku["value_total"] > kf["value_total"]
+    pop = up.population
+    referred = pop.acquired_via == pop.sources.index("referral")
+    referred &= pop.converted_day >= 1
+    assert referred.sum() >= 5
+    gain = up.population.value_accrued - flat.population.value_accrued
+    assert np.allclose(gain[~referred], 0.0, atol=1e-9)
+    assert (gain[referred] > 0).mean() > 0.8
+    # the ledger still holds every yuan of value (the uplift is booked, losses are not uplifted)
+    assert up.ledger.total_revenue() == pytest.approx(float(pop.value_accrued.sum()), rel=1e-9)

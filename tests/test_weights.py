@@ -14,7 +14,8 @@ from simulation.result import collect_result
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "scenarios" / "quickstart.yaml"
 PRESET = REPO / "scenarios" / "operating_matrix.yaml"
-KPIS = ("customers", "acquisitions", "spend", "value_acquired", "conversion_rate", "churned")
+KPIS = ("customers", "acquisitions", "spend", "value_acquired", "conversion_rate", "churned",
+        "value_total", "aum", "gmv")  # money in represented yuan too (docs/kpis.md)
 
 
 def _kpis(n: int, scale: float, seed: int) -> dict[str, float]:

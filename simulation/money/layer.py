@@ -22,6 +22,18 @@ Daily, after the lifecycle (so today's stage and ring are known), per segment:
    (expected) and loan defaults (drawn: the customer's time to default);
 5. the ledger books each flow per segment; the customer's ``value_accrued`` gets the net value.
 
+Represented customers (population weights, docs/kpis.md "Money and budgets on represented
+customers"): a row of weight w stands for w customers, so its account holds w customers' money —
+balances, salary, card spend and loan amount are × w when the account opens. Every flow, AUM,
+loan volume and ledger value item is then in represented yuan, as spend already is; a customer's
+``value_accrued`` stays per customer (the account's value ÷ w), which the KPIs weight by w like
+the flat value. With every weight 1 nothing changes.
+
+Value multipliers (declared states with role ``value_multiplier``, e.g. referral's decaying
+margin uplift of referred customers) scale what an account *earns* — deposit margin, wealth
+fees, card interchange and interest, loan interest — on the day it earns it; balances, spend,
+GMV and credit losses are not uplifted (the uplift is a margin uplift).
+
 Asset retention (payroll): the share of a payday's inflow still held 7 / 30 / 90 days later; every
 yuan held decays with the same daily factors (stage outflow for savings, plus the pool hazard
 for pool money), so a tranche's survival is the product of those factors, tracked as
@@ -38,6 +50,7 @@ import numpy as np
 from simulation.money.config import Amount, MoneyConfig, SegmentMoney
 from simulation.population.stages import Ring, Stage
 from simulation.scenario.types import DAYS_PER_MONTH
+from simulation.strategies.base import VALUE_MULTIPLIER
 
 if TYPE_CHECKING:
     from simulation.model import OperatingMatrixModel
@@ -136,6 +149,7 @@ class SegmentBook:
         # --- accounts (compact, first ``m`` slots used)
         self.m = 0
         self.idx = np.zeros(n, dtype=np.int64)
+        self.weight = np.ones(n)  # customers each account's row represents
         f = np.zeros
         self.savings = f(n)
         self.target = f(n)
@@ -203,21 +217,23 @@ class SegmentBook:
         self.has_payroll = pay is not None and bool(self.t_salary.any())
 
     # ------------------------------------------------------------------ accounts
-    def open(self, new: np.ndarray, day: int) -> None:
-        """Open accounts for population indices ``new`` (all members of this segment)."""
+    def open(self, new: np.ndarray, day: int, weight: np.ndarray) -> None:
+        """Open accounts for population indices ``new`` (all members of this segment), each
+        holding the money of the ``weight`` customers its row represents."""
         k = new.size
         if k == 0:
             return
         pos = np.searchsorted(self.members, new)
         a, b = self.m, self.m + k
         self.idx[a:b] = new
-        self.target[a:b] = self.t_balance[pos]
-        self.savings[a:b] = self.t_balance[pos] if day == 0 else 0.0
-        self.salary[a:b] = self.t_salary[pos]
+        self.weight[a:b] = weight
+        self.target[a:b] = self.t_balance[pos] * weight
+        self.savings[a:b] = self.target[a:b] if day == 0 else 0.0
+        self.salary[a:b] = self.t_salary[pos] * weight
         self.wshare[a:b] = self.t_wshare[pos]
         self.wfee[a:b] = self.t_wfee[pos]
-        self.card_spend[a:b] = self.t_card[pos]
-        amount = self.t_loan[pos]
+        self.card_spend[a:b] = self.t_card[pos] * weight
+        amount = self.t_loan[pos] * weight
         self.loan_amount[a:b] = amount
         if self.cfg.loan is not None:
             start = day - (self.t_loan_age[pos] * self.term_days if day == 0 else 0.0)
@@ -293,6 +309,8 @@ class MoneyLayer:
         for item, category in REVENUE_ITEMS:
             ledger.register_revenue(item, category)
         self.has_account = np.zeros(pop.n, dtype=bool)
+        #: read-only views of every value multiplier a module owns (empty: none is on)
+        self.value_multipliers = model.states_with_role(VALUE_MULTIPLIER)
         if self.books:
             self._open_new(0)
             self._record_state(0)
@@ -312,7 +330,7 @@ class MoneyLayer:
         for s, book in self.books.items():
             mine = new[seg == s]
             if mine.size:
-                book.open(mine, day)
+                book.open(mine, day, pop.weight[mine])
                 if day >= 1 and book.cfg.loan is not None:
                     self.series["loans_disbursed_flow"][day, s] += float(
                         book.loan_amount[book.m - mine.size: book.m].sum()
@@ -379,23 +397,42 @@ class MoneyLayer:
             pool *= pk
             book.log_keep[:m] += book.stage_log_keep[st]
             book.pool_log += float(np.log(pk)) if pk > 0 else _GONE
-        book.int_sav[:m] += sav
+        vm = self._value_multiplier(idx)
+        # what earns (× the value multiplier when a module owns one); balances stay as they are
+        sav_v = sav if vm is None else sav * vm
+        book.int_sav[:m] += sav_v
         sav_total = float(sav.sum())
         pool_total = float(pool.sum()) if book.has_payroll else 0.0
+        pool_v_total = pool_total
         if book.has_payroll:
-            book.int_pool[:m] += pool
+            pool_v = pool if vm is None else pool * vm
+            book.int_pool[:m] += pool_v
+            pool_v_total = pool_total if vm is None else float(pool_v.sum())
         # products summed without BLAS (np.dot spawns threads: slower on a busy machine)
-        wealth_fee = float((book.wealth_w[:m] * sav).sum()) if cfg.wealth is not None else 0.0
+        wealth_fee = float((book.wealth_w[:m] * sav_v).sum()) if cfg.wealth is not None else 0.0
         wealth_total = float((book.wshare[:m] * sav).sum()) if cfg.wealth is not None else 0.0
-        flows["deposit_margin"][s] = book.nim_day * (sav_total - wealth_total + pool_total)
+        if vm is None:
+            deposit_base = sav_total - wealth_total + pool_total
+        else:
+            wealth_v = float((book.wshare[:m] * sav_v).sum()) if cfg.wealth is not None else 0.0
+            deposit_base = float(sav_v.sum()) - wealth_v + pool_v_total
+        flows["deposit_margin"][s] = book.nim_day * deposit_base
         flows["wealth_fees"][s] = wealth_fee
         if cfg.card is not None:
             spend = book.card_spend[:m] * ringf
             spend *= book.stage_spend[st]
-            book.int_spend[:m] += spend
             total = float(spend.sum())
-            flows["card_interchange"][s] = book.k_interchange * total
-            flows["card_interest"][s] = book.k_card_interest * total
+            if vm is None:
+                book.int_spend[:m] += spend
+                total_v = total
+            else:
+                spend_v = spend * vm
+                book.int_spend[:m] += spend_v
+                # k_card nets the charge-off rate, which is not uplifted: take its uplift back
+                book.losses[:m] += book.k_card_loss * (spend - spend_v)
+                total_v = float(spend_v.sum())
+            flows["card_interchange"][s] = book.k_interchange * total_v
+            flows["card_interest"][s] = book.k_card_interest * total_v
             flows["card_losses"][s] = -book.k_card_loss * total
             series["gmv_flow"][d, s] = total / DAYS_PER_MONTH
             series["expected_loss_flow"][d, s] += book.k_card_loss * total
@@ -412,13 +449,29 @@ class MoneyLayer:
                 out[hit] = 0.0
                 book.loan_a[hit] = 0.0
                 book.loan_b[hit] = 0.0
-            book.int_out[:m] += out
             loans_out = float(out.sum())
-            flows["loan_interest"][s] = book.k_loan * loans_out
+            if vm is None:
+                book.int_out[:m] += out
+                loans_v = loans_out
+            else:
+                out_v = out * vm
+                book.int_out[:m] += out_v
+                loans_v = float(out_v.sum())
+            flows["loan_interest"][s] = book.k_loan * loans_v
             series["expected_loss_flow"][d, s] += book.k_el * loans_out
         series["aum"][d, s] = sav_total + pool_total
         series["wealth"][d, s] = wealth_total
         series["loans_outstanding"][d, s] = loans_out
+
+    def _value_multiplier(self, idx: np.ndarray) -> np.ndarray | None:
+        """Today's product of every value multiplier for the accounts' customers ``idx``, or
+        None when no module owns one (the plain path, no gather)."""
+        if not self.value_multipliers:
+            return None
+        vm = self.value_multipliers[0][idx]
+        for mult in self.value_multipliers[1:]:
+            vm = vm * mult[idx]
+        return vm
 
     def flush(self) -> None:
         """Add what accounts earned since the last flush to their customers' ``value_accrued``
@@ -431,7 +484,8 @@ class MoneyLayer:
             if m == 0:
                 continue
             total = book.value()
-            pop.value_accrued[book.idx[:m]] += total - book.flushed[:m]
+            # per customer: the account holds its row's represented customers' money
+            pop.value_accrued[book.idx[:m]] += (total - book.flushed[:m]) / book.weight[:m]
             book.flushed[:m] = total
         self._pending = False
 
@@ -459,7 +513,8 @@ class MoneyLayer:
 
     # ------------------------------------------------------------------ read-outs
     def account_arrays(self) -> dict[str, np.ndarray]:
-        """Per-customer money at the horizon as population-length arrays (0 = no account)."""
+        """Money of each row's account at the horizon as population-length arrays (0 = no
+        account), in represented yuan (a row of weight w holds w customers' money)."""
         n = self.model.population.n
         out = {k: np.zeros(n) for k in ("aum", "loan_amount")}
         for book in self.books.values():
