@@ -43,11 +43,35 @@ class MessageCaps(StrictModel):
 
 
 class StaffCapacity(StrictModel):
-    """A staffed channel (outbound calls, branch, advisers): capacity and cost come from people."""
+    """A staffed channel (outbound calls, branch, event team): reach, quality and cost come from
+    people. Capacity = ``headcount`` × ``contacts_per_day`` × ``time_share`` contacts a day;
+    cost = ``headcount`` × ``cost_per_day`` × ``time_share`` a day (paid whether or not the
+    capacity is used); every response of their contacts (conversion, engagement, call-to-action,
+    win-back) × ``productivity``.
+
+    Why: the articles contrast a central, dedicated team with part-time branch staff — CMB's
+    card centre runs its private domain centrally ("a few people run millions of users" [001]),
+    CCB's WeCom managers are "mostly part-time" (「目前以兼职为主」 [001]). Part-time staff give
+    the channel a share of their day (``time_share``: fewer contacts, the same share of their
+    cost) and, untrained and unsupported, convert less per contact (``productivity`` < 1); a
+    trained central team converts more (> 1). Defaults (1, 1) are the staff as before.
+    """
 
     headcount: Count
-    contacts_per_day: NonNegative  # per staff member
-    cost_per_day: Yuan = 0.0  # per staff member, paid whether or not the capacity is used
+    contacts_per_day: NonNegative  # per staff member, full time
+    cost_per_day: Yuan = 0.0  # per staff member, full time
+    time_share: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0  # share of their day on this channel
+    productivity: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0  # × every response of a contact
+
+    @property
+    def capacity(self) -> int:
+        """Contacts a day the staff can make."""
+        return int(self.headcount * self.contacts_per_day * self.time_share)
+
+    @property
+    def cost(self) -> float:
+        """Staff cost a day (yuan)."""
+        return self.headcount * self.cost_per_day * self.time_share
 
 
 class ChannelConfig(StrictModel):
@@ -59,6 +83,19 @@ class ChannelConfig(StrictModel):
     channel's conversion path), joins the private domain (``engage_on_contact``), responds to a
     call to action and enters ``route`` (``respond_on_contact``), or — for at-risk and dormant
     customers — is retained (``retain_on_contact``).
+
+    Traffic between channels (a graph; every edge off by default). ``hand_over``: each of today's
+    contacts who is still a prospect after responding is handed to channel X with rate r and is
+    among X's contacts tomorrow (X's caps, windows, capacity and contact price apply; it skips
+    X's reach draw) — public platforms → private domain → mini program/app [002][001].
+    ``audience: group_members`` draws the channel's reach among members of a WeCom group only
+    (the groups sending their members into a live room [001]; nobody while groups are off, as
+    in a counterfactual or a leave-one-out of the groups); with ``hand_over`` back to a
+    group-joining channel this is live room ↔ groups. ``traffic_match``: for every customer
+    handed in (by ``hand_over`` or from the groups), the platform shows the channel to that many
+    customers of its public audience the same day — Channels' one-for-one public traffic for
+    private traffic sent in (「以公私域1：1的标准为视频号直播间导流（假如从私域导流直播间1万人，
+    视频号会给到1万人的公域推荐流量）」 [001]: ``traffic_match: 1``).
 
     Budgets: with ``pacing: asap`` (the default) the channel reaches ``daily_reach`` of its
     audience a day and pays for it until the budget (its own, or ``flows.budget``) is gone. With
@@ -93,6 +130,9 @@ class ChannelConfig(StrictModel):
     caps: MessageCaps | None = None  # default: the catalogue's platform caps
     finance_throttle: Probability | None = None  # default: the catalogue's
     targets: list[TargetStage] | None = None  # default: prospects, or customers if retention
+    hand_over: dict[str, Probability] = Field(default_factory=dict)  # channel → rate (graph)
+    audience: Literal["everyone", "group_members"] = "everyone"
+    traffic_match: NonNegative = 0.0  # public impressions per customer handed in
 
     #: Per-segment fields checked here (the schema checks daily_reach, conversion_on_contact
     #: and engage_on_contact itself).
@@ -171,7 +211,7 @@ class ChannelConfig(StrictModel):
         """Most contacts a day: the explicit capacity and the staff's, whichever is lower."""
         limits = [c for c in (self.daily_capacity,) if c is not None]
         if self.staff is not None:
-            limits.append(int(self.staff.headcount * self.staff.contacts_per_day))
+            limits.append(self.staff.capacity)
         return min(limits) if limits else None
 
     def problems(self, name: str, segments: list[str], routes: list[str]) -> Problems:
@@ -180,6 +220,10 @@ class ChannelConfig(StrictModel):
             out += per_segment_problems(
                 getattr(self, field_name), segments, ("channels", name, field_name)
             )
+        for target in self.hand_over:
+            if target == name:
+                out.append((("channels", name, "hand_over", target),
+                            "a channel cannot hand customers over to itself"))
         if self.route is not None and self.route not in routes:
             out.append(
                 (
@@ -301,6 +345,14 @@ def check_channels(scenario) -> Problems:
                     )
                 )
     for ch_name, ch in scenario.channels.items():
+        for target in ch.hand_over:
+            if target not in scenario.channels:
+                problems.append(
+                    (
+                        ("channels", ch_name, "hand_over", target),
+                        f"unknown channel '{target}'; defined channels: {', '.join(channels)}",
+                    )
+                )
         for field_name in _PER_SEGMENT_FIELDS:
             problems += per_segment_problems(
                 getattr(ch, field_name), segments, ("channels", ch_name, field_name)

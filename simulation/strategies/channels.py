@@ -96,22 +96,27 @@ class ChannelPlan:
         self.reach = np.clip(reach, 0.0, 1.0)
         self.open = seg(cfg.open_rate)
         self.opens_all = bool(np.all(self.open >= 1.0))
-        self.convert = seg(cfg.conversion_on_contact) * cfg.path_completion
-        self.engage = seg(cfg.engage_on_contact)
-        self.respond = seg(cfg.respond_on_contact)
-        self.retain = seg(cfg.retain_on_contact)
+        # staff productivity scales every response of a staffed channel's contacts
+        prod = 1.0 if cfg.staff is None else cfg.staff.productivity
+        self.convert = np.minimum(seg(cfg.conversion_on_contact) * cfg.path_completion * prod, 1.0)
+        self.engage = np.minimum(seg(cfg.engage_on_contact) * prod, 1.0)
+        self.respond = np.minimum(seg(cfg.respond_on_contact) * prod, 1.0)
+        self.retain = np.minimum(seg(cfg.retain_on_contact) * prod, 1.0)
         self.targets = np.zeros(len(Stage), dtype=bool)
         self.targets[[int(Stage[t.upper()]) for t in cfg.effective_targets]] = True
         self.budget_left = float("inf") if cfg.budget is None else float(cfg.budget)
         caps = cfg.effective_caps
         self.caps = CapCounter(n, caps.per_week, caps.per_month)
         self.limit = cfg.daily_limit
-        staff_cost = 0.0 if cfg.staff is None else cfg.staff.headcount * cfg.staff.cost_per_day
+        staff_cost = 0.0 if cfg.staff is None else cfg.staff.cost
         self.fixed_per_day = cfg.fixed_per_month / DAYS_PER_MONTH + staff_cost
         self.shut = False
         self.paced = cfg.pacing == "even"
         self.by_impression = cfg.cost_per_impression > 0
         self.target_codes = np.flatnonzero(self.targets)
+        self.group_audience = cfg.audience == "group_members"
+        #: (channel code, rate) of every hand-over edge out of this channel (filled by Channels)
+        self.hand_over: list[tuple[int, float]] = []
 
 
 class Channels(StrategyModule):
@@ -140,6 +145,17 @@ class Channels(StrategyModule):
         windows = model.module(ContactWindows)
         self.windows: ContactWindows | None = windows  # type: ignore[assignment]
         self.segment_share = np.bincount(pop.segment, minlength=len(sc.segment_names)) / pop.n
+        # the channel graph: hand-over edges, and who arrives at each channel today (handed
+        # over yesterday) / tomorrow (handed over today)
+        code_of = {plan.name: c for c, plan in enumerate(self.plans)}
+        for plan in self.plans:
+            plan.hand_over = [(code_of[t], r) for t, r in plan.cfg.hand_over.items() if r > 0]
+        empty = np.empty(0, dtype=np.int64)
+        self.arriving = [empty] * len(self.plans)
+        self.leaving: list[list[np.ndarray]] = [[] for _ in self.plans]
+        self.group_of = model.read_state("group") if any(
+            p.group_audience for p in self.plans
+        ) else None
         self._days_left = model.days
         self._purse_today = float("inf")
 
@@ -198,6 +214,12 @@ class Channels(StrategyModule):
         days_left = max(1, self.model.days - day.index + 1)
         self._days_left = days_left
         self._purse_today = self.purse.left / days_left  # even pacing of the mix budget
+        if any(self.leaving):  # yesterday's hand-overs arrive today
+            self.arriving = [np.unique(np.concatenate(x)) if x else np.empty(0, dtype=np.int64)
+                             for x in self.leaving]
+            self.leaving = [[] for _ in self.plans]
+        elif any(a.size for a in self.arriving):
+            self.arriving = [np.empty(0, dtype=np.int64)] * len(self.plans)
         for code, plan in enumerate(self.plans):
             plan.caps.new_day(day.index)
             if self._pay_fixed(plan, day.index):
@@ -241,6 +263,7 @@ class Channels(StrategyModule):
             idx = self.contacts(plan, d, probs)
         else:
             idx = self.contacts(plan, d)
+        idx = self._traffic_in(code, plan, idx, d)
         if plan.caps.active:
             idx = plan.caps.under_cap(idx)
         if self.windows is not None:
@@ -273,6 +296,45 @@ class Channels(StrategyModule):
             ledger.count(plan.name, "reach", d, seg_counts)
         ledger.count(plan.name, "contacts", d, seg_counts)
         self._respond(code, plan, idx, day)
+
+    # ------------------------------------------------------------------ the channel graph
+    def _traffic_in(self, code: int, plan: ChannelPlan, idx: np.ndarray, d: int) -> np.ndarray:
+        """Today's audience of the channel with the graph's traffic: reach among group members
+        only (``audience: group_members``), plus the customers other channels handed over
+        yesterday, plus the platform's matched public traffic (``traffic_match`` per customer
+        sent in). Nothing changes (and nothing is drawn) when the channel has no such edge."""
+        pop = self.model.population
+        private = np.empty(0, dtype=np.int64)
+        if plan.group_audience:  # no groups (switched off): no members, no audience
+            idx = idx[self.group_of[idx] >= 0] if self.group_of is not None else idx[:0]
+            private = idx
+            self.model.ledger.count(plan.name, "from_groups", d, pop.segment_counts(idx))
+        arrived = self.arriving[code]
+        if arrived.size:
+            arrived = arrived[plan.targets[pop.stage[arrived]]]
+            self.model.ledger.count(plan.name, "handed_in", d, pop.segment_counts(arrived))
+            idx = np.union1d(idx, arrived)
+            private = np.union1d(private, arrived)
+        k = round(plan.cfg.traffic_match * private.size)
+        if k > 0:  # recommended to random platform users; only the channel's targets count
+            public = np.unique(self.rng.integers(0, pop.n, size=k))
+            public = public[plan.targets[pop.stage[public]]]
+            if self.group_of is not None and plan.group_audience:
+                public = public[self.group_of[public] < 0]
+            self.model.ledger.count(plan.name, "matched_reach", d, pop.segment_counts(public))
+            idx = np.union1d(idx, public)
+        return idx
+
+    def _hand_over(self, plan: ChannelPlan, idx: np.ndarray, d: int) -> None:
+        """Contacts still prospects after responding move along the channel's hand-over edges
+        (each edge drawn on its own: a customer may be handed to two channels)."""
+        pop = self.model.population
+        still = idx[pop.stage[idx] <= Stage.ENGAGED]
+        for target, rate in plan.hand_over:
+            moved = still[self.rng.random(still.size) < rate]
+            if moved.size:
+                self.leaving[target].append(moved)
+                self.model.ledger.count(plan.name, "handed_over", d, pop.segment_counts(moved))
 
     def _respond(self, code: int, plan: ChannelPlan, idx: np.ndarray, day: Day) -> None:
         """What contacts do: convert, engage, respond into the route, or come back."""
@@ -321,3 +383,5 @@ class Channels(StrategyModule):
                 back = idx[lapsing[self.rng.random(lapsing.size) < p]]
                 pop.stage[back] = Stage.ACTIVE
                 ledger.count(plan.name, "retained", d, pop.segment_counts(back))
+        if plan.hand_over:
+            self._hand_over(plan, idx, d)
