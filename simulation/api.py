@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from simulation.incremental import add_incrementality, worlds_needed
+from simulation.incremental import add_incrementality, start_worlds, worlds_needed
 from simulation.model import OperatingMatrixModel
 from simulation.result import RunResult, collect_result
 from simulation.strategies.registry import Scenario
@@ -20,9 +20,16 @@ def run(
     ablations ``scenario.incrementality`` asks for) on the same population and graph. A pure
     function of its inputs. ``on_day(day)`` follows the run itself, ``on_world_day(world,
     day)`` each further world (1, 2, …; :func:`simulation.incremental.worlds_needed` says how
-    many)."""
+    many). With more than one kernel thread the further worlds run beside the run on
+    background threads (same results, less wall time)."""
     model = OperatingMatrixModel(scenario, seed, share_world=worlds_needed(scenario) > 0)
-    model.run(on_day)
-    result = collect_result(model)
-    add_incrementality(result.summary, scenario, seed, model.world, on_world_day)
+    ahead = start_worlds(scenario, seed, model.world, on_world_day)
+    try:
+        model.run(on_day)
+        result = collect_result(model)
+    except BaseException:
+        if ahead is not None:
+            ahead.close()
+        raise
+    add_incrementality(result.summary, scenario, seed, model.world, on_world_day, ahead)
     return result

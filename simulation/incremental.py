@@ -192,20 +192,102 @@ def run_world(
     return world_summary(model)
 
 
+def world_plan(scenario: Scenario) -> list[tuple[str, str | None, Scenario]]:
+    """The extra worlds a run of ``scenario`` simulates beside itself, in their fixed order:
+    ``("none", None, counterfactual)``, then ``("without", lever, …)`` for leave-one-out and
+    ``("alone", lever, …)`` for leave-one-in ablations when asked for."""
+    cfg = scenario.incrementality
+    levers = active_levers(scenario)
+    if not cfg.counterfactual or not levers:
+        return []
+    plan: list[tuple[str, str | None, Scenario]] = [("none", None, switch_off(scenario, levers))]
+    if cfg.contributions != "none" and len(levers) > 1:
+        plan += [("without", lever, switch_off(scenario, [lever])) for lever in levers]
+        if cfg.contributions == "both":
+            plan += [("alone", lever, only(scenario, lever)) for lever in levers]
+    return plan
+
+
 def worlds_needed(scenario: Scenario) -> int:
     """How many extra worlds a run of ``scenario`` simulates beside itself."""
-    cfg = scenario.incrementality
-    if not cfg.counterfactual:
-        return 0
-    k = len(active_levers(scenario))
-    if k == 0:
-        return 0
-    extra = 1
-    if cfg.contributions in ("leave_one_out", "both") and k > 1:
-        extra += k
-    if cfg.contributions == "both" and k > 1:
-        extra += k
-    return extra
+    return len(world_plan(scenario))
+
+
+class _Cancelled(Exception):
+    """Raised inside a background world when the run it belongs to has stopped."""
+
+
+class WorldsAhead:
+    """The extra worlds of one run, simulated on background threads while the factual world
+    runs (:func:`start_worlds`).
+
+    Every world is its own model with its own random streams on its own copy of the day-0
+    population, so the results are the same bits as running them one after another; only the
+    wall time changes (numpy, the random generators and the compiled kernels release the GIL
+    for their array work, so two worlds share two cores). ``close`` stops worlds still
+    running (their next day raises) when the run fails."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        world: SharedWorld,
+        workers: int,
+        on_world_day: Callable[[int, int], None] | None = None,
+    ) -> None:
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.plan = world_plan(scenario)
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="world")
+        self._futures = [
+            self._pool.submit(self._run, sc, seed, world, w, on_world_day)
+            for w, (_, _, sc) in enumerate(self.plan, start=1)
+        ]
+
+    def _run(self, scenario, seed, world, w, on_world_day) -> dict[str, Any]:
+        from simulation import kernels
+
+        kernels.set_threads(1)  # the threads are the worlds here; same bits for any count
+
+        def on_day(day: int) -> None:
+            if self._stop.is_set():
+                raise _Cancelled
+            if on_world_day is not None:
+                on_world_day(w, day)
+
+        if self._stop.is_set():
+            raise _Cancelled
+        return run_world(scenario, seed, world, on_day)
+
+    def results(self) -> list[dict[str, Any]]:
+        """Every world's summary, in plan order (waits; re-raises a world's error)."""
+        try:
+            return [f.result() for f in self._futures]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def start_worlds(
+    scenario: Scenario,
+    seed: int,
+    world: SharedWorld | None,
+    on_world_day: Callable[[int, int], None] | None = None,
+) -> WorldsAhead | None:
+    """Start the extra worlds of a run on ``threads() − 1`` background threads (None when
+    the run has none, or runs on one thread: then :func:`add_incrementality` simulates them
+    after the run, one after another, as before)."""
+    from simulation import kernels
+
+    spare = kernels.threads() - 1
+    if world is None or spare < 1 or not world_plan(scenario):
+        return None
+    return WorldsAhead(scenario, seed, world, spare, on_world_day)
 
 
 def add_incrementality(
@@ -214,25 +296,29 @@ def add_incrementality(
     seed: int,
     world: SharedWorld,
     on_world_day: Callable[[int, int], None] | None = None,
+    ahead: WorldsAhead | None = None,
 ) -> None:
-    """Run the counterfactual (and ablations the scenario asks for) on ``world`` and add
-    attributed, incremental and contribution KPIs to the factual run's ``summary``."""
+    """Run the counterfactual (and ablations the scenario asks for) on ``world`` — or take
+    them from ``ahead``, where they ran beside the run — and add attributed, incremental and
+    contribution KPIs to the factual run's ``summary``."""
     summary.update(attributed_kpis(summary))
     cfg = scenario.incrementality
     levers = active_levers(scenario)
     if not cfg.counterfactual:
         return
-    count = [0]
-
-    def progress() -> Callable[[int], None] | None:
-        if on_world_day is None:
-            return None
-        count[0] += 1
-        w = count[0]
-        return lambda day: on_world_day(w, day)
-
+    plan = world_plan(scenario)
+    if ahead is not None:
+        done = ahead.results()
+    else:
+        done = []
+        for w, (_, _, sc) in enumerate(plan, start=1):
+            on_day = None
+            if on_world_day is not None:
+                on_day = (lambda k: (lambda day: on_world_day(k, day)))(w)
+            done.append(run_world(sc, seed, world, on_day))
+    by_key = {(kind, lever): res for (kind, lever, _), res in zip(plan, done, strict=True)}
     # nothing to switch off: the run is its own counterfactual
-    none = run_world(switch_off(scenario, levers), seed, world, progress()) if levers else summary
+    none = by_key[("none", None)] if levers else summary
     summary.update(incremental_kpis(summary, none))
     summary["counterfactual"] = {
         k: none[k]
@@ -246,14 +332,10 @@ def add_incrementality(
         without = {levers[0]: none}
         alone = {levers[0]: summary}
     else:
-        without = {
-            lever: run_world(switch_off(scenario, [lever]), seed, world, progress())
-            for lever in levers
-        }
+        without = {lever: by_key[("without", lever)] for lever in levers}
         alone = None
         if cfg.contributions == "both":
-            alone = {lever: run_world(only(scenario, lever), seed, world, progress())
-                     for lever in levers}
+            alone = {lever: by_key[("alone", lever)] for lever in levers}
     base = {}
     if alone is not None and "contact_policy" in alone and "channels" in alone:
         base["contact_policy"] = alone["channels"]

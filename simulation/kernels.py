@@ -62,7 +62,12 @@ def _twins(fn):
         co_name=code.co_name + "_serial", co_qualname=code.co_qualname + "_serial"
     )
     serial = types.FunctionType(serial_code, fn.__globals__, serial_code.co_name)
-    return (nb.njit(cache=True)(serial), nb.njit(cache=True, parallel=True)(fn))
+    # nogil: a run's counterfactual world steps on a second Python thread beside it
+    # (simulation/incremental.py, WorldsAhead); the kernels must not hold the GIL meanwhile.
+    return (
+        nb.njit(cache=True, nogil=True)(serial),
+        nb.njit(cache=True, parallel=True, nogil=True)(fn),
+    )
 
 
 def _parallel(work: float) -> int:
@@ -111,21 +116,21 @@ def threads() -> int:
 # ---------------------------------------------------------------------------- random numbers
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _mix(z):  # pragma: no cover - compiled
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _unit(key, counter):  # pragma: no cover - compiled
     """Uniform in [0, 1) for (key, counter): SplitMix64's output at state key + (c+1)·γ."""
     z = _mix(key + np.uint64(counter + 1) * _GOLDEN)
     return (z >> _S11) * _INV53
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def mix64(z: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     return _mix(z)
 
@@ -146,12 +151,12 @@ def uniform_at(key: int, idx: np.ndarray) -> np.ndarray:
     return out
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _block_key(key, b):  # pragma: no cover - compiled
     return _mix(key ^ _mix(np.uint64(b + 1) * _M2))
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def _walk_block(key, b, n, block, log1mp, out, start):  # pragma: no cover - compiled
     """Successes of block ``b`` by geometric gaps from the block's own stream.
 
@@ -279,7 +284,7 @@ def accrue_value(
 # ---------------------------------------------------------------------------- graph
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
 def scatter_add(counts, indptr, indices, changed, sign):  # pragma: no cover - compiled
     """``counts[nbr] += sign[k]`` for every tie of each ``changed[k]`` (integers: exact).
 
@@ -291,3 +296,224 @@ def scatter_add(counts, indptr, indices, changed, sign):  # pragma: no cover - c
         s = sign[k]
         for e in range(indptr[i], indptr[i + 1]):
             counts[indices[e]] += s
+
+
+# ---------------------------------------------------------------------------- money accounts
+
+
+@nb.njit(cache=True, nogil=True)
+def money_book_day(  # pragma: no cover - compiled
+    idx, stage, ring, stage_keep, stage_log_keep, stage_spend, ring_mult,
+    savings, pool, target, salary, wealth_w, wshare, card_spend, loan_a, loan_b, default_int,
+    log_keep, int_sav, int_pool, int_spend, int_out, losses, s_in, p_in,
+    day, payday, has_payroll, has_deposits, has_card, has_loan,
+    savings_share, ramp, pool_keep, lgd, vm, has_vm, k_card_loss,
+):
+    """One day of one segment's money accounts in a single pass (simulation/money/layer.py,
+    ``MoneyLayer._step_book``, says what each line means; this is the same arithmetic per
+    account in the same order, fused so the ~15 numpy passes over the accounts become one).
+
+    Serial on purpose: the work is ∝ won customers (a fraction of the population), and one
+    sequential pass gives the same sums for any thread count. Returns today's totals
+    (payroll inflow, savings, payroll pool, wealth fees, wealth held, card spend, loans
+    outstanding, loan losses, number of defaults) and the earning totals × the value
+    multiplier ``vm`` (savings, pool, wealth held, card spend, loans; equal to the plain ones
+    when ``has_vm`` is False). Card charge-offs are not uplifted: ``k_card_loss`` × the uplift
+    of spend goes back into ``losses``.
+    """
+    pay_sum = 0.0
+    sav_total = 0.0
+    pool_total = 0.0
+    wealth_fee = 0.0
+    wealth_total = 0.0
+    spend_total = 0.0
+    loans_out = 0.0
+    loss_sum = 0.0
+    n_hit = 0
+    sav_v_total = 0.0
+    pool_v_total = 0.0
+    wealth_v = 0.0
+    spend_v_total = 0.0
+    loans_v = 0.0
+    for i in range(idx.shape[0]):
+        j = idx[i]
+        st = stage[j]
+        keep = stage_keep[st]
+        rf = ring_mult[ring[j]]
+        sav = savings[i]
+        if has_payroll and payday:
+            pay = salary[i] * (1.0 if keep > 0 else 0.0)
+            a = pay * savings_share
+            b = pay - a
+            s_in[i] = a
+            p_in[i] = b
+            sav += a
+            pool[i] += b
+            pay_sum += pay
+        if has_deposits:
+            gap = target[i] * rf
+            gap -= sav
+            gap = max(gap, 0.0)
+            gap *= 1.0 if keep == 1.0 else 0.0
+            gap *= ramp
+            sav += gap
+        sav *= keep
+        savings[i] = sav
+        mult = vm[i] if has_vm else 1.0
+        if has_payroll:
+            q = pool[i] * keep
+            q *= pool_keep
+            pool[i] = q
+            log_keep[i] += stage_log_keep[st]
+            q_v = q * mult if has_vm else q
+            int_pool[i] += q_v
+            pool_total += q
+            pool_v_total += q_v
+        sav_v = sav * mult if has_vm else sav
+        int_sav[i] += sav_v
+        sav_total += sav
+        sav_v_total += sav_v
+        wealth_fee += wealth_w[i] * sav_v
+        wealth_total += wshare[i] * sav
+        wealth_v += wshare[i] * sav_v
+        if has_card:
+            spend = card_spend[i] * rf
+            spend *= stage_spend[st]
+            spend_total += spend
+            if has_vm:
+                spend_v = spend * mult
+                int_spend[i] += spend_v
+                losses[i] += k_card_loss * (spend - spend_v)
+                spend_v_total += spend_v
+            else:
+                int_spend[i] += spend
+                spend_v_total += spend
+        if has_loan:
+            out = loan_b[i] * -day
+            out += loan_a[i]
+            out = max(out, 0.0)
+            if default_int[i] == day:  # default: LGD of what is outstanding is lost
+                loss = lgd * out
+                losses[i] += loss
+                loss_sum += loss
+                n_hit += 1
+                out = 0.0
+                loan_a[i] = 0.0
+                loan_b[i] = 0.0
+            out_v = out * mult if has_vm else out
+            int_out[i] += out_v
+            loans_out += out
+            loans_v += out_v
+    return (pay_sum, sav_total, pool_total, wealth_fee, wealth_total, spend_total, loans_out,
+            loss_sum, n_hit, sav_v_total, pool_v_total, wealth_v, spend_v_total, loans_v)
+
+
+# ---------------------------------------------------------------------------- group members
+
+
+@nb.njit(cache=True, nogil=True)
+def count_false(idx, flag):  # pragma: no cover - compiled
+    """How many of ``flag[idx]`` are False (e.g. members not muted)."""
+    c = 0
+    for k in range(idx.shape[0]):
+        if not flag[idx[k]]:
+            c += 1
+    return c
+
+
+@nb.njit(cache=True, nogil=True)
+def group_mutes(  # pragma: no cover - compiled
+    members, muted, adviser, has_adviser, followed_default, rate, followed_mult, u
+):
+    """Members not yet muted (in order) mute when their uniform ``u`` (one each) is below
+    their rate (``rate``, × ``followed_mult`` when an adviser or tag-based follow-up keeps in
+    touch); marks them in ``muted`` and returns them."""
+    out = np.empty(u.shape[0], dtype=np.int64)
+    c = 0
+    k = 0
+    for t in range(members.shape[0]):
+        i = members[t]
+        if muted[i]:
+            continue
+        followed = followed_default or (has_adviser and adviser[i] >= 0)
+        r = rate * followed_mult if followed else rate
+        if u[k] < r:
+            out[c] = i
+            c += 1
+        k += 1
+    for t in range(c):
+        muted[out[t]] = True
+    return out[:c]
+
+
+@nb.njit(cache=True, nogil=True)
+def group_sentiment(  # pragma: no cover - compiled
+    members, group, sentiment, koc, n_groups, spread, koc_factor, decay_factor
+):
+    """Complaints spread inside groups (each member moves ``spread`` towards the mean of its
+    group), damped where the group has a KOC (``koc_factor``) and decaying
+    (``decay_factor``). Writes the clipped values into ``sentiment`` (float32) and returns
+    (any sentiment at all, the unclipped new values in float64, aligned with ``members``).
+    Group sums run in member order, as ``np.bincount`` adds them."""
+    n = members.shape[0]
+    s = np.empty(n, dtype=np.float64)
+    anyv = False
+    for t in range(n):
+        v = np.float64(sentiment[members[t]])
+        s[t] = v
+        if v != 0.0:
+            anyv = True
+    if not anyv:
+        return False, s
+    sums = np.zeros(n_groups, dtype=np.float64)
+    counts = np.zeros(n_groups, dtype=np.int64)
+    kocs = np.zeros(n_groups, dtype=np.bool_)
+    for t in range(n):
+        i = members[t]
+        g = group[i]
+        sums[g] += s[t]
+        counts[g] += 1
+        if koc[i]:
+            kocs[g] = True
+    for t in range(n):
+        i = members[t]
+        g = group[i]
+        mean = sums[g] / max(counts[g], 1)
+        v = s[t] + spread * (mean - s[t])
+        v *= (koc_factor if kocs[g] else 1.0) * decay_factor
+        s[t] = v
+        sentiment[i] = np.float32(min(max(v, 0.0), 1.0))
+    return True, s
+
+
+@nb.njit(cache=True, nogil=True)
+def group_post_effects(  # pragma: no cover - compiled
+    members, muted, sentiment, stage, segment, p_convert, p_recover, u_convert, u_recover,
+    engaged_code, at_risk_code, dormant_code,
+):
+    """Today's posts reach the members who have not muted (in order, one uniform each per
+    purpose): engaged prospects convert with ``p_convert[segment]`` and lapsing customers
+    come back with ``p_recover``, both damped by 1 − sentiment. Returns (won, back)."""
+    n = u_convert.shape[0]
+    won = np.empty(n, dtype=np.int64)
+    back = np.empty(n, dtype=np.int64)
+    cw = 0
+    cb = 0
+    recover = u_recover.shape[0] > 0
+    k = 0
+    for t in range(members.shape[0]):
+        i = members[t]
+        if muted[i]:
+            continue
+        damp = 1.0 - np.float64(sentiment[i])
+        st = stage[i]
+        if st == engaged_code and u_convert[k] < p_convert[segment[i]] * damp:
+            won[cw] = i
+            cw += 1
+        if recover and (st == at_risk_code or st == dormant_code) and (  # noqa: SIM109 (numba)
+            u_recover[k] < p_recover * damp
+        ):
+            back[cb] = i
+            cb += 1
+        k += 1
+    return won[:cw], back[:cb]

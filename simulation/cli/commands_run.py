@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -40,10 +41,9 @@ def run(
     lang: LangOption = None,
 ) -> None:
     """Simulate one scenario and write summary.json, daily.parquet, ledger and figures."""
-    from simulation.incremental import add_incrementality, worlds_needed
+    from simulation.incremental import add_incrementality, start_worlds, worlds_needed
     from simulation.io import check_output_folder, write_run
     from simulation.model import OperatingMatrixModel
-    from simulation.plots.run_plots import save_run_figures
     from simulation.result import collect_result
 
     use_threads(threads)
@@ -61,27 +61,49 @@ def run(
         exc.source = str(path)
         raise
     if quiet:
-        model.run()
-        result = collect_result(model)
-        add_incrementality(result.summary, sc, seed, model.world)
+        ahead = start_worlds(sc, seed, model.world)
+        try:
+            model.run()
+            result = collect_result(model)
+        except BaseException:
+            if ahead is not None:
+                ahead.close()
+            raise
+        add_incrementality(result.summary, sc, seed, model.world, ahead=ahead)
     else:
         with progress() as bar:
             label = f"{sc.name} · {sc.population.size:,} customers"
             if extra:
                 label += f" + {extra} counterfactual world{'s' if extra > 1 else ''}"
             task = bar.add_task(label, total=sc.days * (1 + extra))
-            model.run(lambda d: bar.update(task, completed=d))
-            result = collect_result(model)
-            add_incrementality(
-                result.summary, sc, seed, model.world,
-                lambda w, d: bar.update(task, completed=w * sc.days + d),
-            )
+            lock = threading.Lock()
+            done = [0]
+
+            def tick(*_: int) -> None:  # one simulated day of any world (they may run together)
+                with lock:
+                    done[0] += 1
+                    bar.update(task, completed=done[0])
+
+            ahead = start_worlds(sc, seed, model.world, tick)
+            try:
+                model.run(tick)
+                result = collect_result(model)
+            except BaseException:
+                if ahead is not None:
+                    ahead.close()
+                raise
+            add_incrementality(result.summary, sc, seed, model.world, tick, ahead)
     # The table is built before write_run, which reshapes result.summary for summary.json
     # (the incremental KPIs read as "—" in the terminal otherwise).
     title = tr("{seed_title} · seed {seed} · {days} days", seed_title=sc.name, seed=seed,
                days=sc.days)
     table = summary_table(result.summary, title)
-    write_run(result, target, save_run_figures if plots else None)
+    if plots:  # matplotlib costs ~1 CPU-s to import: only when figures are wanted
+        from simulation.plots.run_plots import save_run_figures
+
+        write_run(result, target, save_run_figures)
+    else:
+        write_run(result, target, None)
     if not quiet:
         emit(table, format, console)
         note = result.summary.get("incrementality", {}).get("note")

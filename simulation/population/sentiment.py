@@ -25,6 +25,11 @@ class Sentiment:
         """Raise the sentiment of customers ``idx`` by ``amount`` (capped at 1)."""
         self._values[idx] = np.minimum(self._values[idx] + amount, 1.0)
 
+    def writable(self) -> np.ndarray:
+        """The values themselves, for a compiled kernel that keeps them in [0, 1] as
+        :meth:`assign` does (groups' mixing, :func:`simulation.kernels.group_sentiment`)."""
+        return self._values
+
     def assign(self, idx: np.ndarray, values: np.ndarray) -> None:
         """Set the sentiment of customers ``idx`` (e.g. after mixing within a group), clipped
         to [0, 1]."""

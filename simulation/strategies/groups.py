@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from simulation import kernels
 from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
 from simulation.rng import bernoulli_indices
@@ -100,6 +101,10 @@ class GroupsConfig(StrictModel):
                 self.conversion_per_post, segments, (*path, "conversion_per_post")
             )
         )
+
+
+_NO_ADVISER = np.full(1, -1, dtype=np.int32)  # stand-in when no advisers are enabled
+_NO_DRAWS = np.zeros(0)
 
 
 @dataclass
@@ -295,31 +300,27 @@ class Groups(StrategyModule):
         self._count("evicted_by_block", day, evicted)
 
     def _mute_and_sentiment(self, day: Day, members: np.ndarray) -> np.ndarray:
-        """Mutes, then complaints spreading inside groups and damped by KOCs; unhappy leave."""
+        """Mutes, then complaints spreading inside groups and damped by KOCs; unhappy leave.
+
+        The per-member arithmetic runs in compiled single passes over ``members``
+        (:mod:`simulation.kernels`: ``group_mutes``, ``group_sentiment``) with this module's
+        uniforms drawn here, in the same order and number as before."""
         cfg = self.cfg
         rng = self.rng
         if cfg.mute_rate > 0:
-            listening = members[~self.muted[members]]
-            rate = np.full(listening.size, cfg.mute_rate)
+            u = rng.random(kernels.count_false(members, self.muted))
             adviser = self.model.read_state("adviser")
-            followed = np.full(listening.size, cfg.tag_based_followup)
-            if adviser is not None:
-                followed |= adviser[listening] >= 0
-            rate[followed] *= cfg.followup_mute_multiplier
-            muted = listening[rng.random(listening.size) < rate]
-            self.muted[muted] = True
-            self._count("mutes", day, muted)
-        g = self.group[members].astype(np.int64)
-        s = self.sentiment.values[members].astype(np.float64)
-        if s.any():
-            n_g = self.book.n_groups
-            mean = np.bincount(g, weights=s, minlength=n_g) / np.maximum(
-                np.bincount(g, minlength=n_g), 1
+            muted = kernels.group_mutes(
+                members, self.muted, _NO_ADVISER if adviser is None else adviser,
+                adviser is not None, bool(cfg.tag_based_followup), float(cfg.mute_rate),
+                float(cfg.followup_mute_multiplier), u,
             )
-            s += cfg.sentiment_spread * (mean[g] - s)
-            has_koc = np.bincount(g, weights=self.koc[members], minlength=n_g) > 0
-            s *= np.where(has_koc[g], 1.0 - cfg.koc_damping, 1.0) * (1.0 - cfg.sentiment_decay)
-            self.sentiment.assign(members, s)
+            self._count("mutes", day, muted)
+        moved, s = kernels.group_sentiment(
+            members, self.group, self.sentiment.writable(), self.koc, self.book.n_groups,
+            float(cfg.sentiment_spread), 1.0 - cfg.koc_damping, 1.0 - cfg.sentiment_decay,
+        )
+        if moved:
             leave = members[rng.random(members.size) < cfg.leave_per_sentiment * s]
             self._remove(leave, rejoin=False)
             self._count("complaint_leaves", day, leave)
@@ -338,23 +339,28 @@ class Groups(StrategyModule):
         return posts, 1.0
 
     def _posts(self, day: Day, members: np.ndarray, posts: int, lift: float) -> None:
+        """Posts reach members who have not muted: engaged prospects convert, lapsing
+        customers come back, both damped by sentiment (one compiled pass,
+        ``kernels.group_post_effects``; this module's uniforms drawn here as before)."""
         pop = self.model.population
         if posts == 0:
             return
-        listening = members[~self.muted[members]]
-        damp = 1.0 - self.sentiment.values[listening].astype(np.float64)
-        stage = pop.stage[listening]
-        d = day.index
-        engaged = stage == Stage.ENGAGED
-        p = np.minimum(self.convert[pop.segment[listening]] * lift, 1.0)
-        p_conv = (1.0 - (1.0 - p) ** posts) * damp
-        won = listening[engaged & (self.rng.random(listening.size) < p_conv)]
-        self.model.convert(won, d, "groups")
+        n_listening = kernels.count_false(members, self.muted)
+        u_conv = self.rng.random(n_listening)
+        recovery = self.cfg.recovery_per_post > 0
+        u_rec = self.rng.random(n_listening) if recovery else _NO_DRAWS
+        p_conv = 1.0 - (1.0 - np.minimum(self.convert * lift, 1.0)) ** posts  # per segment
+        p_rec = (1.0 - (1.0 - min(self.cfg.recovery_per_post * lift, 1.0)) ** posts) if (
+            recovery
+        ) else 0.0
+        won, back = kernels.group_post_effects(
+            members, self.muted, self.sentiment.values, pop.stage, pop.segment,
+            np.ascontiguousarray(p_conv, dtype=np.float64), float(p_rec), u_conv, u_rec,
+            int(Stage.ENGAGED), int(Stage.AT_RISK), int(Stage.DORMANT),
+        )
+        self.model.convert(won, day.index, "groups")
         self._count("conversions", day, won)
-        if self.cfg.recovery_per_post > 0:
-            lapsing = (stage == Stage.AT_RISK) | (stage == Stage.DORMANT)
-            p_rec = (1.0 - (1.0 - min(self.cfg.recovery_per_post * lift, 1.0)) ** posts) * damp
-            back = listening[lapsing & (self.rng.random(listening.size) < p_rec)]
+        if recovery:
             pop.stage[back] = Stage.ACTIVE
             self._count("recoveries", day, back)
 
