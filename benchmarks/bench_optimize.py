@@ -133,8 +133,8 @@ def report(fig: dict[str, Any]) -> str:
     lines = [
         f"- optimiser overhead: {o['overhead_ms_per_candidate']:.1f} ms wall "
         f"({o['overhead_cpu_ms_per_candidate']:.1f} ms CPU) per candidate over {o['trials']} TPE "
-        "candidates, 8 budgets (target < 50 ms; the wall time is mostly the journal's locked, "
-        "fsynced appends, so it grows with disk contention)",
+        "candidates, 8 budgets (target < 50 ms; the journal is fsynced once per batch, "
+        "simulation/decide/journal.py)",
         f"- 8-channel allocation, 10k × 180 d, 4 replicates, {f['workers']} workers: "
         f"{f['candidates']} candidates + selection took {f['wall_s']:.0f} s "
         f"({f['runs_computed']} runs; phases "
@@ -142,7 +142,8 @@ def report(fig: dict[str, Any]) -> str:
         + f"); 100 candidates + selection: {f['projected_100_candidates_s'] / 60:.1f} min, "
         f"{kind} (target < 10 min)",
         f"- selection: {f['selection']}",
-        f"- load average before/after: {fig['load_before']:.1f} / {fig['load_after']:.1f}",
+        f"- load average before/after: {fig['load_before']:.1f} / {fig['load_after']:.1f} "
+        f"on {os.cpu_count()} cores",
     ]
     return "\n".join(lines)
 

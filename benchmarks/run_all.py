@@ -1,6 +1,7 @@
 """``make bench``: opmatrix against an idiomatic per-agent Mesa model, at 10k, 100k and 1M
 customers × 365 days, plus graph construction at 1M, the ``operating_matrix`` preset and sweep
-throughput and ``opmatrix optimize``; appends everything, with the machine description, to
+throughput, ``opmatrix optimize`` and ``opmatrix calibrate`` (full sizes: ≈ 7–8 min each on 2
+quiet cores); appends everything, with the machine description, to
 benchmarks/results.md.
 
 Every figure is one fresh subprocess timed from its start to its exit (imports, graph building
@@ -201,6 +202,17 @@ def bench_optimize() -> str:
     return module.report(module.main())
 
 
+def bench_calibrate() -> str:
+    """``opmatrix calibrate`` speed at full size (benchmarks/bench_calibrate.py, issue 12)."""
+    spec = importlib.util.spec_from_file_location("bench_calibrate", HERE / "bench_calibrate.py")
+    if spec is None or spec.loader is None:
+        return "skipped: benchmarks/bench_calibrate.py cannot be imported"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    print("  calibrate (benchmarks/bench_calibrate.py, 200 trials) …", flush=True)
+    return module.report(module.main([]))
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -216,6 +228,7 @@ def report(
     preset: list[Row] | str,
     sweep: str,
     optimize: str | None = None,
+    calibrate: str | None = None,
 ) -> str:
     by_size = {r.size: r for r in base}
     core_rows = []
@@ -282,6 +295,8 @@ def report(
     parts += ["", "### Sweep throughput", "", sweep, ""]
     if optimize is not None:
         parts += ["### Optimize (8-channel budget allocation)", "", optimize, ""]
+    if calibrate is not None:
+        parts += ["### Calibrate (20 parameters, 200 trials)", "", calibrate, ""]
     return "\n".join(parts)
 
 
@@ -308,10 +323,11 @@ def main(argv: list[str] | None = None) -> None:
     preset = "skipped (--quick)" if args.quick else bench_preset(preset_sizes)
     sweep = "skipped (--quick)" if args.quick else bench_sweep()
     optimize = "skipped (--quick)" if args.quick else bench_optimize()
+    calibrate = "skipped (--quick)" if args.quick else bench_calibrate()
     scale = "skipped (--quick or --scale-size 0)"
     if not args.quick and args.scale_size:
         scale = bench_scale(args.scale_size)
-    text = report(info, ours, warm, base, graphs, preset, sweep, optimize)
+    text = report(info, ours, warm, base, graphs, preset, sweep, optimize, calibrate)
     text += f"\n### One big run on every core (issue 14)\n\n{scale}\n"
     print()
     print(text)
