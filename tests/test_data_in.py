@@ -180,6 +180,108 @@ def test_edge_list_with_layers_and_a_synthetic_layer(tmp_path: Path) -> None:
     assert set(net.neighbours(1)) <= set(net2.neighbours(1))
 
 
+def test_tie_weights_scale_word_of_mouth_and_where_invitations_go(tmp_path: Path) -> None:
+    """Customer 0 has a strong tie (weight 3) to an advocate and a weak one (weight 1) to a
+    prospect: its word-of-mouth share is 3/4, not 1/2, and a referral or a shared perk goes
+    along the strong tie three times in four."""
+    pd.DataFrame({"src": [0, 0, 3], "dst": [1, 2, 4], "weight": [3.0, 1.0, 1.0]}).to_csv(
+        tmp_path / "e.csv", index=False
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\ndays: 3\npopulation: {size: 5, segments: {a: {share: 1}}}\n"
+        "graph: {source: e.csv}\nword_of_mouth: {imitation: 0.5}\n"
+    )
+    from simulation.network.social import SocialNetwork
+    from simulation.strategies.word_of_mouth import WordOfMouth
+
+    model = OperatingMatrixModel(load_scenario(path), 0)
+    net = model.network
+    assert net.weights is not None and np.allclose(net.strength, [4, 3, 1, 1, 1])
+    ties = net.random_tie(np.zeros(40_000, dtype=np.int64), np.random.default_rng(5))
+    assert abs((ties == 1).mean() - 0.75) < 0.01 and set(ties.tolist()) == {1, 2}
+    pop = model.population
+    pop.stage[:] = Stage.UNAWARE
+    pop.stage[1] = Stage.ACTIVE
+    wom = next(m for m in model.modules if isinstance(m, WordOfMouth))
+    wom.setup()
+    assert wom.counts[0] * wom.inv_degree[0] == pytest.approx(0.75)
+    pop.stage[1] = Stage.CHURNED  # the advocate leaves: the incremental count follows
+    pop.stage[2] = Stage.ACTIVE
+    wom._refresh_counts()
+    assert wom.counts[0] * wom.inv_degree[0] == pytest.approx(0.25)
+    # all weights 1: exactly the unweighted network
+    plain = SocialNetwork.from_edges(5, np.array([0, 0]), np.array([1, 2]), np.ones(2))
+    assert plain.weights is None
+
+
+MONEY = """\
+money:
+  segments:
+    young:
+      deposits: {balance: {median: 1000.0}, net_interest_margin: 0.02}
+      wealth: {adoption: 0.5, share_of_balance: 0.3, fee_low_risk: 0.005, fee_high_risk: 0.015}
+    old:
+      deposits: {balance: {median: 5000.0}, net_interest_margin: 0.02}
+      card: {adoption: 1.0, monthly_spend: {median: 2000.0}, interchange: 0.0045}
+"""
+
+
+def test_balance_and_holding_columns_feed_the_money_layer(tmp_path: Path) -> None:
+    frame = customers_frame().assign(
+        balance=[float(100 * i) if i % 3 else "" for i in range(40)],
+        wealth=[float(10 * i) if i % 3 and i % 2 == 0 else "" for i in range(40)],
+        card_spend=[500.0 if i % 2 else "" for i in range(40)],
+        stage=["active" if i % 4 < 2 else "unaware" for i in range(40)],
+    )
+    frame.to_csv(tmp_path / "customers.csv", index=False)
+    model = OperatingMatrixModel(load_scenario(write_scenario(tmp_path, MONEY)), seed=2)
+    money = model.money
+    pop = model.population
+    given = np.array([i % 3 != 0 for i in range(40)])
+    stock = pop.stage == Stage.ACTIVE
+    for s, book in money.books.items():
+        m = book.m
+        assert m >= 8
+        idx = book.idx[:m]
+        # a stock customer's day-0 savings are the table's balance where the row has one
+        mine = given[idx]
+        assert np.allclose(book.savings[:m][mine], 100.0 * idx[mine])
+        assert not np.allclose(book.savings[:m][~mine], 100.0 * idx[~mine])  # drawn
+        # … and the target gives it back through the ring multiplier
+        ringf = book.ring_mult[pop.ring[idx]]
+        assert np.allclose((book.target[:m] * ringf)[mine], 100.0 * idx[mine])
+        if s == 0:  # young: wealth share = wealth / balance on the rows that give both
+            both = mine & (idx % 2 == 0)
+            assert np.allclose(book.wshare[:m][both], 0.1)
+        else:  # old: the card spend column (odd rows are old)
+            assert np.allclose(book.card_spend[:m], 500.0)
+    assert stock.sum() == sum(b.m for b in money.books.values())
+
+
+@pytest.mark.parametrize(
+    ("edit", "extra", "expected"),
+    [
+        (lambda f: f.assign(balance=["-5", *["1"] * 39]), MONEY,
+         "row 1, column 'balance': must be ≥ 0 yuan, got -5"),
+        (lambda f: f.assign(balance=["lots", *["1"] * 39]), MONEY,
+         "row 1, column 'balance': not a number: 'lots'"),
+        (lambda f: f.assign(balance=10.0, wealth=[20.0, *[1.0] * 39]), MONEY,
+         "row 1, column 'wealth': wealth 20 exceeds the row's balance 10"),
+        (lambda f: f.assign(salary=3000.0), MONEY,
+         "column 'salary': segment 'young' has no money.segments.young.payroll"),
+        (lambda f: f.assign(balance=10.0), "",
+         "balances and holdings are mapped, but the scenario has no money section"),
+    ],
+)
+def test_bad_money_columns_name_file_row_and_column(tmp_path: Path, edit, extra,
+                                                    expected) -> None:
+    edit(customers_frame()).to_csv(tmp_path / "customers.csv", index=False)
+    message = error_of(write_scenario(tmp_path, extra))
+    assert (tmp_path / "customers.csv").name in message
+    assert expected in message
+
+
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [

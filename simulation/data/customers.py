@@ -39,6 +39,16 @@ CUSTOMER_FIELDS: dict[str, str] = {
     "stage": "unaware, aware, engaged, converted, active, at_risk or dormant",
     "ring": "outer, middle, inner (customers) or none / empty",
     "weight": "customers this row represents, > 0 (a sample of the whole base)",
+    "balance": "deposit balance held today, yuan ≥ 0 (empty: drawn from money.segments)",
+    "wealth": "of the balance, yuan in wealth products, ≤ balance (empty: drawn)",
+    "salary": "monthly salary paid in (payroll), yuan ≥ 0 (empty: drawn)",
+    "card_spend": "monthly credit-card spend, yuan ≥ 0 (empty: drawn)",
+    "loan": "loan amount drawn, yuan ≥ 0 (empty: drawn)",
+}
+#: Money columns and the product of ``money.segments.<segment>`` each one needs.
+MONEY_FIELDS: dict[str, str] = {
+    "balance": "deposits", "wealth": "wealth", "salary": "payroll", "card_spend": "card",
+    "loan": "loan",
 }
 #: Trait columns that are probabilities (checked in [0, 1]).
 UNIT_FIELDS = ("digital_affinity", "price_sensitivity", "referral_propensity", "churn_hazard")
@@ -64,6 +74,7 @@ class CustomerTable:
     stage: np.ndarray | None = None  # int8 Stage codes
     ring: np.ndarray | None = None  # int8 Ring codes (NONE for non-customers)
     weight: np.ndarray | None = None  # float64
+    money: dict[str, np.ndarray] = field(default_factory=dict)  # float64, NaN = drawn
 
     def index_of(self, values: pd.Series | np.ndarray) -> np.ndarray:
         """Row positions of customer ids ``values`` (−1 where unknown)."""
@@ -181,8 +192,82 @@ def _load_cached(
         out["ring"] = _rings(frame, mapping["ring"], stage_names, "stage" in mapping, checker)
     if "weight" in mapping:
         out["weight"] = checker.numbers(frame, mapping["weight"], 0.0, strict_low=True)
+    out["money"] = _money(frame, mapping, checker)
     checker.raise_if_any()
     return CustomerTable(**out)
+
+
+def _money(
+    frame: pd.DataFrame, mapping: dict[str, str], checker: TableChecker
+) -> dict[str, np.ndarray]:
+    """Balances and holdings in yuan; an empty cell means "draw it from the segment"."""
+    out: dict[str, np.ndarray] = {}
+    for fld in MONEY_FIELDS:
+        if fld not in mapping:
+            continue
+        col = mapping[fld]
+        raw = frame[col]
+        missing = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+        values = pd.to_numeric(raw.where(~missing), errors="coerce").to_numpy(dtype=float)
+        bad = np.isnan(values) & ~missing
+        if bad.any():
+            checker.add(f"not a number: {raw[bad].iloc[0]!r} (yuan, or empty to draw it)",
+                        col, bad)
+        if np.isinf(values).any():
+            checker.add("infinite value", col, np.isinf(values))
+        neg = np.isfinite(values) & (values < 0)
+        if neg.any():
+            checker.add(f"must be ≥ 0 yuan, got {values[neg][0]:g}", col, neg)
+        out[fld] = values
+    if "wealth" in out:
+        if "balance" not in out:
+            checker.add("a wealth column needs a balance column (wealth is the part of the "
+                        "balance held in wealth products)", mapping["wealth"])
+        else:
+            w, b = out["wealth"], out["balance"]
+            alone = np.isfinite(w) & ~np.isfinite(b)
+            if alone.any():
+                checker.add("wealth given without a balance on the same row", mapping["wealth"],
+                            alone)
+            over = np.isfinite(w) & np.isfinite(b) & (w > b * (1 + 1e-9))
+            if over.any():
+                i = int(np.flatnonzero(over)[0])
+                checker.add(f"wealth {w[i]:g} exceeds the row's balance {b[i]:g} (wealth is part "
+                            "of the balance)", mapping["wealth"], over)
+    return out
+
+
+def money_problems(table: CustomerTable, scenario: Any) -> list[Problem]:
+    """Money columns against the scenario's money section: a row's amount of a product needs
+    that product in its segment's ``money.segments`` entry (else it would be silently unused)."""
+    if not table.money:
+        return []
+    money = scenario.money
+    names = list(scenario.population.segments)
+    if not money.enabled:
+        return [Problem(
+            f"column(s) {', '.join(repr(f) for f in table.money)}",
+            "balances and holdings are mapped, but the scenario has no money section "
+            "(money.segments); add one, or list the columns in population.ignore_columns",
+        )]
+    problems: list[Problem] = []
+    seg = table.segment
+    for fld, values in table.money.items():
+        product = MONEY_FIELDS[fld]
+        for name in names:
+            cfg = money.segments.get(name)
+            if cfg is not None and getattr(cfg, product) is not None:
+                continue
+            rows_of = (seg == name) if seg is not None else np.ones(table.n, dtype=bool)
+            hit = rows_of & np.isfinite(values) & (values > 0)
+            if hit.any():
+                rows = np.flatnonzero(hit)
+                problems.append(Problem(
+                    f"{row_label(rows[:3], rows.size)}, column '{fld}'",
+                    f"segment '{name}' has no money.segments.{name}.{product}, so this amount "
+                    f"would be unused; add the product or leave the cells empty",
+                ))
+    return problems
 
 
 def _ids(frame: pd.DataFrame, column: str, checker: TableChecker) -> pd.Index | None:

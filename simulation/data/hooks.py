@@ -146,6 +146,21 @@ def _graph_edges_cached(
                        space)
 
 
+def check_money(scenario: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """Called through the population section's ``cross_problems`` hook: a customer table's
+    balance and holding columns against the money section (file, rows, column)."""
+    from simulation.data.customers import money_problems
+
+    pop = scenario.population
+    if pop.source is None:
+        return []
+    table = load_customers(pop.source, pop.columns, pop.ignore_columns)
+    problems = money_problems(table, scenario)
+    if problems:
+        raise ScenarioError(table.path, problems)
+    return []
+
+
 def check_graph(scenario: Any) -> list[tuple[tuple[str | int, ...], str]]:
     """Called through the graph section's ``cross_problems`` hook: match every tie once."""
     graph_edges(scenario.graph, scenario.population, scenario.population.size)

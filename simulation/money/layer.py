@@ -110,7 +110,9 @@ class SegmentBook:
     """Compact money arrays of one segment's accounts (won customers, in order of winning)."""
 
     def __init__(self, s: int, cfg: SegmentMoney, members: np.ndarray,
-                 rng: np.random.Generator, money: MoneyConfig, days: int) -> None:
+                 rng: np.random.Generator, money: MoneyConfig, days: int,
+                 imported: dict[str, np.ndarray] | None = None,
+                 ring: np.ndarray | None = None) -> None:
         self.s = s
         self.cfg = cfg
         self.members = members  # population indices of the segment, ascending
@@ -216,7 +218,34 @@ class SegmentBook:
         self.cohorts: list[_Cohort] = []
         self.retained = {w: 0.0 for w in RETENTION_WINDOWS}
         self.inflow_checked = {w: 0.0 for w in RETENTION_WINDOWS}
+        self.t_savings0 = self.t_balance  # savings of a stock account on day 0
+        if imported:
+            self._import(imported, ring)
         self.has_payroll = pay is not None and bool(self.t_salary.any())
+
+    def _import(self, imported: dict[str, np.ndarray], ring: np.ndarray | None) -> None:
+        """A customer table's balances and holdings (simulation/data/customers.py) replace the
+        drawn traits where a cell is given (NaN: keep the draw, so the random streams are the
+        same as without the table). ``balance`` is what the customer holds on day 0 and keeps
+        while active: the target is the balance over its day-0 ring multiplier, so the ring
+        multiplier gives it back (a later ring move scales it); ``wealth`` becomes the share
+        of the balance in wealth products."""
+        bal = imported.get("balance")
+        if bal is not None:
+            f = np.isfinite(bal)
+            mult = self.ring_mult[ring] if ring is not None else np.ones(bal.size)
+            target = np.where(mult > 0, bal / np.where(mult > 0, mult, 1.0), bal)
+            self.t_balance = np.where(f, target, self.t_balance)
+            self.t_savings0 = np.where(f, bal, self.t_balance)
+            w = imported.get("wealth")
+            if w is not None:
+                fw = np.isfinite(w) & f
+                share = np.where(bal > 0, w / np.where(bal > 0, bal, 1.0), 0.0)
+                self.t_wshare = np.where(fw, share, self.t_wshare)
+        for name, attr in (("salary", "t_salary"), ("card_spend", "t_card"), ("loan", "t_loan")):
+            v = imported.get(name)
+            if v is not None:
+                setattr(self, attr, np.where(np.isfinite(v), v, getattr(self, attr)))
 
     # ------------------------------------------------------------------ accounts
     def open(self, new: np.ndarray, day: int, weight: np.ndarray) -> None:
@@ -230,7 +259,7 @@ class SegmentBook:
         self.idx[a:b] = new
         self.weight[a:b] = weight
         self.target[a:b] = self.t_balance[pos] * weight
-        self.savings[a:b] = self.target[a:b] if day == 0 else 0.0
+        self.savings[a:b] = self.t_savings0[pos] * weight if day == 0 else 0.0
         self.salary[a:b] = self.t_salary[pos] * weight
         self.wshare[a:b] = self.t_wshare[pos]
         self.wfee[a:b] = self.t_wfee[pos]
@@ -299,13 +328,19 @@ class MoneyLayer:
         days = model.days
         s_count = len(pop.segment_names)
         rng = model.streams.get("money")
+        from simulation.data.population import customer_table
+
+        table = customer_table(sc.population)  # a bank's own balances, where it has them
+        money_cols = table.money if table is not None else {}
         self.books: dict[int, SegmentBook] = {}
         for s, name in enumerate(pop.segment_names):
             seg_cfg = self.cfg.segments.get(name)
             if seg_cfg is None:
                 continue
             members = np.flatnonzero(pop.segment == s)
-            self.books[s] = SegmentBook(s, seg_cfg, members, rng, self.cfg, days)
+            imported = {k: v[members] for k, v in money_cols.items()}
+            self.books[s] = SegmentBook(s, seg_cfg, members, rng, self.cfg, days, imported,
+                                        pop.ring[members])
         self.series = {k: np.zeros((days + 1, s_count)) for k in STATE_SERIES}
         ledger = model.ledger
         for item, category in REVENUE_ITEMS:

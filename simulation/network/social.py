@@ -25,10 +25,19 @@ class SocialNetwork:
     of size N² is ever built; per-customer shares are the population share.
     """
 
-    def __init__(self, n: int, indptr: np.ndarray | None, indices: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        n: int,
+        indptr: np.ndarray | None,
+        indices: np.ndarray | None,
+        weights: np.ndarray | None = None,
+    ) -> None:
         self.n = n
         self.indptr = indptr
         self.indices = indices
+        #: Tie strengths aligned with ``indices`` (a tie list's ``weight`` column), or ``None``
+        #: when every tie counts the same — then nothing weighted is computed at all.
+        self.weights = weights
         #: The optional weak-tie layer (``graph.weak_ties``); ``None`` when not configured.
         self.weak: SocialNetwork | None = None
 
@@ -37,15 +46,29 @@ class SocialNetwork:
         return cls(n, None, None)
 
     @classmethod
-    def from_edges(cls, n: int, src: np.ndarray, dst: np.ndarray) -> SocialNetwork:
+    def from_edges(
+        cls, n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None = None
+    ) -> SocialNetwork:
+        """CSR adjacency of undirected ties; a pair listed twice is one tie. With ``weight``
+        (one per edge, > 0) the tie's strength is the sum of its listings' weights; weights that
+        are all 1 are dropped, so an unweighted list gives exactly the unweighted network."""
         rows = np.concatenate([src, dst])
         cols = np.concatenate([dst, src])
+        weighted = weight is not None and not np.all(np.asarray(weight) == 1.0)
+        data = (
+            np.concatenate([weight, weight]).astype(np.float64)
+            if weighted and weight is not None
+            else np.ones(rows.size, dtype=np.int8)
+        )
         m = sp.csr_array(
-            (np.ones(rows.size, dtype=np.int8), (rows.astype(np.int32), cols.astype(np.int32))),
+            (data, (rows.astype(np.int32), cols.astype(np.int32))),
             shape=(n, n),
         )
         m.sum_duplicates()
-        return cls(n, m.indptr.astype(np.int64), m.indices.astype(np.int32))
+        return cls(
+            n, m.indptr.astype(np.int64), m.indices.astype(np.int32),
+            np.asarray(m.data, dtype=np.float64) if weighted else None,
+        )
 
     @property
     def is_complete(self) -> bool:
@@ -56,6 +79,15 @@ class SocialNetwork:
         if self.indptr is None:
             return np.full(self.n, self.n - 1, dtype=np.int64)
         return np.diff(self.indptr)
+
+    @cached_property
+    def strength(self) -> np.ndarray:
+        """Sum of each customer's tie weights (its degree when the ties are unweighted)."""
+        if self.weights is None or self.indptr is None:
+            return self.degree.astype(np.float64)
+        return np.add.reduceat(
+            np.append(self.weights, 0.0), self.indptr[:-1]
+        ) * (np.diff(self.indptr) > 0)
 
     @property
     def n_edges(self) -> int:
@@ -68,7 +100,9 @@ class SocialNetwork:
         """Sparse 0/1 adjacency (not available for the mean-field complete network)."""
         if self.indptr is None or self.indices is None:
             raise ValueError("a complete (mean-field) network has no materialised adjacency")
-        data = np.ones(self.indices.size, dtype=np.float32)
+        data = (
+            np.ones(self.indices.size, dtype=np.float32) if self.weights is None else self.weights
+        )
         return sp.csr_array((data, self.indices, self.indptr), shape=(self.n, self.n))
 
     def neighbours(self, i: int) -> np.ndarray:
@@ -90,22 +124,38 @@ class SocialNetwork:
         return owner, self.indices[offsets]
 
     def random_tie(self, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One tie of each customer in ``idx``, drawn uniformly (−1 for a customer with none);
-        on a complete network anyone but the customer. One uniform per customer, so the draws
-        of a customer do not depend on who else is asked."""
+        """One tie of each customer in ``idx``, drawn uniformly — or in proportion to the tie's
+        weight on a weighted network (−1 for a customer with none); on a complete network
+        anyone but the customer. One uniform per customer, so the draws of a customer do not
+        depend on who else is asked."""
         if self.is_complete:
             other = rng.integers(0, self.n - 1, size=idx.size)
             return other + (other >= idx)  # anyone but oneself
         assert self.indptr is not None and self.indices is not None
         deg = self.indptr[idx + 1] - self.indptr[idx]
-        pick = (rng.random(idx.size) * deg).astype(np.int64)
+        u = rng.random(idx.size)
         out = np.full(idx.size, -1, dtype=np.int64)
         has = deg > 0
-        out[has] = self.indices[self.indptr[idx[has]] + pick[has]]
+        if self.weights is None:
+            pick = (u * deg).astype(np.int64)
+            out[has] = self.indices[self.indptr[idx[has]] + pick[has]]
+            return out
+        cum = self._cum_weights
+        lo, hi = self.indptr[idx[has]], self.indptr[idx[has] + 1]
+        base = np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0.0)
+        target = base + u[has] * (cum[hi - 1] - base)
+        pos = np.clip(np.searchsorted(cum, target, side="right"), lo, hi - 1)
+        out[has] = self.indices[pos]
         return out
 
+    @cached_property
+    def _cum_weights(self) -> np.ndarray:
+        assert self.weights is not None
+        return np.cumsum(self.weights)
+
     def count_neighbours_in(self, mask: np.ndarray) -> np.ndarray:
-        """For every customer, how many of its ties are in ``mask``."""
+        """For every customer, how many of its ties are in ``mask`` (their summed weight on a
+        weighted network)."""
         if self.indptr is None:
             total = int(mask.sum())
             return np.full(self.n, total, dtype=np.int64) - mask.astype(np.int64)
@@ -134,18 +184,24 @@ def build_network(
     if isinstance(cfg, CompleteGraph):
         return SocialNetwork.complete(population.n)
     file_weak: tuple[np.ndarray, np.ndarray] | None = None
+    strong_w: np.ndarray | None = None
+    weak_w: np.ndarray | None = None
     if isinstance(cfg, EdgeListGraph):
         from simulation.data.hooks import graph_edges
 
         matched = graph_edges(cfg, population_cfg, population.n)
         src, dst = matched.strong
-        file_weak = matched.weak
+        strong_w = matched.strong_weight
+        file_weak, weak_w = matched.weak, matched.weak_weight
         if cfg.synthetic is not None:  # a generated strong layer merged with the file's ties
             gsrc, gdst = build_edges(cfg.synthetic, population, rng)
             src, dst = np.concatenate([src, gsrc]), np.concatenate([dst, gdst])
+            strong_w = np.concatenate([strong_w, np.ones(gsrc.size)])  # generated ties: 1
     else:
         src, dst = build_edges(cfg, population, rng)
-    net = SocialNetwork.from_edges(population.n, src, dst)
+    # tie weights (a tie list's weight column) scale each tie's word of mouth and how often a
+    # referral or shared perk travels along it; generated ties weigh 1
+    net = SocialNetwork.from_edges(population.n, src, dst, strong_w)
     weak = cfg.weak_ties
     wsrc = np.empty(0, dtype=np.int64)
     wdst = np.empty(0, dtype=np.int64)
@@ -153,8 +209,10 @@ def build_network(
         wsrc, wdst = weak_tie_edges(
             weak.mean_degree, weak.within_city_odds, population, rng, (src, dst)
         )
+    wweight: np.ndarray | None = None
     if file_weak is not None:
+        wweight = np.concatenate([np.asarray(weak_w, dtype=np.float64), np.ones(wsrc.size)])
         wsrc, wdst = np.concatenate([file_weak[0], wsrc]), np.concatenate([file_weak[1], wdst])
     if weak is not None or file_weak is not None:
-        net.weak = SocialNetwork.from_edges(population.n, wsrc, wdst)
+        net.weak = SocialNetwork.from_edges(population.n, wsrc, wdst, wweight)
     return net

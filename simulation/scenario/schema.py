@@ -152,6 +152,10 @@ class PopulationConfig(StrictModel):
         data_hooks.check_population(self)
         return self
 
+    def cross_problems(self, scenario: Any, path: tuple[str, ...]) -> Problems:
+        """A customer table's balance columns need the money products they feed."""
+        return data_hooks.check_money(scenario)
+
 
 # ---------------------------------------------------------------------------- social graph
 

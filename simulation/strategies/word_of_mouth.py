@@ -6,6 +6,10 @@ status changed push ±1 to their neighbours, so the cost is O(changes × degree)
 Adoption is drawn per customer slot by thinning: candidates at the largest hazard
 (``imitation``) over all slots, each kept with its own share of advocating ties, so the cost is
 O(N · imitation) and a customer's draw does not depend on who else is a prospect.
+
+On a weighted network (a tie list with a ``weight`` column, docs/calibrate.md) the share is
+weighted: Σ weight of advocating ties / Σ weight of all ties, so a strong tie (a colleague, a
+past referrer) persuades more than a weak one; unweighted networks take the integer path.
 """
 
 from __future__ import annotations
@@ -50,10 +54,15 @@ class WordOfMouth(StrategyModule):
         self.advocates = pop.advocates_mask()
         self.net = model.network
         if not self.net.is_complete:
-            self.counts = self.net.count_neighbours_in(self.advocates).astype(np.int32)
-            self.inv_degree = np.where(
-                self.net.degree > 0, 1.0 / np.maximum(self.net.degree, 1), 0.0
-            )
+            if self.net.weights is None:
+                self.counts = self.net.count_neighbours_in(self.advocates).astype(np.int32)
+                deg = self.net.degree
+            else:  # weighted share: Σ advocating ties' weight / Σ ties' weight
+                self.counts = np.asarray(
+                    self.net.count_neighbours_in(self.advocates), dtype=np.float64
+                )
+                deg = self.net.strength
+            self.inv_degree = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-300), 0.0)
 
     def _refresh_counts(self) -> None:
         pop = self.model.population
@@ -61,7 +70,19 @@ class WordOfMouth(StrategyModule):
         changed = np.flatnonzero(now != self.advocates)
         if changed.size:
             sign = np.where(now[changed], 1, -1).astype(np.int32)
-            kernels.scatter_add(self.counts, self.net.indptr, self.net.indices, changed, sign)
+            net = self.net
+            if net.weights is None:
+                kernels.scatter_add(self.counts, net.indptr, net.indices, changed, sign)
+            else:
+                assert net.indptr is not None and net.indices is not None
+                starts = net.indptr[changed]
+                lens = net.indptr[changed + 1] - starts
+                owner = np.repeat(np.arange(changed.size), lens)
+                edge = np.arange(owner.size) - np.repeat(np.cumsum(lens) - lens, lens)
+                edge += starts[owner]
+                # serial, in a fixed order: the same sums on any number of threads
+                np.add.at(self.counts, net.indices[edge], sign[owner] * net.weights[edge])
+                np.maximum(self.counts, 0.0, out=self.counts)  # rounding never goes below 0
         self.advocates = now
 
     def step(self, day: Day) -> None:
