@@ -236,7 +236,10 @@ class ChannelConfig(StrictModel):
 
 # ---------------------------------------------------------------------------- flows
 
-StepKind = Literal["lead_capture", "call", "screening", "redirect", "landing", "wecom_add", "apply"]
+StepKind = Literal[
+    "lead_capture", "call", "screening", "redirect", "landing", "wecom_add", "group_join",
+    "branch_visit", "apply",
+]
 
 STEP_EVENTS: dict[str, str] = {
     "lead_capture": "leads",
@@ -245,6 +248,8 @@ STEP_EVENTS: dict[str, str] = {
     "redirect": "redirected",
     "landing": "path_completed",
     "wecom_add": "engaged",
+    "group_join": "group_joins",
+    "branch_visit": "branch_visits",
     "apply": "conversions",
 }
 
@@ -261,12 +266,23 @@ class RouteStep(StrictModel):
     - ``landing``: a conversion path: ``path`` names a catalogue kind (mini_program, h5, app)
       whose steps and drop-off apply, times ``pass_rate``;
     - ``wecom_add``: joins the private domain (engaged); outbound call → WeCom add ≥ 60 % [001];
-    - ``apply``: applies and draws down: converts.
+    - ``group_join``: scans the group code and joins a WeCom group today (engaged; the groups
+      lever seats them — its ``join_rate`` and ``join_stages`` do not apply to an invitation;
+      with groups off it is a plain join of the private domain);
+    - ``branch_visit``: comes to the branch (e.g. to collect a prize: ``cost_per_pass``);
+    - ``apply``: applies and draws down (or opens the account): converts.
+
+    A **chained route** is such a list across touch points, each with its own pass rate, e.g.
+    the branch article's event → group → prize collected at the branch → new customer
+    (「活动当天引导用户进群，通过进店领取比赛奖品，当天成功转化新客户多名」 [001]): ``group_join``,
+    ``branch_visit`` with the prize as ``cost_per_pass``, ``apply``. Conversions are
+    attributed to the channel that started the route.
     """
 
     kind: StepKind
     pass_rate: PerSegmentProbability = 1.0
     cost_per_entry: Yuan = 0.0
+    cost_per_pass: Yuan = 0.0  # paid for each customer who passes (a prize handed over)
     daily_capacity: Count | None = None
     path: ChannelKind | None = None
 

@@ -63,9 +63,14 @@ class RoutePlan:
 class Routes:
     """All routes of a scenario and the per-customer eligibility the screens test."""
 
-    def __init__(self, model: OperatingMatrixModel, purse: Purse) -> None:
+    def __init__(
+        self, model: OperatingMatrixModel, purse: Purse, group_invited: np.ndarray | None = None
+    ) -> None:
+        """``group_invited``: the channels' declared ``group_invited_day`` state (written
+        here by ``group_join`` steps; the groups lever seats today's invitees)."""
         self.model = model
         self.purse = purse
+        self.group_invited = group_invited
         sc = model.scenario
         self.plans = {
             name: RoutePlan(name, cfg, sc.segment_names) for name, cfg in sc.flows.routes.items()
@@ -93,12 +98,16 @@ class Routes:
                 break
             current = self._admit(plan, sp, current, day)
             passed = self._pass(sp, current)
+            if sp.step.cost_per_pass > 0:
+                passed = self._pay_pass(plan, sp, passed, day)
             counts = pop.segment_counts(passed)
             ledger.count(origin, sp.event, day, counts)
             if sp.kind == "lead_capture":
                 pop.mark_aware(passed, day)
-            elif sp.kind == "wecom_add":
+            elif sp.kind in ("wecom_add", "group_join"):
                 pop.mark_engaged(passed, day)
+                if sp.kind == "group_join" and self.group_invited is not None:
+                    self.group_invited[passed] = day
             elif sp.kind == "apply":
                 passed = passed[pop.stage[passed] <= Stage.ENGAGED]
                 self.model.convert(passed, day, origin)
@@ -129,6 +138,20 @@ class Routes:
                 self.purse.spend(float(seg.sum()) * cost)
         if room is not None:
             sp.used_today += round(self.model.population.represented(idx))
+        return idx
+
+    def _pay_pass(self, plan: RoutePlan, sp: StepPlan, idx: np.ndarray, day: int) -> np.ndarray:
+        """Those who passed and whose prize the route's and mix's budgets still pay; charged."""
+        pop = self.model.population
+        cost = sp.step.cost_per_pass
+        idx = affordable_subset(
+            self.rng, idx, cost, min(plan.budget_left, self.purse.left), pop.weights()
+        )
+        if idx.size:
+            seg = pop.segment_counts(idx)
+            self.model.ledger.charge(plan.item, day, seg * cost)
+            plan.budget_left -= float(seg.sum()) * cost
+            self.purse.spend(float(seg.sum()) * cost)
         return idx
 
     def _pass(self, sp: StepPlan, idx: np.ndarray) -> np.ndarray:

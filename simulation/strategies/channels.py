@@ -24,7 +24,7 @@ import numpy as np
 from simulation.population.stages import Stage
 from simulation.rng import affordable_subset
 from simulation.scenario.types import DAYS_PER_MONTH, resolve_per_segment
-from simulation.strategies.base import Day, StrategyModule
+from simulation.strategies.base import Day, State, StrategyModule
 from simulation.strategies.channel_config import ChannelConfig
 from simulation.strategies.channel_routes import Routes
 from simulation.strategies.contact_windows import ContactWindows
@@ -121,6 +121,12 @@ class ChannelPlan:
 
 class Channels(StrategyModule):
     name = "channels"
+    #: the day a route's ``group_join`` step invited the customer into a WeCom group (−1: never;
+    #: int16 days); the groups lever reads it and seats today's invitees
+    states = (
+        State("group_invited_day", np.int16, -1,
+              description="day a chained route invited the customer into a WeCom group"),
+    )
 
     @classmethod
     def enabled(cls, scenario) -> bool:
@@ -141,7 +147,7 @@ class Channels(StrategyModule):
         for plan in self.plans:
             model.ledger.register(plan.name, "channel")
         self.purse = Purse(sc.flows.budget)
-        self.routes = Routes(model, self.purse)
+        self.routes = Routes(model, self.purse, self.state("group_invited_day"))
         windows = model.module(ContactWindows)
         self.windows: ContactWindows | None = windows  # type: ignore[assignment]
         self.segment_share = np.bincount(pop.segment, minlength=len(sc.segment_names)) / pop.n

@@ -220,6 +220,12 @@ class Groups(StrategyModule):
         self.posts_total = 0
         self.last_post_day = 0
         self.blocked_total = 0
+        # invitations of chained routes (the channels' declared state), read only when a route
+        # has a group_join step: otherwise nothing is scanned
+        invites = any(
+            step.kind == "group_join" for r in sc.flows.routes.values() for step in r.steps
+        )
+        self.invited = model.read_state("group_invited_day") if invites else None
         model.ledger.register("groups", "group")
 
     # ------------------------------------------------------------------ daily step
@@ -271,6 +277,10 @@ class Groups(StrategyModule):
         cand = bernoulli_indices(self.rng, pop.n, p_max)
         cand = cand[self.join_ok[pop.stage[cand]] & (self.group[cand] < 0) & ~self.left[cand]]
         cand = cand[self.rng.random(cand.size) * p_max < self.join_rate[pop.segment[cand]]]
+        if self.invited is not None:  # a chained route's group_join step invited them today
+            inv = np.flatnonzero(self.invited == day.index)
+            inv = inv[(self.group[inv] < 0) & ~self.left[inv]]
+            cand = np.union1d(cand, inv)
         if cand.size == 0:
             return cand
         self.group[cand] = self.book.assign(self.pool_of[cand])
