@@ -89,3 +89,19 @@ def incremental(on: Arm, off: Arm) -> dict[str, float]:
         "cpa": d_spend / d_acq if d_acq > 0 else float("inf"),
         "roi": (d_value - d_spend) / d_spend if d_spend > 0 else float("nan"),
     }
+
+
+@lru_cache(maxsize=16)
+def _kpis(preset: str, overrides: tuple[str, ...], seed: int) -> dict:
+    from simulation.api import run as api_run
+
+    scenario = load_scenario(REPO / "scenarios" / f"{preset}.yaml", list(overrides))
+    summary = api_run(scenario, seed).summary
+    return dict(summary.get("kpis", summary))
+
+
+def kpis(preset: str, *overrides: str, size: int = 3000, days: int = 150, seed: int = 0) -> dict:
+    """The run's KPIs with its counterfactual (every strategy lever off, same seed), as
+    ``opmatrix run`` reports them: ``incremental_roi``, ``incremental_cpa`` and the rest
+    (docs/kpis.md), for claims about a whole preset rather than one lever."""
+    return _kpis(preset, (f"population.size={size}", f"days={days}", *overrides), seed)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from tests.claims import run
+from tests.claims import kpis, run
 
 P = "ccb_credit_card"
-#: The preset's daily stock (40 at 20,000 customers) and adviser headcount (12) scaled to the
-#: tests' 3,000 customers, so scarcity and capacity bind as they do at the preset's size.
+#: The preset's daily stock (40 at 20,000 customers), adviser headcount (12) and book (2,000
+#: full-time, 600 part-time: a year of the cited 50 adds a month) scaled to the tests' 3,000
+#: customers and 150 days, so scarcity and capacity bind as they would at the preset's size.
 STOCK = "perks.catalogue.local_coupon.daily_stock=6"
-STAFF = "advisers.count=2"
+STAFF = ("advisers.count=2", "advisers.capacity=300")
 
 
 def test_scarce_coupons_cause_complaints_that_drive_members_out() -> None:
@@ -35,7 +36,21 @@ def test_a_koc_system_damps_complaints() -> None:
 def test_part_time_managers_reach_fewer_customers_than_full_time_ones() -> None:
     """[001] 「组建了企微经理的角色，虽然目前以兼职为主」: part-time WeCom managers carry a share
     of a full load, so they add and message fewer customers."""
-    part_time = run(P, STAFF)
-    full_time = run(P, STAFF, "advisers.workload_share=1.0")
+    part_time = run(P, *STAFF)
+    full_time = run(P, *STAFF, "advisers.workload_share=1.0")
     assert part_time.events("advisers", "adds") < full_time.events("advisers", "adds")
     assert part_time.events("advisers", "messages") < full_time.events("advisers", "messages")
+
+
+def test_ccbs_pilot_pays_back_but_less_than_cmbs_central_model() -> None:
+    """[001] 「建行在整体的企微私域搭建上已经走在了很多国有行的前面」, below CMB's model: the
+    branch-run pilot's incremental ROI (all its levers over the same-seed counterfactual with
+    them off) is positive, and below CMB's. It holds with the part-time managers costed at
+    their incremental cash cost and the counter contact at 3 staff minutes (both in
+    scenarios/ccb_credit_card.yaml; the first marked tuned to this story). 12 managers serve
+    20,000 customers in the preset, so 6 serve the 10,000 here; measured +18–37 % vs
+    +169–192 % over three seeds (+60 % vs +227 % at default size)."""
+    for seed in (0, 1):
+        ccb = kpis(P, "advisers.count=6", size=10000, days=365, seed=seed)
+        cmb = kpis("cmb_credit_card", size=10000, days=365, seed=seed)
+        assert 0 < ccb["incremental_roi"] < 0.5 * cmb["incremental_roi"], (seed, ccb, cmb)
