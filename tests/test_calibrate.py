@@ -21,7 +21,7 @@ import yaml
 
 from simulation.cli.commands_calibrate import calibrate_files
 from simulation.decide import calibrate as cal_mod
-from simulation.decide.calibrate_outputs import summarize_abc
+from simulation.decide.calibrate_outputs import draws_rows, summarize_abc
 from simulation.errors import ScenarioError
 from simulation.runner.executors import SerialExecutor
 from simulation.scenario.load import load_scenario
@@ -83,6 +83,11 @@ def test_bass_special_case_recovers_p_and_q(tmp_path: Path) -> None:
     html = paths["report"].read_text()
     assert "Fit by target" in html and "data:image/png;base64" in html and "http" not in html
     assert (out / "figures" / "fit_adopters.png").is_file()
+    # draws for `optimize --robust` (robust: {posterior: out}): parameter paths as columns,
+    # the confidence set's trials (one at least: the best)
+    draws = pd.read_csv(paths["draws"])
+    assert list(draws.columns) == ["draw", *PARAMS] and len(draws) >= 1
+    assert ((draws[list(PARAMS)] >= 0).all()).all()
 
 
 def test_misspecified_model_is_flagged_by_its_fit_table(tmp_path: Path) -> None:
@@ -134,6 +139,11 @@ def test_abc_posterior_covers_the_true_parameters(tmp_path: Path) -> None:
         cal_mod.check_resumable(cal, "abc")
         runner = cal_mod.TrialRunner(cal, SerialExecutor(), 1)
         summary = summarize_abc(cal, cal_mod.run_abc(cal, runner))
+        header, rows = draws_rows(cal, summary)  # posterior draws for optimize --robust
+        assert header == ["draw", *PARAMS] and len(rows) == 100
+        for row in rows:
+            assert all(PARAMS[n]["low"] <= float(v) <= PARAMS[n]["high"]
+                       for n, v in zip(PARAMS, row[1:], strict=True))
         for name, truth in zip(PARAMS, (p, q), strict=True):
             lo, hi = summary.interval[name]
             covered += lo <= truth <= hi

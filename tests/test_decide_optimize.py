@@ -138,6 +138,53 @@ def test_resume_after_kill_neither_repeats_nor_loses_evaluations(tmp_path: Path)
     assert len(set(numbers)) == len(numbers)
 
 
+ROBUST = """
+name: robust_check
+scenario: {scenario}
+replicates: 2
+overrides: {{population.size: 1500}}
+days: 30
+optimize:
+  trials: 4
+  batch: 2
+  objectives: [{{kpi: acquisitions}}]
+  budget:
+    total: 4000
+    channels: {{channel_a: {{low: 0, high: 4000}}, channel_b: {{low: 0, high: 4000}}}}
+  selection: {{top_k: 2, delta: 5, initial_replicates: 2, max_replicates: 2}}
+  marginal: {{replicates: 2}}
+  response_curves: {{enabled: false}}
+  robust: {{posterior: fit, draws: 2, score: p10}}
+"""
+
+
+def test_robust_over_a_calibrated_posterior(tmp_path: Path) -> None:
+    """``robust: {posterior: <calibrate results folder>}`` scores each candidate in the base
+    world and in each posterior draw (draws.csv as `opmatrix calibrate` writes it)."""
+    (tmp_path / "fit").mkdir()
+    path = "channels.channel_a.conversion_on_contact"
+    (tmp_path / "fit" / "draws.csv").write_text(
+        f"draw,{path}\n0,0.002\n1,0.05\n2,0.3\n", encoding="utf-8"
+    )
+    exp = tmp_path / "robust_check.yaml"
+    exp.write_text(ROBUST.format(scenario=SCENARIO), encoding="utf-8")
+    spec = load_optimization(exp, robust=True)
+    assert [w.name for w in spec.worlds] == ["base", "draw0", "draw1"]  # the first 2 draws
+    assert spec.worlds[2].data["channels"]["channel_a"]["conversion_on_contact"] == 0.05
+    assert spec.worlds[2].data["population"]["size"] == 1500  # overrides kept
+    result = Optimization(spec, tmp_path, SerialExecutor(), robust=True).run()
+    assert result["worlds"] == ["base", "draw0", "draw1"] and result["robust_score"] == "p10"
+    assert result["regret"] and result["regret"][0]["max_regret"] >= 0
+    per_world = result["trials"][0]["summary"]["worlds"]
+    assert per_world["draw1"]["acquisitions"] > per_world["draw0"]["acquisitions"]
+    # a draws file naming no scenario parameter is refused with the file and column
+    (tmp_path / "fit" / "draws.csv").write_text("draw,channels.channel_a.reech\n0,1\n")
+    with pytest.raises(ScenarioError) as err:
+        load_optimization(exp, robust=True)
+    assert "optimize.robust.posterior" in str(err.value)
+    assert "column 'channels.channel_a.reech'" in str(err.value)
+
+
 def _write(tmp_path: Path, optimize: str, extra: str = "") -> Path:
     path = tmp_path / "bad.yaml"
     path.write_text(

@@ -285,6 +285,8 @@ def write_outputs(
           "; ".join(w for w in summary.warnings if w.startswith(n)) if n in flagged else ""]
          for n in cal.names],
     ))
+    paths["draws"] = root / "draws.csv"
+    _write(paths["draws"], _csv_text(*draws_rows(cal, summary)))
     if extra_rows is not None:
         header, rows, fname = extra_rows
         paths[fname] = root / fname
@@ -309,6 +311,30 @@ def write_state(cal: Calibration, summary: Summary, timing: Timing) -> None:
                    "stored_runs_reused": timing.stored, "simulate_cpu_s": timing.simulate_cpu,
                    "parent_cpu_s": timing.parent_cpu, "workers": timing.workers},
     })
+
+
+#: Rows of draws.csv at most.
+DRAWS_OUT = 100
+
+
+def draws_rows(cal: Calibration, summary: Summary) -> tuple[list[str], list[list[Any]]]:
+    """Parameter draws for ``opmatrix optimize --robust`` (``robust: {posterior: …}``), in a
+    seeded random order so the first k rows are a random sample of k: ABC — particles
+    resampled by their weights (posterior draws); Optuna — the trials inside the approximate
+    χ² confidence set (no posterior; say so when using them)."""
+    names = cal.names
+    pts = summary.samples
+    header = ["draw", *names]
+    if pts is None or len(pts) == 0:
+        return header, [[0, *(f"{summary.estimate[n]:.6g}" for n in names)]]
+    rng = np.random.default_rng(cal.params.seed)
+    if summary.method == "abc":
+        w = np.asarray(summary.sample_weights if summary.sample_weights is not None
+                       else np.ones(len(pts)), dtype=float)
+        pick = rng.choice(len(pts), size=DRAWS_OUT, p=w / w.sum())
+    else:
+        pick = rng.permutation(len(pts))[:DRAWS_OUT]
+    return header, [[i, *(f"{v:.6g}" for v in pts[j])] for i, j in enumerate(pick)]
 
 
 def trials_rows(cal: Calibration, trials: list[TrialResult]) -> tuple[list[str], list[list[Any]],

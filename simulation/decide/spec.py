@@ -196,10 +196,24 @@ class ResponseCurveConfig(StrictModel):
 
 
 class RobustConfig(StrictModel):
-    """Other worlds (scenario files or presets) each candidate is also scored in."""
+    """Other worlds each candidate is also scored in: scenario files or presets, and/or
+    ``draws`` parameter draws of a calibration's posterior (``posterior``: the results folder
+    of ``opmatrix calibrate`` or its ``draws.csv``; each draw's values are applied to the base
+    scenario, which should be that calibration's ``calibrated.yaml``)."""
 
-    scenarios: Annotated[list[str], Field(min_length=1)]
+    scenarios: list[str] = Field(default_factory=list)
+    posterior: str | None = None
+    draws: Annotated[int, Field(ge=1, le=100)] = 8
     score: Literal["mean", "p10", "regret"] = "mean"
+
+    @model_validator(mode="after")
+    def _some_world(self) -> RobustConfig:
+        if not self.scenarios and self.posterior is None:
+            raise PydanticCustomError(
+                "robust_empty", "give scenarios (a list of files) and/or posterior (a "
+                "calibration's results folder or draws.csv)", {}
+            )
+        return self
 
 
 class OptimizeConfig(StrictModel):
@@ -325,7 +339,7 @@ def load_optimization(path: Path | str, robust: bool = False) -> OptimizationSpe
     if sampler == "cmaes" and n_free < 2:
         add(("sampler",), "cmaes needs at least two free decision variables; use tpe")
     if cfg.robust is not None:
-        worlds += _robust_worlds(cfg.robust, exp, path, add)
+        worlds += _robust_worlds(cfg.robust, exp, path, add, base_data)
     elif robust:
         add((), "--robust needs a 'robust: {scenarios: [...]}' entry in the optimize section")
     if problems:
@@ -402,7 +416,7 @@ def _check_parameters(
 
 
 def _robust_worlds(
-    robust: RobustConfig, exp: Experiment, path: Path, add: Any
+    robust: RobustConfig, exp: Experiment, path: Path, add: Any, base_data: dict[str, Any]
 ) -> list[World]:
     out: list[World] = []
     values: dict[str, Any] = dict(exp.config.overrides)
@@ -422,4 +436,59 @@ def _robust_worlds(
             continue
         label = Path(name).stem
         out.append(World(label, data))
+    if robust.posterior is not None:
+        out += _posterior_worlds(robust, exp, path, add, base_data)
+    return out
+
+
+def _posterior_worlds(
+    robust: RobustConfig, exp: Experiment, path: Path, add: Any, base_data: dict[str, Any]
+) -> list[World]:
+    """The first ``robust.draws`` rows of a calibration's draws.csv as worlds: the base world's
+    scenario (the experiment's overrides and baseline applied) with each draw's values."""
+    import pandas as pd
+
+    loc = ("robust", "posterior")
+    given = Path(str(robust.posterior)).expanduser()
+    found = given if given.is_absolute() else (path.parent / given)
+    if not found.exists() and not given.is_absolute() and given.exists():
+        found = given  # relative to the working folder, as the CLI's --results is
+    if found.is_dir():
+        found = found / "draws.csv"
+    if not found.is_file():
+        add(loc, f"'{robust.posterior}' not found (looked for {found}); give the results "
+            "folder of `opmatrix calibrate` (it writes draws.csv) or the draws.csv itself")
+        return []
+    try:
+        frame = pd.read_csv(found)
+    except (OSError, ValueError) as exc:
+        add(loc, f"{found}: cannot read it as CSV ({exc})")
+        return []
+    names = [c for c in frame.columns if c != "draw"]
+    if frame.empty or not names:
+        add(loc, f"{found}: no draws (a header row of parameter paths and one row per draw)")
+        return []
+    assert exp.base is not None
+    for name in names:
+        problem = path_problem(exp.base, str(name).split("."))
+        if problem:
+            add(loc, f"{found}, column '{name}': {problem}")
+            return []
+    out: list[World] = []
+    for i, row in frame.head(robust.draws).iterrows():
+        values: dict[str, Any] = {}
+        for name in names:
+            v = pd.to_numeric(row[name], errors="coerce")
+            if not math.isfinite(float(v)):
+                add(loc, f"{found}, row {int(i) + 1}, column '{name}': not a number: "
+                    f"{row[name]!r}")
+                return out
+            values[str(name)] = float(v)
+        data = _plain(apply_paths(base_data, values))
+        try:
+            validate_model(Scenario, data, str(found))
+        except ScenarioError as exc:
+            add(loc, f"{found}, row {int(i) + 1}: {exc.problems[0].render()}")
+            return out
+        out.append(World(f"draw{int(i)}", data))
     return out
