@@ -156,6 +156,8 @@ ZH: dict[str, str] = {
     "advisers": "客户经理",
     "perks": "权益",
     "push": "推送",
+    "employers": "代发企业",
+    "min staff": "最少员工数",
     "contact policy": "接触策略",
     "daily reach multiplier": "每日触达倍数",
     "daily send rate multiplier": "每日发送率倍数",

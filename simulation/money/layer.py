@@ -104,6 +104,7 @@ class _Cohort:
     pool_in: np.ndarray
     log_keep: np.ndarray  # cumulative log keep factor of each account on payday
     pool_log: float  # cumulative log of the pool's own keep factor on payday
+    pool_corr: np.ndarray | None = None  # per-account log correction of it (employers' outflow)
 
 
 class SegmentBook:
@@ -215,6 +216,10 @@ class SegmentBook:
         else:
             self.k_loan = self.k_el = self.lgd = 0.0
         self.pool_log = 0.0
+        #: employers (strategies/employers.py): per-account outflow multiplier and the
+        #: cumulative log correction of the pool's keep factor it causes (None: no employers)
+        self.out_mult: np.ndarray | None = None
+        self.pool_corr: np.ndarray | None = None
         self.cohorts: list[_Cohort] = []
         self.retained = {w: 0.0 for w in RETENTION_WINDOWS}
         self.inflow_checked = {w: 0.0 for w in RETENTION_WINDOWS}
@@ -248,7 +253,8 @@ class SegmentBook:
                 setattr(self, attr, np.where(np.isfinite(v), v, getattr(self, attr)))
 
     # ------------------------------------------------------------------ accounts
-    def open(self, new: np.ndarray, day: int, weight: np.ndarray) -> None:
+    def open(self, new: np.ndarray, day: int, weight: np.ndarray,
+             outflow: np.ndarray | None = None) -> None:
         """Open accounts for population indices ``new`` (all members of this segment), each
         holding the money of the ``weight`` customers its row represents."""
         k = new.size
@@ -286,6 +292,8 @@ class SegmentBook:
         self.wealth_w[a:b] = w * self.wfee[a:b] / DAYS_PER_YEAR
         self.sav_k[a:b] = self.nim_day * (1.0 - w) + self.wealth_w[a:b]
         self.acquired[a:b] = day >= 1
+        if self.out_mult is not None and outflow is not None:
+            self.out_mult[a:b] = outflow
         self.m = b
 
     def value(self) -> np.ndarray:
@@ -299,6 +307,18 @@ class SegmentBook:
             + self.k_loan * self.int_out[:m]
             - self.losses[:m]
         )
+
+    def pool_keep_by_account(self, day: int, pk: float) -> np.ndarray:
+        """Each account's pool keep factor today ÷ the segment's ``pk``, when its employer's
+        staff move ``out_mult`` × the segment's outflow after payday out (employers)."""
+        pay = self.cfg.payroll
+        assert pay is not None and self.out_mult is not None
+        k = (day - pay.payday) % MONTH_DAYS
+        base = pay.outflow_after_payday / max(1e-12, 1.0 - pay.savings_share)
+        o = np.minimum(base * self.out_mult[: self.m], 1.0)
+        e0, e1 = np.exp(-k / pay.outflow_days), np.exp(-(k + 1) / pay.outflow_days)
+        keep = ((1.0 - o) + o * e1) / ((1.0 - o) + o * e0) * (1.0 - pay.spend_per_day)
+        return keep / pk
 
     def pool_keep(self, day: int) -> float:
         """Share of the payroll pool still here at the end of ``day`` relative to the day before:
@@ -348,6 +368,14 @@ class MoneyLayer:
         self.has_account = np.zeros(pop.n, dtype=bool)
         #: read-only views of every value multiplier a module owns (empty: none is on)
         self.value_multipliers = model.states_with_role(VALUE_MULTIPLIER)
+        # employers (a world module): per-employer outflow after payday and missed paydays
+        self.employer_outflow = model.read_state("employer_outflow")
+        self.salary_missed = model.read_state("salary_missed")
+        if self.employer_outflow is not None:
+            for book in self.books.values():
+                if book.has_payroll:
+                    book.out_mult = np.ones(book.capacity)
+                    book.pool_corr = np.zeros(book.capacity)
         if self.books:
             self._open_new(0)
             self._record_state(0)
@@ -367,7 +395,8 @@ class MoneyLayer:
         for s, book in self.books.items():
             mine = new[seg == s]
             if mine.size:
-                book.open(mine, day, pop.weight[mine])
+                out = None if self.employer_outflow is None else self.employer_outflow[mine]
+                book.open(mine, day, pop.weight[mine], out)
                 if day >= 1 and book.cfg.loan is not None:
                     self.series["loans_disbursed_flow"][day, s] += float(
                         book.loan_amount[book.m - mine.size: book.m].sum()
@@ -418,12 +447,15 @@ class MoneyLayer:
         loan = cfg.loan
         # what earns is × the value multiplier when a module owns one; balances stay as they are
         vm = self._value_multiplier(book.idx[:m])
+        salary = book.salary
+        if payday and self.salary_missed is not None:  # employers that did not pay today
+            salary = book.salary[:m] * ~self.salary_missed[book.idx[:m]]
         (pay_sum, sav_total, pool_total, wealth_fee, wealth_total, card_total, loans_out,
          loss_sum, n_hit, sav_v_total, pool_v_total, wealth_v, card_v_total, loans_v,
          ) = kernels.money_book_day(
             book.idx[:m], pop.stage, pop.ring, book.stage_keep, book.stage_log_keep,
             book.stage_spend, book.ring_mult, book.savings, book.pool, book.target,
-            book.salary, book.wealth_w, book.wshare, book.card_spend, book.loan_a, book.loan_b,
+            salary, book.wealth_w, book.wshare, book.card_spend, book.loan_a, book.loan_b,
             book.default_int, book.log_keep, book.int_sav, book.int_pool, book.int_spend,
             book.int_out, book.losses, s_in, p_in, d, payday, book.has_payroll,
             cfg.deposits is not None, cfg.card is not None, loan is not None,
@@ -433,9 +465,21 @@ class MoneyLayer:
         )
         if payday:
             series["inflow_flow"][d, s] += pay_sum
-            book.cohorts.append(_Cohort(d, s_in, p_in, log_keep_before, book.pool_log))
+            corr = None if book.pool_corr is None else book.pool_corr[:m].copy()
+            book.cohorts.append(_Cohort(d, s_in, p_in, log_keep_before, book.pool_log, corr))
         if book.has_payroll:
             book.pool_log += float(np.log(pk)) if pk > 0 else _GONE
+        if book.pool_corr is not None and pk > 0:
+            # employers' own outflow: correct the segment's pool keep factor per account
+            corr = book.pool_keep_by_account(d, pk)
+            delta = book.pool[:m] * (corr - 1.0)
+            book.pool[:m] += delta
+            delta_v = delta if vm is None else delta * vm
+            book.int_pool[:m] += delta_v
+            pool_total += float(delta.sum())
+            pool_v_total += float(delta_v.sum())
+            with np.errstate(divide="ignore"):
+                book.pool_corr[:m] += np.where(corr > 0, np.log(np.maximum(corr, 1e-300)), _GONE)
         if vm is None:
             deposit_base = sav_total - wealth_total + pool_total
         else:
@@ -501,7 +545,10 @@ class MoneyLayer:
                 k = c.savings_in.size
                 dlog = book.log_keep[:k] - c.log_keep
                 sav_left = np.exp(dlog)
-                pool_left = np.exp(dlog + (book.pool_log - c.pool_log))
+                plog = book.pool_log - c.pool_log
+                if c.pool_corr is not None and book.pool_corr is not None:
+                    plog = plog + (book.pool_corr[:k] - c.pool_corr)
+                pool_left = np.exp(dlog + plog)
                 book.retained[age] += float((c.savings_in * sav_left + c.pool_in * pool_left).sum())
                 book.inflow_checked[age] += float(c.savings_in.sum() + c.pool_in.sum())
             if age < max(RETENTION_WINDOWS):

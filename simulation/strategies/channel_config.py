@@ -90,7 +90,9 @@ class ChannelConfig(StrictModel):
     X's reach draw) — public platforms → private domain → mini program/app [002][001].
     ``audience: group_members`` draws the channel's reach among members of a WeCom group only
     (the groups sending their members into a live room [001]; nobody while groups are off, as
-    in a counterfactual or a leave-one-out of the groups); with ``hand_over`` back to a
+    in a counterfactual or a leave-one-out of the groups); ``audience: screened_employers``
+    among the staff of employers that pass the employers' screen (an enterprise visit to the
+    employers the bank chose, 代发进企 [001]); with ``hand_over`` back to a
     group-joining channel this is live room ↔ groups. ``traffic_match``: for every customer
     handed in (by ``hand_over`` or from the groups), the platform shows the channel to that many
     customers of its public audience the same day — Channels' one-for-one public traffic for
@@ -131,7 +133,7 @@ class ChannelConfig(StrictModel):
     finance_throttle: Probability | None = None  # default: the catalogue's
     targets: list[TargetStage] | None = None  # default: prospects, or customers if retention
     hand_over: dict[str, Probability] = Field(default_factory=dict)  # channel → rate (graph)
-    audience: Literal["everyone", "group_members"] = "everyone"
+    audience: Literal["everyone", "group_members", "screened_employers"] = "everyone"
     traffic_match: NonNegative = 0.0  # public impressions per customer handed in
 
     #: Per-segment fields checked here (the schema checks daily_reach, conversion_on_contact

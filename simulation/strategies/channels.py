@@ -115,6 +115,7 @@ class ChannelPlan:
         self.by_impression = cfg.cost_per_impression > 0
         self.target_codes = np.flatnonzero(self.targets)
         self.group_audience = cfg.audience == "group_members"
+        self.employer_audience = cfg.audience == "screened_employers"
         #: (channel code, rate) of every hand-over edge out of this channel (filled by Channels)
         self.hand_over: list[tuple[int, float]] = []
 
@@ -161,6 +162,9 @@ class Channels(StrategyModule):
         self.leaving: list[list[np.ndarray]] = [[] for _ in self.plans]
         self.group_of = model.read_state("group") if any(
             p.group_audience for p in self.plans
+        ) else None
+        self.screened = model.read_state("employer_screened") if any(
+            p.employer_audience for p in self.plans
         ) else None
         self._days_left = model.days
         self._purse_today = float("inf")
@@ -311,6 +315,8 @@ class Channels(StrategyModule):
         sent in). Nothing changes (and nothing is drawn) when the channel has no such edge."""
         pop = self.model.population
         private = np.empty(0, dtype=np.int64)
+        if plan.employer_audience:  # no employers: nobody works for a screened one
+            idx = idx[self.screened[idx]] if self.screened is not None else idx[:0]
         if plan.group_audience:  # no groups (switched off): no members, no audience
             idx = idx[self.group_of[idx] >= 0] if self.group_of is not None else idx[:0]
             private = idx

@@ -37,6 +37,7 @@ from simulation.strategies.base import StrategyModule
 from simulation.strategies.channel_config import ChannelConfig, FlowsConfig, check_channels
 from simulation.strategies.channels import Channels
 from simulation.strategies.contact_windows import ContactPolicyConfig, ContactWindows
+from simulation.strategies.employers import Employers, EmployersConfig
 from simulation.strategies.groups import Groups, GroupsConfig
 from simulation.strategies.lifecycle import Lifecycle, LifecycleConfig
 from simulation.strategies.lifecycle_ops import LifecycleOperations, LifecycleOperationsConfig
@@ -141,6 +142,8 @@ class Lever:
 #: Every lever, in daily module order.
 LEVERS: tuple[Lever, ...] = (
     Lever(Lifecycle, (Section("lifecycle", LifecycleConfig, LifecycleConfig()),), {}, None),
+    Lever(Employers, (Section("employers", EmployersConfig, EmployersConfig()),), {},
+          set_fields(segments={}), ("screen.min_staff",), world=True),
     Lever(ContactWindows, (Section("contact_policy", ContactPolicyConfig | None, None),), {},
           to_default(None), ("enabled", "schedule", "out_of_window_response")),
     Lever(Channels,
