@@ -112,7 +112,7 @@ def test_the_screen_s_retention_is_lower_than_the_rest() -> None:
     ("override", "needle"),
     [
         ("employers.segments={pensioners: 3}", "employers.segments.pensioners"),
-        ("employers.segments.staff=0", "employers.segments.staff"),
+        ("employers.segments.staff=0.5", "employers.segments.staff"),
     ],
 )
 def test_bad_employers_are_clear_errors(override: str, needle: str) -> None:

@@ -9,8 +9,10 @@ and low asset retention; raising their staff's retention brings 100M-yuan-level 
 staff are reached at the employer (「代发进企」, enterprise visits). So:
 
 - each member of a payroll segment named in ``segments`` works for one of that segment's
-  employers (``segments: {internet: 40, …}``: the industry's employers), drawn in proportion to
-  the employer's size (log-normal, ``size_sigma``: a few large employers, many small ones);
+  employers (``segments: {internet: 150, …}``: the industry's mean staff per employer, so a
+  segment of N represented customers has round(N ÷ 150) employers at any sample size),
+  drawn in proportion to the employer's size (log-normal, ``size_sigma``: a few large
+  employers, many small ones);
 - **pay stability**: on each payday (the segment's ``money…payroll.payday``) an employer pays
   with its own probability (``pay_stability``, a Beta over employers); the staff of an employer
   that does not pay get no salary that payday — the money layer reads ``salary_missed``;
@@ -57,9 +59,10 @@ class EmployerScreen(StrictModel):
 
 
 class EmployersConfig(StrictModel):
-    """Employers of payroll segments (segment → number of employers); off while empty."""
+    """Employers of payroll segments (segment → mean represented staff per employer); off
+    while empty."""
 
-    segments: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
+    segments: dict[str, Annotated[float, Field(ge=1.0)]] = Field(default_factory=dict)
     size_sigma: NonNegative = 1.0  # log-normal spread of employer size (inf.)
     pay_stability: Beta01 = Beta01(mean=1.0)
     outflow_sigma: NonNegative = 0.0  # log-normal spread of the outflow multiplier, median 1
@@ -107,7 +110,11 @@ class Employers(StrategyModule):
         cfg: EmployersConfig = sc.employers
         self.cfg = cfg
         rng = self.rng
-        k = sum(cfg.segments.values())
+        members = {name: np.flatnonzero(pop.segment == sc.segment_names.index(name))
+                   for name in cfg.segments}
+        counts = {name: max(1, round(float(pop.weight[members[name]].sum()) / mean))
+                  for name, mean in cfg.segments.items()}
+        k = sum(counts.values())
         self.count = k
         size = rng.lognormal(0.0, cfg.size_sigma, size=k) if cfg.size_sigma > 0 else np.ones(k)
         self.stability = draw_beta(rng, cfg.pay_stability, k).astype(np.float64)
@@ -117,8 +124,8 @@ class Employers(StrategyModule):
         #: per segment: (payday, its staff, their employer ids, its employer ids)
         self.payrolls: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         first = 0
-        for name, count in cfg.segments.items():
-            staff = np.flatnonzero(pop.segment == sc.segment_names.index(name))
+        for name, count in counts.items():
+            staff = members[name]
             ids = np.arange(first, first + count)
             first += count
             p = size[ids] / size[ids].sum()
