@@ -49,6 +49,7 @@ from simulation.decide.calibrate_model import (
     observe,
     simulated,
     total_deviance,
+    unpack_levels,
 )
 from simulation.errors import Problem, ScenarioError
 from simulation.result import stable_hash
@@ -344,7 +345,7 @@ class TrialRunner:
                 outcome = future.result()
                 self.store.write(spec, outcome)
                 if outcome.status == "done":
-                    self._levels[spec.run_id] = outcome.details["levels"]
+                    self._levels[spec.run_id] = unpack_levels(outcome.details["levels"])
                 self.timing.simulate += outcome.seconds
                 self.timing.simulate_cpu += float(outcome.details.get("cpu_seconds", 0.0))
                 self.timing.runs += 1
@@ -359,7 +360,7 @@ class TrialRunner:
             rec = self.store.record(rid)
             if rec is None or rec.get("status") != "done":
                 return [], (rec or {}).get("error") or f"run {rid} missing"
-            runs.append(rec["details"]["levels"])
+            runs.append(unpack_levels(rec["details"]["levels"]))
         return runs, None
 
     def _score(
