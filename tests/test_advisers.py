@@ -171,3 +171,45 @@ def test_product_maturity_never_triggers_prospects() -> None:
     for day in range(1, 30):
         due = adv.triggered(Day(day, day % 7), served)
         assert not due[pop.converted_day < 0].any()
+
+
+def test_tag_based_follow_up_raises_adviser_conversion() -> None:
+    """Tag-based 1:1 follow-up (「根据这些标签，进行针对性的私聊推送……用户的活动参与率就会更高」
+    [004]): with three interest tags held by 90 % of customers,
+    targeting makes every message to a tagged customer match (vs ≈ 1/3 when the day's offer
+    goes to whoever is messaged), so on the same seeds adviser conversions rise; a match lift of
+    1 makes tags change nothing."""
+    tags = {"interests": [{"name": n, "share": 0.3} for n in ("fitness", "photo", "travel")],
+            "match_lift": 3.0}
+
+    def run_with(targeting: bool, lift: float = 3.0) -> tuple[int, int, int]:
+        conv = matches = msgs = 0
+        for seed in (4, 5):
+            model = OperatingMatrixModel(scenario_from_dict(advisers_dict(
+                days=60, tags={**tags, "targeting": targeting, "match_lift": lift})), seed)
+            model.run()
+            ev = model.ledger.events
+            conv += int(ev[("advisers", "conversions")].sum())
+            msgs += int(ev[("advisers", "messages")].sum())
+            if ("advisers", "tag_matches") in ev:
+                matches += int(ev[("advisers", "tag_matches")].sum())
+        return conv, matches, msgs
+
+    conv_on, match_on, msgs_on = run_with(True)
+    conv_off, match_off, msgs_off = run_with(False)
+    assert 0.85 < match_on / msgs_on < 0.95  # tagged share 0.9
+    assert 0.2 < match_off / msgs_off < 0.4  # ≈ 0.9 / 3
+    # (less than the 1.75× of the match rates: converted prospects leave the engaged pool)
+    assert conv_on > 1.15 * conv_off
+    neutral = OperatingMatrixModel(scenario_from_dict(advisers_dict(
+        days=60, tags={**tags, "targeting": True, "match_lift": 1.0})), 4)
+    neutral.run()
+    # the tags are drawn (advisers' own stream) but a lift of 1 converts nobody more
+    assert ("advisers", "tag_matches") not in neutral.ledger.events
+
+
+def test_tag_shares_over_one_are_refused() -> None:
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict(advisers_dict(tags={"interests": [{"name": "a", "share": 0.7},
+                                                             {"name": "b", "share": 0.6}]}))
+    assert "advisers.tags" in str(err.value)
