@@ -6,9 +6,13 @@ against what the model can build — counts no larger than the population, a gra
 rewired — and the memory a run needs is estimated and compared with the memory this machine has
 free, so the error names the field, the estimate and the limit.
 
-The per-item byte costs are measured peaks (tracemalloc over model build + 5 days: quickstart
-and operating_matrix at 20k and 60k customers, 450–580 B per customer including ~5–10 ties
-each), roughly doubled, so the estimate errs on the safe side.
+The per-item byte costs are measured peak resident memory (``/usr/bin/time``, whole process,
+graph built cold) of ``opmatrix run`` at 1M and 3M customers, as the slope between the two
+sizes: benchmarks/scenarios/core_ws.yaml (5 ties a customer, one world) 500 B per customer,
+scenarios/operating_matrix.yaml (10 ties a customer, every module, the money layer and its
+counterfactual world) 770 B. The constants below reproduce both within 6 % (core_ws 500 B,
+operating_matrix 820 B); the safety margin is the limit of 90 % of the free memory. At 100M
+customers core_ws needs ≈ 50 GB by this estimate (an extrapolation, not a measured run).
 """
 
 from __future__ import annotations
@@ -20,11 +24,18 @@ if TYPE_CHECKING:
 
 Problems = list[tuple[tuple[str | int, ...], str]]
 
-#: Peak bytes per simulated customer (state arrays, daily recorder, strategy arrays): measured
-#: ≤ 580 B with its ties (see the module docstring), doubled.
-BYTES_PER_CUSTOMER = 1_200
+#: Peak bytes per simulated customer without its ties (state arrays, daily recorder, strategy
+#: arrays, the day's temporaries; see the module docstring).
+BYTES_PER_CUSTOMER = 300
+#: ... and per customer more when the run simulates further worlds (a counterfactual: the
+#: day-0 copy of the population they share and the world being stepped beside the run).
+BYTES_PER_CUSTOMER_WORLDS = 120
 #: Peak bytes per tie while a graph is built (endpoint arrays, sort keys, CSR in both directions).
-BYTES_PER_EDGE = 64
+BYTES_PER_EDGE = 40
+#: The interpreter, numpy/numba/pandas and the compiled kernels.
+BYTES_FIXED = 200_000_000
+#: Share of the free memory a run may plan to use.
+MEMORY_LIMIT = 0.9
 #: Bytes per (block, block) pair of the block model (numpy matrices and igraph's Python lists).
 BYTES_PER_BLOCK_PAIR = 64
 #: People in China (NBS 2023: 1.41·10⁹): no bank's population (size × scale) exceeds it.
@@ -42,7 +53,11 @@ def estimate_bytes(sc: Scenario) -> int:
     """Peak memory a run of ``sc`` needs, from its sizes (see the module docstring)."""
     n = sc.population.size
     edges = float(edge_count(sc))
-    total = float(n) * BYTES_PER_CUSTOMER + edges * BYTES_PER_EDGE
+    per_customer = BYTES_PER_CUSTOMER
+    inc = getattr(sc, "incrementality", None)
+    if inc is not None and inc.counterfactual:
+        per_customer += BYTES_PER_CUSTOMER_WORLDS
+    total = BYTES_FIXED + float(n) * per_customer + edges * BYTES_PER_EDGE
     if getattr(sc.graph, "kind", "") == "sbm":
         blocks = float(len(sc.population.segments)) * sc.population.cities.count
         total += blocks * blocks * BYTES_PER_BLOCK_PAIR
@@ -122,10 +137,13 @@ def resource_problems(sc: Scenario, memory: int | None = None) -> Problems:
         return problems
     need = estimate_bytes(sc)
     have = available_memory() if memory is None else memory
-    if need > 0.8 * have:
+    if need > MEMORY_LIMIT * have:
         problems.append(
             (("population", "size"),
              f"a run needs about {_gb(need)} of memory ({n:,} customers, "
-             f"{edge_count(sc):,.0f} ties); this machine has {_gb(have)} free (limit 80 %)")
+             f"{edge_count(sc):,.0f} ties; ≈ {need / max(n, 1):,.0f} bytes a customer); this "
+             f"machine has {_gb(have)} free (limit {MEMORY_LIMIT:.0%}): use fewer customers "
+             "with population.scale (each simulated customer stands for several), or a machine "
+             "with more memory")
         )
     return problems

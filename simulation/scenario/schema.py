@@ -121,7 +121,9 @@ class PopulationConfig(StrictModel):
     columns it has (``columns`` maps customer fields to file columns); ``size`` and
     ``source_sha256`` are then filled in from the file (simulation/data/customers.py)."""
 
-    size: Annotated[int, Field(ge=1, le=20_000_000)]
+    # No fixed cap below a country (a bank's whole base is 10⁷–10⁸ customers): validation
+    # checks the memory a run needs instead (simulation/scenario/limits.py).
+    size: Annotated[int, Field(ge=1, le=1_410_000_000)]
     scale: Positive = 1.0
     cities: CitiesConfig = CitiesConfig()
     segments: dict[str, SegmentConfig]
