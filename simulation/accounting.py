@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulation import kernels
 from simulation.population.stages import (
     CUSTOMER_STAGES,
     N_STAGES,
@@ -147,7 +148,7 @@ class DailyRecorder:
             self._prev_stage = pop.stage.copy()
             self._prev_ring = pop.ring.copy()
         else:
-            changed = np.flatnonzero((pop.stage != prev_stage) | (pop.ring != prev_ring))
+            changed = kernels.changed_slots(pop.stage, prev_stage, pop.ring, prev_ring)
             if changed.size:
                 seg = pop.segment[changed]
                 self._cells += count(

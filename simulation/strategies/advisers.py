@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from simulation import kernels
 from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage
 from simulation.rng import bernoulli_indices
@@ -215,7 +216,7 @@ class Advisers(StrategyModule):
 
     def step(self, day: Day) -> None:
         pop = self.model.population
-        served = np.flatnonzero(self.adviser >= 0)
+        served = kernels.where_at_least(self.adviser, np.int32(0))
         release = pop.stage[served] == Stage.CHURNED
         opted = self.model.read_state("opted_out")
         if opted is not None:
@@ -223,7 +224,7 @@ class Advisers(StrategyModule):
         self._release(served[release])
         self._keep(day)
         self._add(day)
-        served = np.flatnonzero(self.adviser >= 0)
+        served = kernels.where_at_least(self.adviser, np.int32(0))
         self._message(day, served)
         self._charge(day, served)
         self.was_active[:] = False

@@ -232,7 +232,7 @@ class Groups(StrategyModule):
     def step(self, day: Day) -> None:
         pop = self.model.population
         # Churned customers drop out of their group.
-        members = np.flatnonzero(self.group >= 0)
+        members = kernels.where_at_least(self.group, np.int32(0))
         self._remove(members[pop.stage[members] == Stage.CHURNED], rejoin=False)
         joined = self._join(day)
         self._block_hot(day, joined)
@@ -240,7 +240,7 @@ class Groups(StrategyModule):
         self.posts_total += posts
         if posts:
             self.last_post_day = day.index
-        members = np.flatnonzero(self.group >= 0)
+        members = kernels.where_at_least(self.group, np.int32(0))
         if members.size == 0:
             return
         members = self._mute_and_sentiment(day, members)
@@ -303,7 +303,7 @@ class Groups(StrategyModule):
         self.book.blocked[hot] = True
         hit = np.zeros(self.book.n_groups, bool)
         hit[hot] = True
-        members = np.flatnonzero(self.group >= 0)
+        members = kernels.where_at_least(self.group, np.int32(0))
         evicted = members[hit[self.group[members]]]
         self._remove(evicted, rejoin=True)  # they may scan a new code later
         self.blocked_total += int(hot.size)

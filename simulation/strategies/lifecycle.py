@@ -123,7 +123,7 @@ class Lifecycle(StrategyModule):
         n = pop.n
 
         # Yesterday's conversions start their active life today.
-        stage[stage == Stage.CONVERTED] = Stage.ACTIVE
+        kernels.replace_value(stage, np.int8(Stage.CONVERTED), np.int8(Stage.ACTIVE))
 
         if cfg.forget > 0:
             cand = draws.bernoulli("forget", d, n, cfg.forget)
@@ -152,7 +152,7 @@ class Lifecycle(StrategyModule):
 
         stage[draws.thinned("lapse", d, n, p_max, lapse_p)] = Stage.AT_RISK
 
-        at_risk = np.flatnonzero(stage == Stage.AT_RISK)
+        at_risk = kernels.where_equal(stage, np.int8(Stage.AT_RISK))
         if at_risk.size:
             u = draws.uniform("at_risk", d, at_risk)
             to_dormant = u < cfg.at_risk_to_dormant
@@ -162,7 +162,7 @@ class Lifecycle(StrategyModule):
             stage[at_risk[to_dormant]] = Stage.DORMANT
             stage[at_risk[recover]] = Stage.ACTIVE
 
-        dormant = np.flatnonzero(stage == Stage.DORMANT)
+        dormant = kernels.where_equal(stage, np.int8(Stage.DORMANT))
         if dormant.size:
             u = draws.uniform("dormant", d, dormant)
             churn = u < cfg.dormant_to_churned
