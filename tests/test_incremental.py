@@ -122,7 +122,9 @@ def test_every_ablation_lever_has_registered_contribution_kpis() -> None:
 
     assert registry.strategy_levers() == kpis.ABLATION_LEVERS
     assert set(kpis.ABLATION_LEVERS) == {
-        lv.section for lv in registry.LEVERS if lv.off is not None
-    } - {"word_of_mouth"}
+        lv.section for lv in registry.LEVERS if lv.off is not None and not lv.world
+    }
+    # the world's own levers stay on in the counterfactual and have no contribution KPIs
+    assert {"word_of_mouth", "employers"}.isdisjoint(kpis.ABLATION_LEVERS)
     assert kpis.is_registered("loo_acquisitions__perks")
     assert kpis.is_registered("interaction_value_total")
