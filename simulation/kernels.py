@@ -307,7 +307,7 @@ def money_book_day(  # pragma: no cover - compiled
     savings, pool, target, salary, wealth_w, wshare, card_spend, loan_a, loan_b, default_int,
     log_keep, int_sav, int_pool, int_spend, int_out, losses, s_in, p_in,
     day, payday, has_payroll, has_deposits, has_card, has_loan,
-    savings_share, ramp, pool_keep, lgd, vm, has_vm, k_card_loss,
+    savings_share, ramp, pool_keep, lgd, vm, vm_mode, k_card_loss,
 ):
     """One day of one segment's money accounts in a single pass (simulation/money/layer.py,
     ``MoneyLayer._step_book``, says what each line means; this is the same arithmetic per
@@ -317,8 +317,10 @@ def money_book_day(  # pragma: no cover - compiled
     sequential pass gives the same sums for any thread count. Returns today's totals
     (payroll inflow, savings, payroll pool, wealth fees, wealth held, card spend, loans
     outstanding, loan losses, number of defaults) and the earning totals × the value
-    multiplier ``vm`` (savings, pool, wealth held, card spend, loans; equal to the plain ones
-    when ``has_vm`` is False). Card charge-offs are not uplifted: ``k_card_loss`` × the uplift
+    multiplier (savings, pool, wealth held, card spend, loans; equal to the plain ones when
+    ``vm_mode`` is 0; 1: ``vm`` is the population's one multiplier array, read at each
+    account's customer; 2: ``vm`` holds each account's product of several). Card charge-offs
+    are not uplifted: ``k_card_loss`` × the uplift
     of spend goes back into ``losses``.
     """
     pay_sum = 0.0
@@ -335,6 +337,7 @@ def money_book_day(  # pragma: no cover - compiled
     wealth_v = 0.0
     spend_v_total = 0.0
     loans_v = 0.0
+    has_vm = vm_mode != 0
     for i in range(idx.shape[0]):
         j = idx[i]
         st = stage[j]
@@ -359,7 +362,11 @@ def money_book_day(  # pragma: no cover - compiled
             sav += gap
         sav *= keep
         savings[i] = sav
-        mult = vm[i] if has_vm else 1.0
+        mult = 1.0
+        if vm_mode == 1:
+            mult = vm[j]
+        elif vm_mode == 2:
+            mult = vm[i]
         if has_payroll:
             q = pool[i] * keep
             q *= pool_keep

@@ -445,8 +445,17 @@ class MoneyLayer:
                 log_keep_before = book.log_keep[:m].copy()
         pk = book.pool_keep(d) if book.has_payroll else 1.0
         loan = cfg.loan
-        # what earns is × the value multiplier when a module owns one; balances stay as they are
-        vm = self._value_multiplier(book.idx[:m])
+        # what earns is × the value multiplier when a module owns one; balances stay as they
+        # are. One multiplier is read inside the kernel (no daily gather); several are
+        # multiplied here first, in the order the modules declare them.
+        mults = self.value_multipliers
+        if not mults:
+            vm, vm_mode = _EMPTY, 0
+        elif len(mults) == 1 and mults[0].dtype == np.float64:
+            vm, vm_mode = mults[0], 1
+        else:
+            vm = np.asarray(self._value_multiplier(book.idx[:m]), dtype=np.float64)
+            vm_mode = 2
         salary = book.salary
         if payday and self.salary_missed is not None:  # employers that did not pay today
             salary = book.salary[:m] * ~self.salary_missed[book.idx[:m]]
@@ -460,8 +469,7 @@ class MoneyLayer:
             book.int_out, book.losses, s_in, p_in, d, payday, book.has_payroll,
             cfg.deposits is not None, cfg.card is not None, loan is not None,
             cfg.payroll.savings_share if book.has_payroll else 0.0, float(book.ramp), pk,
-            float(book.lgd), _EMPTY if vm is None else np.asarray(vm, dtype=np.float64),
-            vm is not None, float(book.k_card_loss),
+            float(book.lgd), vm, vm_mode, float(book.k_card_loss),
         )
         if payday:
             series["inflow_flow"][d, s] += pay_sum
@@ -474,13 +482,14 @@ class MoneyLayer:
             corr = book.pool_keep_by_account(d, pk)
             delta = book.pool[:m] * (corr - 1.0)
             book.pool[:m] += delta
-            delta_v = delta if vm is None else delta * vm
+            per_account = vm[book.idx[:m]] if vm_mode == 1 else vm  # mode 1: per customer
+            delta_v = delta if vm_mode == 0 else delta * per_account
             book.int_pool[:m] += delta_v
             pool_total += float(delta.sum())
             pool_v_total += float(delta_v.sum())
             with np.errstate(divide="ignore"):
                 book.pool_corr[:m] += np.where(corr > 0, np.log(np.maximum(corr, 1e-300)), _GONE)
-        if vm is None:
+        if vm_mode == 0:
             deposit_base = sav_total - wealth_total + pool_total
         else:
             deposit_base = sav_v_total - wealth_v + pool_v_total
