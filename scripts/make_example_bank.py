@@ -2,6 +2,7 @@
 
     python scripts/make_example_bank.py                       # the shipped small version
     python scripts/make_example_bank.py --customers 100000 --out /tmp/bank   # full size
+    opmatrix calibrate /tmp/bank/scenario.yaml -t /tmp/bank/targets.yaml -p /tmp/bank/params.yaml
 
 The customers and ties are drawn here (seeded); the KPIs are what the example scenario
 (examples/bank/scenario.yaml) produces on them when the parameters take their hidden "true"
@@ -170,10 +171,17 @@ def make(out: Path, n: int, seed: int, scenario: Path = EXAMPLE / "scenario.yaml
     edges(table, rng).to_csv(out / "edges.csv", index=False)
     target = scenario
     if out.resolve() != (EXAMPLE / "data").resolve():
-        # the scenario reads data/…: point a copy at the new folder
+        # the scenario and targets read data/…: copies pointing at the new folder, so the
+        # README's commands run on it as they are (`opmatrix calibrate OUT/scenario.yaml
+        # -t OUT/targets.yaml -p OUT/params.yaml`), into results/example_bank_fit_<n>/
         text = scenario.read_text(encoding="utf-8").replace("data/", f"{out.resolve()}/")
         target = out / "scenario.yaml"
         target.write_text(text, encoding="utf-8")
+        for name in ("targets.yaml", "params.yaml"):
+            text = (EXAMPLE / name).read_text(encoding="utf-8")
+            text = text.replace("data/", f"{out.resolve()}/")
+            text = text.replace("name: example_bank_fit", f"name: example_bank_fit_{n}")
+            (out / name).write_text(text, encoding="utf-8")
     world_kpis(target).to_csv(out / "kpis.csv", index=False)
 
 
@@ -185,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reveal", action="store_true", help="print the hidden true values")
     args = parser.parse_args(argv)
     make(args.out, args.customers, args.seed)
-    print(f"wrote {args.out}/customers.csv, edges.csv, kpis.csv ({args.customers:,} customers)")
+    extra = "" if args.out.resolve() == (EXAMPLE / "data").resolve() else (
+        ", scenario.yaml, targets.yaml, params.yaml")
+    print(f"wrote {args.out}/customers.csv, edges.csv, kpis.csv{extra} "
+          f"({args.customers:,} customers)")
     if args.reveal:
         for k, v in TRUTH.items():
             print(f"  {k} = {v}")
