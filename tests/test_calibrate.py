@@ -241,3 +241,14 @@ def test_bad_targets_and_params_are_clear_errors(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "error in" in proc.stderr
+
+
+def test_scenarios_with_a_yaml_date_calibrate() -> None:
+    """A preset with an unquoted date (cmb_credit_card's ``contact_policy.start_date``) is made
+    JSON-ready as its ISO string, which loads back to the same date."""
+    import datetime
+
+    from simulation.decide.calibrate import _plain
+
+    doc = {"contact_policy": {"start_date": datetime.date(2024, 1, 1)}, "days": [1, 2]}
+    assert _plain(doc) == {"contact_policy": {"start_date": "2024-01-01"}, "days": [1, 2]}

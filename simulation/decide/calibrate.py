@@ -29,6 +29,7 @@ would.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import time
@@ -233,10 +234,15 @@ def _probe(base: Scenario, model_cls: Any) -> tuple[list[str], list[str]]:
 
 
 def _plain(value: Any) -> Any:
+    """JSON-ready copy of a parsed YAML document: YAML reads an unquoted ``2024-01-01`` (e.g.
+    ``contact_policy.start_date``) as a date, which JSON cannot hold; the ISO string loads back
+    to the same date."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, datetime.date):
+        return value.isoformat()
     return value
 
 
