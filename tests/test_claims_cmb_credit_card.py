@@ -91,7 +91,7 @@ def test_district_groups_cost_less_per_incremental_card_than_cgbs_pilot() -> Non
     The groups must be reasonably full for a group's fixed cost to mean the same in both
     presets: at 3,000 customers CMB's 40 city groups hold a few dozen members each (and at
     4,000 customers in 8 cities the CPAs tie on one seed of two, while the ROIs keep their
-    order), so this runs at 10,000 for a year: ¥122 vs ¥179 per incremental card (¥99 vs
+    order), so this runs at 10,000 for a year: ¥114 vs ¥179 per incremental card (¥90 vs
     ¥224 at the default 20,000)."""
     kw = {"size": 10000, "days": 365}
     inc_cmb = incremental(run(P, **kw), run(P, "groups.join_rate=0", **kw))
