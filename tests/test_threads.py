@@ -167,3 +167,29 @@ def test_bad_thread_settings_are_refused(monkeypatch) -> None:
         kernels.default_threads()
     monkeypatch.setenv(kernels.THREADS_ENV, "64")
     assert kernels.default_threads() == kernels.available_threads()
+
+
+def test_worlds_beside_the_run_give_the_same_summary() -> None:
+    """With more than one kernel thread a run's counterfactual and leave-one-out worlds step
+    on background threads beside it (incremental.WorldsAhead): the summary, contributions
+    included, is the same as one world after another on one thread."""
+    from simulation.api import run
+
+    if kernels.available_threads() < 2:
+        pytest.skip("one core: numba's pool has a single thread")
+    sc = load_scenario(
+        REPO / "scenarios" / "quickstart.yaml",
+        ["population.size=6000", "days=40", "incrementality.contributions=leave_one_out"],
+    )
+    before = kernels.threads()
+    try:
+        kernels.set_threads(1)
+        one = run(sc, 3).summary
+        kernels.set_threads(kernels.available_threads())
+        many = run(sc, 3).summary
+    finally:
+        kernels.set_threads(before)
+    assert json.dumps(one, sort_keys=True, default=str) == json.dumps(
+        many, sort_keys=True, default=str
+    )
+    assert "contributions" in one and one["organic_acquisitions"] is not None
