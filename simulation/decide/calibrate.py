@@ -444,11 +444,8 @@ def run_optuna(
     study = optuna.create_study(
         study_name=cal.targets.name, storage=storage, direction="minimize", load_if_exists=True
     )
-    # Trials a killed process left running are closed as failed: their proposals come back,
-    # because the sampler is re-seeded from the number of finished trials.
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     dists = {name: _distribution(p) for name, p in cal.params.parameters.items()}
+    _resume_running(study, runner, dists, cal.names)
     done = _complete(study)
     while len(done) < total:
         k = min(cfg.batch, total - len(done))
@@ -457,11 +454,7 @@ def run_optuna(
         points = [{n: float(t.params[n]) for n in cal.names} for t in asked]
         results = runner.evaluate(points, first_id=len(done))
         for trial, res in zip(asked, results, strict=True):
-            trial.set_user_attr("run_ids", res.run_ids)
-            trial.set_user_attr("deviance", res.deviance)
-            if res.error:
-                trial.set_user_attr("error", res.error)
-            study.tell(trial, res.objective)
+            _record(study, trial.number, res)
         journal.sync()
         done = _complete(study)
         if progress is not None:
@@ -472,6 +465,50 @@ def run_optuna(
                     error=t.user_attrs.get("error"))
         for t in done
     ]
+
+
+def _resume_running(study: Any, runner: TrialRunner, dists: dict[str, Any],
+                    names: list[str]) -> None:
+    """Trials a killed process left running (asked, never told), so that the resumed study
+    is the one an uninterrupted run would have made.
+
+    Batches are told only after all their runs are stored, and the sampler of a batch is
+    seeded from the number of complete trials before it. So: if the kill landed while a batch
+    was being told (a trial was told after the running ones were asked), finish telling it —
+    its runs are all in the store, nothing is recomputed. Otherwise (killed while asking or
+    running a batch) close the running trials as failed: the batch is asked again with the same
+    seed and the same complete history (samplers ignore failed trials), so it proposes the same
+    points, and their stored runs are reused."""
+    import optuna
+
+    state = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    running = [t for t in trials if t.state == state.RUNNING]
+    if not running:
+        return
+    # asked before some trial was told: the running trials' batch was being told
+    asked = min(t.datetime_start for t in running if t.datetime_start is not None)
+    mid_tell = any(t.state == state.COMPLETE and t.datetime_complete is not None
+                   and t.datetime_complete >= asked for t in trials)
+    if mid_tell and all(set(t.params) == set(dists) for t in running):
+        points = [{n: float(t.params[n]) for n in names} for t in running]
+        for trial, res in zip(running, runner.evaluate(points), strict=True):
+            _record(study, trial.number, res)
+        return
+    for t in running:
+        study.tell(t.number, state=state.FAIL)
+
+
+def _record(study: Any, number: int, res: TrialResult) -> None:
+    """A trial's run ids, deviance and error as user attributes, then its objective."""
+    storage, tid = study._storage, study._storage.get_trial_id_from_study_id_trial_number(
+        study._study_id, number
+    )
+    storage.set_trial_user_attr(tid, "run_ids", res.run_ids)
+    storage.set_trial_user_attr(tid, "deviance", res.deviance)
+    if res.error:
+        storage.set_trial_user_attr(tid, "error", res.error)
+    study.tell(number, res.objective)
 
 
 def _complete(study: Any) -> list[Any]:
