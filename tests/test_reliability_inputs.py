@@ -202,3 +202,41 @@ def test_dashboard_port_in_use_is_a_clear_error() -> None:
         port = busy.getsockname()[1]
         err = _refused("dashboard", "quickstart", "--port", str(port))
     assert f"port {port} is already in use" in err
+
+
+def test_list_items_are_set_by_position_never_appended(tmp_path: Path) -> None:
+    """``referral.tiers.1.reward`` sets the second tier (overrides, sweeps, optimize), and a
+    position past the end is refused with the allowed range instead of growing the list."""
+    from simulation.runner.experiment import apply_paths
+    from simulation.scenario.load import load_scenario
+
+    cmb = str(Path(__file__).parents[1] / "scenarios" / "cmb_credit_card.yaml")
+    scenario = load_scenario(cmb, overrides=["referral.tiers.1.reward=80"])
+    assert [t.reward for t in scenario.referral.tiers][1] == 80
+    err = _refused("validate", cmb, "--set", "referral.tiers.7.reward=80")
+    assert "'7' is not a position in the list referral.tiers (allowed: 0 to 2)" in err
+    err = _refused("validate", cmb, "--set", "referral.tiers.1.rewrd=80")
+    assert "rewrd" in err and "reward" in err
+    data = {"referral": {"tiers": [{"reward": 30}, {"reward": 60}]}}
+    assert apply_paths(data, {"referral.tiers.0.reward": 45})["referral"]["tiers"][0] == {
+        "reward": 45}
+    assert data["referral"]["tiers"][0] == {"reward": 30}  # a copy: the base is untouched
+
+
+def test_validate_checks_an_experiments_optimize_section(tmp_path: Path) -> None:
+    """A decision variable naming list item 5 of a 3-item list fails at `validate`, before any
+    run; the same spec with an existing position (a referral tier's reward) is accepted."""
+    repo = Path(__file__).parents[1]
+    text = (repo / "experiments" / "cmb_groups_perks_referral.yaml").read_text()
+    text = text.replace("scenario: ../scenarios", f"scenario: {repo / 'scenarios'}")
+    text = text.replace(
+        "    groups.posts_per_week:",
+        "    referral.tiers.5.reward: {low: 100, high: 300}\n    groups.posts_per_week:",
+    )
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    err = _refused("validate", str(path))
+    assert "optimize.parameters.referral.tiers.5.reward" in err and "list of 3" in err
+    path.write_text(text.replace("tiers.5.reward", "tiers.2.reward"))
+    code, out, err = run_cli("validate", str(path))
+    assert code == 0 and "ok experiment" in out, err

@@ -124,6 +124,11 @@ def validate(
         from simulation.runner.experiment import load_experiment
 
         exp = load_experiment(file)
+        if isinstance(data, dict) and data.get("optimize") is not None:
+            # the optimize: section has its own model; a bad spec must fail here, not at run time
+            from simulation.decide.spec import load_optimization
+
+            load_optimization(file)
         console.print(f"[green]ok[/green] experiment {exp.name}: {exp.describe()}")
         return
     sc = load_scenario(file, list(set_ or []))

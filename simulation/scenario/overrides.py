@@ -39,9 +39,29 @@ def split_override(item: str, source: str) -> tuple[list[str], Any]:
     return parts, parse_value(raw)
 
 
+def _list_index(node: list[Any], part: str, parts: list[str], i: int, source: str) -> int:
+    """``part`` as a position in the list ``node`` (``referral.tiers.1.reward``), or a clear error.
+
+    Lists are addressed by existing positions only: an override never appends an item, for the
+    same reason a typo never adds a channel.
+    """
+    where = ".".join(parts[:i]) or "<root>"
+    if not (part.isdigit() and int(part) < len(node)):
+        allowed = f"0 to {len(node) - 1}" if node else "none: the list is empty"
+        raise ScenarioError.single(
+            source, f"--set {'.'.join(parts)}",
+            f"'{part}' is not a position in the list {where} (allowed: {allowed})",
+        )
+    return int(part)
+
+
 def set_path(data: dict[str, Any], parts: list[str], value: Any, source: str) -> None:
+    """Set ``parts`` (a field path; list items by position) in ``data``, creating mappings."""
     node: Any = data
     for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            node = node[_list_index(node, part, parts, i, source)]
+            continue
         if not isinstance(node, dict):
             where = ".".join(parts[:i])
             raise ScenarioError.single(
@@ -50,6 +70,9 @@ def set_path(data: dict[str, Any], parts: list[str], value: Any, source: str) ->
         if part not in node or node[part] is None:
             node[part] = {}
         node = node[part]
+    if isinstance(node, list):
+        node[_list_index(node, parts[-1], parts, len(parts) - 1, source)] = value
+        return
     if not isinstance(node, dict):
         raise ScenarioError.single(
             source, f"--set {'.'.join(parts)}", f"'{'.'.join(parts[:-1])}' is not a mapping"
@@ -108,6 +131,12 @@ def new_entry_problem(
     node: Any = data
     options: list[Any] = [root]
     for i, part in enumerate(parts):
+        if isinstance(node, list) and part.isdigit():
+            # a list item by position (set_path checks the position): walk into the item type
+            lists = [a for a in options if typing.get_origin(a) is list]
+            options = [t for a in lists for t in _unwrap(typing.get_args(a)[0])]
+            node = node[int(part)] if int(part) < len(node) else None
+            continue
         models = [a for a in options if _is_model(a) and part in a.model_fields]
         if models:
             options = _unwrap(models[0].model_fields[part].annotation)
