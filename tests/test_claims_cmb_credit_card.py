@@ -124,3 +124,15 @@ def test_the_520_festival_draws_more_responses_that_day() -> None:
     off = sum(int(plain.events_per_day(c, "conversions")[day_520]) for c in channels)
     off += sum(int(plain.events_per_day(c, "engaged")[day_520]) for c in channels)
     assert on > off
+
+
+def test_card_cpa_is_at_least_100_yuan_all_in() -> None:
+    """≥ 100 yuan per card all-in (making, mailing, marketing, maintenance; CCTV citing the
+    Banking Association, docs/sources.md §2.5): the strategies book the marketing and
+    ``money…card.issuance_cost`` (¥40, inf.) the card itself, once per card won, so the CPA
+    is all-in (¥112 at default size; here, at 3,000 × 150 days, higher)."""
+    arm = run(P)
+    cards = arm.spend("card_issuance")
+    assert arm.acquisitions > 0
+    assert cards == 40.0 * arm.acquisitions  # every won customer holds the card (adoption 1)
+    assert arm.spend() / arm.acquisitions >= 100.0

@@ -89,6 +89,12 @@ class Card(StrictModel):
     interest_rate: Probability = 0.0
     funding_cost: Probability = 0.0
     charge_off: Probability = 0.0
+    #: Yuan to make, mail and activate one card, booked as spend (ledger item
+    #: ``card_issuance``) when a customer won during the run opens an account holding the
+    #: card. The cited ≥ 100 yuan per card covers making, mailing, marketing and maintenance
+    #: (docs/sources.md §2.5); the strategies book the marketing, this books the card itself,
+    #: so CPA is all-in. 0 = not booked.
+    issuance_cost: Annotated[float, Field(ge=0.0)] = 0.0
 
 
 class Loan(StrictModel):

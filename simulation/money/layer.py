@@ -136,8 +136,10 @@ class SegmentBook:
             u = rng.random(n)
             spending = u < card.adoption * card.activation
             self.t_card = np.where(spending, draw_amount(rng, card.monthly_spend, n), 0.0)
+            self.t_has_card = u < card.adoption  # holds the card (active or not)
         else:
             self.t_card = np.zeros(n)
+            self.t_has_card = np.zeros(n, dtype=bool)
         if loan:
             takes = rng.random(n) < loan.adoption
             self.t_loan = np.where(takes, draw_amount(rng, loan.amount, n), 0.0)
@@ -376,6 +378,11 @@ class MoneyLayer:
                 if book.has_payroll:
                     book.out_mult = np.ones(book.capacity)
                     book.pool_corr = np.zeros(book.capacity)
+        #: per segment: yuan to make, mail and activate a won customer's card (0: not booked)
+        self.issuance = {s: b.cfg.card.issuance_cost for s, b in self.books.items()
+                         if b.cfg.card is not None and b.cfg.card.issuance_cost > 0}
+        if self.issuance:
+            ledger.register("card_issuance", "other")
         if self.books:
             self._open_new(0)
             self._record_state(0)
@@ -397,6 +404,12 @@ class MoneyLayer:
             if mine.size:
                 out = None if self.employer_outflow is None else self.employer_outflow[mine]
                 book.open(mine, day, pop.weight[mine], out)
+                if day >= 1 and s in self.issuance:  # the card itself: made, mailed, activated
+                    pos = np.searchsorted(book.members, mine)
+                    cards = float(pop.weight[mine][book.t_has_card[pos]].sum())
+                    cost = np.zeros(len(pop.segment_names))
+                    cost[s] = self.issuance[s] * cards
+                    self.model.ledger.charge("card_issuance", day, cost)
                 if day >= 1 and book.cfg.loan is not None:
                     self.series["loans_disbursed_flow"][day, s] += float(
                         book.loan_amount[book.m - mine.size: book.m].sum()
