@@ -213,3 +213,18 @@ def test_tag_shares_over_one_are_refused() -> None:
         scenario_from_dict(advisers_dict(tags={"interests": [{"name": "a", "share": 0.7},
                                                              {"name": "b", "share": 0.6}]}))
     assert "advisers.tags" in str(err.value)
+
+
+def test_holdings_uplift_multiplies_what_served_customers_earn_only() -> None:
+    """``holdings_uplift``: while served, a customer's value multiplier is 1 + uplift (the money
+    layer's value_multiplier hook); everyone else, and everyone at the default 0, stays at 1."""
+    for uplift in (0.0, 0.5):
+        model = OperatingMatrixModel(scenario_from_dict(advisers_dict(holdings_uplift=uplift)), 4)
+        model.run()
+        served = model.read_state("adviser") >= 0
+        mult = model.read_state("adviser_value_multiplier")
+        assert served.any()
+        assert np.all(mult[served] == 1.0 + uplift)
+        assert np.all(mult[~served] == 1.0)
+    with pytest.raises(ScenarioError):
+        scenario_from_dict(advisers_dict(holdings_uplift=-0.1))
