@@ -23,13 +23,25 @@ def run(
     many). With more than one kernel thread the further worlds run beside the run on
     background threads (same results, less wall time)."""
     model = OperatingMatrixModel(scenario, seed, share_world=worlds_needed(scenario) > 0)
+    return run_model(model, scenario, seed, on_day, on_world_day)
+
+
+def run_model(
+    model: OperatingMatrixModel,
+    scenario: Scenario,
+    seed: int,
+    on_day: Callable[[int], None] | None = None,
+    on_world_day: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """:func:`run` for a model already built from ``scenario`` and ``seed`` (the CLI builds it
+    first, to name the file in a build error and to size its progress bar)."""
     ahead = start_worlds(scenario, seed, model.world, on_world_day)
     try:
         model.run(on_day)
         result = collect_result(model)
     except BaseException:
         if ahead is not None:
-            ahead.close()
+            ahead.close()  # no background world outlives a failed run
         raise
     add_incrementality(result.summary, scenario, seed, model.world, on_world_day, ahead)
     return result

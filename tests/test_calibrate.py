@@ -55,17 +55,28 @@ def small_bass(folder: Path, size: int, days: int) -> Path:
     return write(folder, "bass.yaml", data)
 
 
-def test_bass_special_case_recovers_p_and_q(tmp_path: Path) -> None:
-    scenario = small_bass(tmp_path, 1000, 126)
+def bass_files(
+    tmp_path: Path, customers: int, weeks: int, name: str, optuna: dict, *,
+    q: float = Q_TRUE, replicates: int = 2, parameters: dict | None = None,
+) -> tuple[Path, Path, Path]:
+    """The small Bass scenario, its weekly adopters as a Poisson flow target, and the params
+    file (``PARAMS`` unless ``parameters``): the set-up every Optuna test here shares."""
+    scenario = small_bass(tmp_path, customers, 7 * weeks)
     targets = write(tmp_path, "targets.yaml", {
-        "name": "bass_fit", "grid": {"unit": "week"},
+        "name": name, "grid": {"unit": "week"},
         "targets": {"adopters": {"observable": "acquisitions", "kind": "flow",
-                                 "values": bass_counts(1000, 18), "likelihood": "poisson"}},
+                                 "values": bass_counts(customers, weeks, q=q),
+                                 "likelihood": "poisson"}},
     })
     params = write(tmp_path, "params.yaml", {
-        "replicates": 2, "parameters": PARAMS,
-        "optuna": {"trials": 40, "batch": 4, "startup_trials": 8},
+        "replicates": replicates, "parameters": parameters or PARAMS, "optuna": optuna,
     })
+    return scenario, targets, params
+
+
+def test_bass_special_case_recovers_p_and_q(tmp_path: Path) -> None:
+    scenario, targets, params = bass_files(
+        tmp_path, 1000, 18, "bass_fit", {"trials": 40, "batch": 4, "startup_trials": 8})
     out = tmp_path / "out"
     _, summary, paths = calibrate_files(scenario, targets, params, "optuna", out, "serial", 1)
     p_hat = summary.estimate["channels.mass_media.daily_reach"]
@@ -92,19 +103,11 @@ def test_bass_special_case_recovers_p_and_q(tmp_path: Path) -> None:
 
 def test_misspecified_model_is_flagged_by_its_fit_table(tmp_path: Path) -> None:
     """Word-of-mouth data (an S-curve) fitted with paid reach alone (q fixed at 0)."""
-    scenario = small_bass(tmp_path, 1000, 126)
-    targets = write(tmp_path, "targets.yaml", {
-        "name": "no_wom", "grid": {"unit": "week"},
-        "targets": {"adopters": {"observable": "acquisitions", "kind": "flow",
-                                 "values": bass_counts(1000, 18, q=0.08), "likelihood": "poisson"}},
-    })
-    params = write(tmp_path, "params.yaml", {
-        "replicates": 1,
-        "parameters": {
-            "channels.mass_media.daily_reach": PARAMS["channels.mass_media.daily_reach"]
-        },
-        "optuna": {"trials": 16, "batch": 4, "startup_trials": 6},
-    })
+    scenario, targets, params = bass_files(
+        tmp_path, 1000, 18, "no_wom", {"trials": 16, "batch": 4, "startup_trials": 6},
+        q=0.08, replicates=1,
+        parameters={"channels.mass_media.daily_reach": PARAMS["channels.mass_media.daily_reach"]},
+    )
     _, summary, paths = calibrate_files(scenario, targets, params, "optuna", tmp_path / "o",
                                         "serial", 1, overrides=["word_of_mouth.imitation=0"])
     _, p_value, verdict = summary.verdicts["adopters"]
@@ -153,16 +156,8 @@ def test_abc_posterior_covers_the_true_parameters(tmp_path: Path) -> None:
 
 
 def test_resume_after_kill_gives_the_uninterrupted_result(tmp_path: Path) -> None:
-    scenario = small_bass(tmp_path, 300, 56)
-    targets = write(tmp_path, "targets.yaml", {
-        "name": "resume", "grid": {"unit": "week"},
-        "targets": {"adopters": {"observable": "acquisitions", "kind": "flow",
-                                 "values": bass_counts(300, 8), "likelihood": "poisson"}},
-    })
-    params = write(tmp_path, "params.yaml", {
-        "replicates": 2, "parameters": PARAMS,
-        "optuna": {"trials": 12, "batch": 4, "startup_trials": 4},
-    })
+    scenario, targets, params = bass_files(
+        tmp_path, 300, 8, "resume", {"trials": 12, "batch": 4, "startup_trials": 4})
     reference = tmp_path / "reference"
     calibrate_files(scenario, targets, params, "optuna", reference, "serial", 1)
     killed = tmp_path / "killed"
@@ -205,16 +200,8 @@ def test_a_kill_while_a_batch_is_told_resumes_to_the_uninterrupted_trials(
     half told); the resumed study finishes telling that batch from the stored runs instead of
     re-asking with another seed, so its trials equal an uninterrupted run's and no run is
     added (the flaky outcome main's full suite saw: 26 stored runs against 24)."""
-    scenario = small_bass(tmp_path, 300, 56)
-    targets = write(tmp_path, "targets.yaml", {
-        "name": "resume", "grid": {"unit": "week"},
-        "targets": {"adopters": {"observable": "acquisitions", "kind": "flow",
-                                 "values": bass_counts(300, 8), "likelihood": "poisson"}},
-    })
-    params = write(tmp_path, "params.yaml", {
-        "replicates": 2, "parameters": PARAMS,
-        "optuna": {"trials": 8, "batch": 4, "startup_trials": 4},
-    })
+    scenario, targets, params = bass_files(
+        tmp_path, 300, 8, "resume", {"trials": 8, "batch": 4, "startup_trials": 4})
     calibrate_files(scenario, targets, params, "optuna", tmp_path / "ref", "serial", 1)
 
     class Killed(BaseException):

@@ -41,10 +41,10 @@ def run(
     lang: LangOption = None,
 ) -> None:
     """Simulate one scenario and write summary.json, daily.parquet, ledger and figures."""
-    from simulation.incremental import add_incrementality, start_worlds, worlds_needed
+    from simulation.api import run_model
+    from simulation.incremental import worlds_needed
     from simulation.io import check_output_folder, write_run
     from simulation.model import OperatingMatrixModel
-    from simulation.result import collect_result
 
     use_threads(threads)
     path = resolve_scenario_path(scenario)
@@ -61,15 +61,7 @@ def run(
         exc.source = str(path)
         raise
     if quiet:
-        ahead = start_worlds(sc, seed, model.world)
-        try:
-            model.run()
-            result = collect_result(model)
-        except BaseException:
-            if ahead is not None:
-                ahead.close()
-            raise
-        add_incrementality(result.summary, sc, seed, model.world, ahead=ahead)
+        result = run_model(model, sc, seed)
     else:
         with progress() as bar:
             label = f"{sc.name} · {sc.population.size:,} customers"
@@ -84,15 +76,7 @@ def run(
                     done[0] += 1
                     bar.update(task, completed=done[0])
 
-            ahead = start_worlds(sc, seed, model.world, tick)
-            try:
-                model.run(tick)
-                result = collect_result(model)
-            except BaseException:
-                if ahead is not None:
-                    ahead.close()
-                raise
-            add_incrementality(result.summary, sc, seed, model.world, tick, ahead)
+            result = run_model(model, sc, seed, tick, tick)
     # The table is built before write_run, which reshapes result.summary for summary.json
     # (the incremental KPIs read as "—" in the terminal otherwise).
     title = tr("{seed_title} · seed {seed} · {days} days", seed_title=sc.name, seed=seed,

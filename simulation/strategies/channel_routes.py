@@ -125,25 +125,20 @@ class Routes:
             room = self.model.population.rows_for(room)
         if room is not None and idx.size > room:
             idx = np.sort(self.rng.choice(idx, size=room, replace=False))
-        cost = sp.step.cost_per_entry
-        if cost > 0:
-            pop = self.model.population
-            idx = affordable_subset(
-                self.rng, idx, cost, min(plan.budget_left, self.purse.left), pop.weights()
-            )
-            if idx.size:
-                seg = pop.segment_counts(idx)
-                self.model.ledger.charge(plan.item, day, seg * cost)
-                plan.budget_left -= float(seg.sum()) * cost
-                self.purse.spend(float(seg.sum()) * cost)
+        if sp.step.cost_per_entry > 0:
+            idx = self._charge(plan, idx, sp.step.cost_per_entry, day)
         if room is not None:
             sp.used_today += round(self.model.population.represented(idx))
         return idx
 
     def _pay_pass(self, plan: RoutePlan, sp: StepPlan, idx: np.ndarray, day: int) -> np.ndarray:
         """Those who passed and whose prize the route's and mix's budgets still pay; charged."""
+        return self._charge(plan, idx, sp.step.cost_per_pass, day)
+
+    def _charge(self, plan: RoutePlan, idx: np.ndarray, cost: float, day: int) -> np.ndarray:
+        """The subset of ``idx`` the route's and the mix's budgets still pay ``cost`` each for
+        (represented customers: population weights), charged to the route's ledger item."""
         pop = self.model.population
-        cost = sp.step.cost_per_pass
         idx = affordable_subset(
             self.rng, idx, cost, min(plan.budget_left, self.purse.left), pop.weights()
         )
