@@ -176,6 +176,7 @@ class Advisers(StrategyModule):
     """Daily: release churned/opted-out customers, add new ones, send ≤ 1 message per pair."""
 
     name = "advisers"
+    source_is_name = True
 
     states = (
         State("adviser", np.int32, -1, description="adviser serving the customer, −1 none"),
@@ -187,10 +188,6 @@ class Advisers(StrategyModule):
     @classmethod
     def enabled(cls, scenario) -> bool:
         return scenario.advisers.count > 0
-
-    @classmethod
-    def sources(cls, scenario) -> tuple[str, ...]:
-        return ("advisers",)
 
     def setup(self) -> None:
         model = self.model

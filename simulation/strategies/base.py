@@ -77,6 +77,10 @@ class StrategyModule:
     #: (:class:`~simulation.population.sentiment.Sentiment`); the model creates it when any
     #: enabled module does, and readers find ``model.sentiment`` None otherwise.
     moves_sentiment: ClassVar[bool] = False
+    #: Whether the module converts customers under its own name (one acquisition source named
+    #: like the module: groups, advisers, referral …); modules with several sources (channels,
+    #: perks) or another name override :meth:`sources` instead.
+    source_is_name: ClassVar[bool] = False
 
     @classmethod
     def enabled(cls, scenario: Scenario) -> bool:
@@ -87,7 +91,7 @@ class StrategyModule:
     def sources(cls, scenario: Scenario) -> tuple[str, ...]:
         """Acquisition sources (``acquisitions_by_source`` keys) this module converts through,
         in a fixed order; the model gives them their codes before any module is set up."""
-        return ()
+        return (cls.name,) if cls.source_is_name else ()
 
     def __init__(self, model: OperatingMatrixModel) -> None:
         self.model = model

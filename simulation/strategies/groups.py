@@ -178,6 +178,7 @@ class Groups(StrategyModule):
     """Daily: joins and overflow, blocking of over-hot groups, mutes, sentiment, posts."""
 
     name = "groups"
+    source_is_name = True
     states = (
         State("group", np.int32, -1, description="WeCom group the customer is in, −1 none"),
         State("group_muted", np.bool_, False, description="muted the group"),
@@ -188,10 +189,6 @@ class Groups(StrategyModule):
     @classmethod
     def enabled(cls, scenario) -> bool:
         return any(resolve_per_segment(scenario.groups.join_rate, scenario.segment_names))
-
-    @classmethod
-    def sources(cls, scenario) -> tuple[str, ...]:
-        return ("groups",)
 
     def setup(self) -> None:
         model = self.model

@@ -120,14 +120,11 @@ class LifecycleOperations(StrategyModule):
     """Daily: each operation reaches its targets, pays, and moves the successes."""
 
     name = "lifecycle_operations"
+    source_is_name = True
 
     @classmethod
     def enabled(cls, scenario) -> bool:
         return bool(scenario.lifecycle_operations.operations)
-
-    @classmethod
-    def sources(cls, scenario) -> tuple[str, ...]:
-        return ("lifecycle_operations",)
 
     def setup(self) -> None:
         model = self.model

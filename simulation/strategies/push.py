@@ -77,6 +77,7 @@ class Push(StrategyModule):
     """Daily: reset weekly counts on Mondays, send within caps and budget, opt-outs, opens."""
 
     name = "push"
+    source_is_name = True
     states = (
         State("push_opted_out", np.bool_, False, description="switched app push off"),
         State("push_week_count", np.uint8, 0, description="pushes received this week"),
@@ -87,10 +88,6 @@ class Push(StrategyModule):
     @classmethod
     def enabled(cls, scenario) -> bool:
         return any(resolve_per_segment(scenario.push.daily_send_rate, scenario.segment_names))
-
-    @classmethod
-    def sources(cls, scenario) -> tuple[str, ...]:
-        return ("push",)
 
     def setup(self) -> None:
         model = self.model

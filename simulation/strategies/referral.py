@@ -152,6 +152,7 @@ class Referral(StrategyModule):
     """Daily: inviters are drawn, invitations travel a tie, accepted ones convert and pay."""
 
     name = "referral"
+    source_is_name = True
     states = (
         State("referrals", np.int32, 0, description="successful referrals made so far"),
         # Referral's effect on churn and value, as multipliers Lifecycle applies: the module
@@ -165,10 +166,6 @@ class Referral(StrategyModule):
     @classmethod
     def enabled(cls, scenario) -> bool:
         return scenario.referral.invite_rate > 0
-
-    @classmethod
-    def sources(cls, scenario) -> tuple[str, ...]:
-        return ("referral",)
 
     def setup(self) -> None:
         model = self.model

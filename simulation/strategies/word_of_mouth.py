@@ -36,10 +36,7 @@ class WordOfMouthConfig(StrictModel):
 
 class WordOfMouth(StrategyModule):
     name = "word_of_mouth"
-
-    @classmethod
-    def sources(cls, scenario) -> tuple[str, ...]:
-        return ("word_of_mouth",)
+    source_is_name = True
 
     @classmethod
     def enabled(cls, scenario) -> bool:
