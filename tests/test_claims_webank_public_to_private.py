@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from tests.claims import incremental, run
 
 P = "webank_public_to_private"
@@ -49,8 +51,15 @@ def test_adviser_triggers_make_contact_count() -> None:
 def test_a_named_adviser_keeps_customers_and_their_money() -> None:
     """[003] 「通過長期、專業的互動，將交易關係升華為顧問式陪伴關係」: served customers lapse less
     (``advisers.churn_multiplier``), so with advisers fewer customers are lost and more assets
-    stay (AUM, econ's money layer) than without them, on each of two paired seeds."""
-    from simulation.money.kpis import money_kpis
+    stay (AUM, econ's money layer) than without them, on each of two paired seeds.
+
+    The assets are compared on the customers the advisers serve at the end plus every customer
+    lost in either arm (that set holds the served customers who churned and were released), the
+    same customers in both arms. The whole population's AUM is not a paired measure at this
+    size: the arms win different other customers, which moves it by ±¥0.4M, more than the few
+    kept customers hold (it failed on seeds 2 and 3 before the referral goal gradient and on
+    seed 0 after it; the served set gained +¥6k to +¥176k on all of seeds 0–5, both before and
+    after)."""
     from simulation.population.stages import Stage
 
     lost = (Stage.AT_RISK, Stage.DORMANT, Stage.CHURNED)
@@ -59,7 +68,15 @@ def test_a_named_adviser_keeps_customers_and_their_money() -> None:
         without = run(P, "advisers.count=0", seed=seed)
         assert with_advisers.events("advisers", "kept") > 0
         assert with_advisers.stage_count(*lost) < without.stage_count(*lost)
-        assert money_kpis(with_advisers.model)["aum"] > money_kpis(without.model)["aum"]
+        on, off = with_advisers.model, without.model
+        same = (
+            (on.read_state("adviser") >= 0)
+            | np.isin(on.population.stage, lost)
+            | np.isin(off.population.stage, lost)
+        )
+        aum_on = on.money.account_arrays()["aum"][same].sum()
+        aum_off = off.money.account_arrays()["aum"][same].sum()
+        assert aum_on > aum_off, (seed, aum_on, aum_off)
 
 
 def test_wecom_advisers_earn_more_than_they_cost() -> None:

@@ -14,7 +14,7 @@ from simulation import ScenarioError, Stage, scenario_from_dict
 from simulation.model import OperatingMatrixModel
 from simulation.strategies.base import Day
 from simulation.strategies.referral import Referral, ReferralConfig, total_reward
-from tests.conftest import small_scenario_dict
+from tests.conftest import opmatrix, small_scenario_dict
 
 TIERS = [
     {"from_referral": 1, "reward": 20.0},
@@ -186,3 +186,46 @@ def test_off_by_default_and_no_draws() -> None:
     data = small_scenario_dict(days=10)
     model = OperatingMatrixModel(scenario_from_dict(data), 1)
     assert not any(isinstance(m, Referral) for m in model.modules)
+
+
+def test_the_motivating_reward_reads_the_visible_ladder() -> None:
+    """Goal gradient (Kivetz et al. 2006): the rewards ahead motivate, nearer ones more. A flat
+    schedule reads exactly its reward; ``ladder_weight: 0`` reads only the next reward; a
+    higher step ahead pulls harder as it comes closer; at the cap nothing motivates."""
+    steep = ReferralConfig(invite_rate=0.1, tiers=TIERS, cap_per_referrer=7)
+    nxt = steep.reward_schedule()[1:]
+    ahead = steep.motivating_reward()
+    assert ahead[-1] == 0.0
+    assert (ahead[:-1] >= nxt).all() and ahead[0] > nxt[0]
+    assert (np.diff(ahead[:5]) > 0).all()  # closer to the 50 and 80 steps: more pull
+    assert (ahead[5:-1] == 80).all()  # on the top step: nothing higher ahead
+    assert ahead[-2] == nxt[-1]  # one referral left: only its reward
+    only_next = ReferralConfig(invite_rate=0.1, tiers=TIERS, cap_per_referrer=7, ladder_weight=0)
+    assert only_next.motivating_reward()[:-1].tolist() == nxt.tolist()
+    even = ReferralConfig(invite_rate=0.1, tiers=TIERS, cap_per_referrer=7, ladder_weight=1)
+    assert even.motivating_reward()[0] == pytest.approx(nxt.mean())
+    flat = ReferralConfig(invite_rate=0.1, tiers=[{"from_referral": 1, "reward": 33.3}])
+    assert flat.motivating_reward()[:-1].tolist() == [33.3] * flat.cap_per_referrer
+
+
+def test_a_visible_ladder_raises_invitations_before_its_steps_are_reached() -> None:
+    """Same first reward, steps ahead (20 → 50 → 80) vs flat 20: more invitations at once
+    (motivation × (48.8 / 20)^0.3 ≈ 1.31 before the first referral; 1.22–1.48 on seeds 0–4)."""
+    steep = run_model(referral_dict(days=20), seed=0)
+    flat = run_model(referral_dict(days=20, tiers=[TIERS[0]]), seed=0)
+    inv = ("referral", "invitations")
+    assert steep.ledger.events[inv].sum() > 1.15 * flat.ledger.events[inv].sum()
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "steep"])
+def test_a_bad_ladder_weight_is_refused_with_its_path(bad: object) -> None:
+    with pytest.raises(ScenarioError, match=r"referral\.ladder_weight"):
+        scenario_from_dict(referral_dict(ladder_weight=bad))
+
+
+def test_a_bad_ladder_weight_exits_2_on_the_command_line() -> None:
+    proc = opmatrix(
+        "validate", "scenarios/cmb_credit_card.yaml", "--set", "referral.ladder_weight=2"
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "referral.ladder_weight" in proc.stderr and "must be in [0, 1]" in proc.stderr

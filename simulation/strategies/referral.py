@@ -7,8 +7,14 @@ Mechanisms and their sources (DOMAIN.md §2.2–2.3):
 
 - invitations travel along the **strong** ties (``graph``) or the **weak** ties
   (``graph.weak_ties``), each layer with its own acceptance (Goldenberg et al. 2001);
-- the reward for the *next* referral raises the wish to invite (tiers "增加了用户的邀请动力"
-  [004]; Wolters et al. 2020: larger rewards bring more referrals) …
+- the rewards ahead raise the wish to invite (tiers "增加了用户的邀请动力" [004]; Wolters et
+  al. 2020: larger rewards bring more referrals). A referrer reads the visible schedule (the
+  推荐官 page shows "how many, what reward" [000]), not only the next reward: the motivating
+  reward is the schedule's remaining rewards averaged with a **goal-gradient** weight
+  ``ladder_weight`` per step of distance (Kivetz, Urminsky & Zheng 2006: effort rises as the
+  reward nears), so a higher step ahead pulls before it is reached, more as it comes closer.
+  A flat schedule reads exactly its one reward, as before; ``ladder_weight: 0`` reads only the
+  next reward (the model before the goal gradient) …
 - … but the referred customers of larger rewards are less valuable (Wolters et al.): the value
   uplift shrinks with the log of the reward over ``reward_reference``;
 - referred customers are worth more (Schmitt et al. 2011: ≥ 16 %, margin advantage gone after
@@ -23,11 +29,12 @@ The daily step costs O(invitations + referred customers), never O(population).
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from simulation.population.stages import Stage
@@ -52,6 +59,17 @@ if TYPE_CHECKING:
     pass
 
 # ---------------------------------------------------------------------------- configuration
+
+
+def _ladder_weight(v: float) -> float:
+    if not (0.0 <= v <= 1.0) or math.isnan(v):
+        raise PydanticCustomError(
+            "ladder_weight",
+            "must be in [0, 1] (0: only the next reward motivates, 1: every reward ahead "
+            "weighs the same), got {value}",
+            {"value": v},
+        )
+    return v
 
 
 class ReferralTier(StrictModel):
@@ -92,6 +110,12 @@ class ReferralConfig(StrictModel):
     reward_reference: Positive = 50.0
     reward_elasticity: NonNegative = 0.3
     reward_dilution: NonNegative = 0.08
+    #: Goal gradient: a reward one referral farther away weighs ``ladder_weight`` × a nearer
+    #: one in the motivating reward. Kivetz, Urminsky & Zheng (2006, Study 1): inter-purchase
+    #: times shrink 20 % from the first to the last of a 10-stamp card, a pull ×1.25 over 8
+    #: steps, so 1.25^(−1/8) ≈ 0.973 per step (docs/sources.md §2.9; the geometric form is
+    #: (inf.)). 0 reads only the next reward; 1 weighs the whole remaining ladder equally.
+    ladder_weight: Annotated[float, AfterValidator(_ladder_weight)] = 0.9725
     officer_visible: bool = False
     officer_uplift: Positive = 1.2
     referred: ReferredCustomers = ReferredCustomers()
@@ -138,6 +162,29 @@ class ReferralConfig(StrictModel):
         out[0] = 0.0
         return out
 
+    def motivating_reward(self) -> np.ndarray:
+        """Reward that motivates the next invitation, by referrals so far k = 0..cap.
+
+        The remaining schedule k+1..cap averaged with weights ``ladder_weight``^(j−k−1)
+        (goal gradient: nearer rewards pull harder). Written as the next reward plus the
+        weighted mean of the later rewards' differences from it, so a flat schedule gives its
+        reward exactly (bit-identical to reading the next reward only). 0 at the cap.
+        """
+        schedule = self.reward_schedule()
+        cap = self.cap_per_referrer
+        out = np.zeros(cap + 1)
+        w = self.ladder_weight
+        for k in range(cap):
+            ahead = schedule[k + 1:]
+            nxt = ahead[0]
+            diff = ahead - nxt
+            if w == 0.0 or not diff.any():
+                out[k] = nxt
+                continue
+            weights = w ** np.arange(ahead.size, dtype=np.float64)
+            out[k] = nxt + float(weights @ diff) / float(weights.sum())
+        return out
+
 
 def total_reward(schedule: np.ndarray, referrals: np.ndarray) -> np.ndarray:
     """Total paid to referrers with ``referrals`` successes each (the tier table, summed)."""
@@ -179,10 +226,11 @@ class Referral(StrategyModule):
         self.churn_mult = self.state("referral_churn_multiplier")
         self.value_mult = self.state("referral_value_multiplier")
         self.schedule = cfg.reward_schedule()
-        # Invitation multiplier by referrals so far: the reward of the *next* referral.
-        nxt = np.append(self.schedule[1:], 0.0)
-        rel = np.maximum(nxt, 1e-9) / cfg.reward_reference
-        self.motivation = np.where(nxt > 0, rel**cfg.reward_elasticity, 1.0)
+        # Invitation multiplier by referrals so far: the visible ladder's rewards ahead,
+        # weighted by the goal gradient (``motivating_reward``).
+        ahead = cfg.motivating_reward()
+        rel = np.maximum(ahead, 1e-9) / cfg.reward_reference
+        self.motivation = np.where(ahead > 0, rel**cfg.reward_elasticity, 1.0)
         self.motivation[-1] = 0.0  # at the cap: nothing more to earn, the programme stops
         officer = cfg.officer_uplift if cfg.officer_visible else 1.0
         self.base_rate = (cfg.invite_rate * officer) * pop.referral_propensity.astype(np.float64)
