@@ -250,6 +250,11 @@ for _d in (7, 30, 90):
              description=f"share of payroll inflow still held {_d} days after payday")
 _builtin("payroll_inflow", "payroll inflow", "代发入账", "payroll in", "money", "higher",
          description="salary paid into accounts over the horizon")
+_builtin("outflow_kept", "payday outflow kept", "留存的代发外流资金", "kept", "money", "higher",
+         ["runs"],
+         description="salary that would have moved out after payday and stayed, because a "
+         "retention operation (lifecycle_operations keeps_outflow) kept that share of the "
+         "customer's own outflow")
 _builtin("loan_volume", "loan volume (acquired)", "新增贷款额", "loans", "money", "higher",
          ["table", "runs"], description="principal drawn by customers acquired in the run")
 _builtin("loans_outstanding", "loans outstanding", "贷款余额", "loans out", "money", "higher",

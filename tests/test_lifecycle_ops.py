@@ -114,3 +114,91 @@ def test_recalled_customers_are_active() -> None:
     kept = pop.stage[dormant] != Stage.CHURNED
     assert kept.sum() > 40
     assert (pop.stage[dormant[kept]] == Stage.ACTIVE).all()
+
+
+def payroll_money(data: dict, outflow: float = 0.5) -> dict:
+    """``data`` with salary paid to the payroll segment on day 5 of each cycle."""
+    data["money"] = {"segments": {"payroll": {
+        "deposits": {"balance": {"median": 5000.0, "sigma": 0.5}},
+        "payroll": {"salary": {"median": 8000.0, "sigma": 0.3}, "payday": 5,
+                    "savings_share": 0.1, "outflow_after_payday": outflow},
+    }}}
+    return data
+
+
+RETAIN = {"effect": "retain", "stages": ["converted", "active", "at_risk", "dormant"],
+          "reach": 1.0, "success": 1.0, "keeps_outflow": 1.0}
+
+
+def test_retention_that_keeps_all_the_outflow_is_a_bank_without_outflow() -> None:
+    """``keeps_outflow: 1`` on every customer every day stops the whole post-payday outflow:
+    the money is exactly that of a run whose payroll moves nothing out (the outflow it kept is
+    booked as ``outflow_kept``); at ``keeps_outflow: 0.5`` it keeps part of it."""
+    from simulation.money.kpis import money_kpis
+
+    kept_all = run_model(payroll_money(ops_dict(days=70, keep=RETAIN)))
+    no_outflow = run_model(payroll_money(ops_dict(days=70), outflow=0.0))
+    plain = run_model(payroll_money(ops_dict(days=70)))
+    half = run_model(payroll_money(ops_dict(days=70, keep={**RETAIN, "keeps_outflow": 0.5})))
+    m_all, m_none = money_kpis(kept_all), money_kpis(no_outflow)
+    m_plain, m_half = money_kpis(plain), money_kpis(half)
+    assert m_all["aum"] == pytest.approx(m_none["aum"], rel=1e-9)
+    assert m_all["asset_retention_30d"] == pytest.approx(m_none["asset_retention_30d"], rel=1e-9)
+    assert m_all["outflow_kept"] > 0 and m_plain["outflow_kept"] == 0
+    assert m_plain["aum"] < m_half["aum"] < m_all["aum"]
+    assert 0 < m_half["outflow_kept"] < m_all["outflow_kept"]
+
+
+def test_retention_only_runs_in_its_pay_window_and_resets_on_payday() -> None:
+    """``after_payday: 1`` contacts only on the payday and the day after (payday 5: days 5, 6,
+    35, 36, 65, 66 of 70), and what was kept resets on the next payday."""
+    model = run_model(payroll_money(ops_dict(days=70, keep={**RETAIN, "after_payday": 1})))
+    per_day = model.ledger.events[("lifecycle_ops:keep", "contacts")].sum(axis=1)
+    assert set(np.flatnonzero(per_day)) == {5, 6, 35, 36, 65, 66}
+    active_only = {**RETAIN, "stages": ["converted", "active"], "after_payday": 1}
+    fresh = OperatingMatrixModel(scenario_from_dict(payroll_money(ops_dict(days=70,
+                                                                           keep=active_only))), 5)
+    for _ in range(34):  # to day 34: what days 5 and 6 kept still holds
+        fresh.step()
+    kept = fresh.read_state("outflow_kept")
+    assert kept is not None
+    held = np.flatnonzero(kept == 1.0)[:40]
+    assert held.size == 40
+    fresh.population.stage[held] = Stage.DORMANT  # no longer a target of the operation
+    fresh.step()  # day 35, payday: last cycle's kept share no longer holds
+    assert (kept[held] == 0.0).all()
+    assert (kept[fresh.population.stage == Stage.ACTIVE] == 1.0).any()
+
+
+@pytest.mark.parametrize(
+    ("op", "money", "match"),
+    [
+        ({"effect": "retain", "stages": ["active"]}, True,
+         r"operations\.bad\.keeps_outflow: effect 'retain' keeps a share"),
+        ({**RETAIN, "after_payday": 30}, True, r"operations\.bad\.after_payday"),
+        (RETAIN, False, r"operations\.bad\.keeps_outflow: needs a segment with money"),
+        ({**RETAIN, "audience": "screened_employers"}, True,
+         r"operations\.bad\.audience: audience 'screened_employers' needs an employers section"),
+        ({**RETAIN, "audience": "staff"}, True, r"operations\.bad\.audience"),
+        ({"effect": "nurture", "stages": ["aware"], "keeps_outflow": 0.5}, True,
+         r"operations\.bad\.stages: keeps_outflow acts on customers' money"),
+    ],
+)
+def test_bad_retention_fields_name_the_field(op: dict, money: bool, match: str) -> None:
+    data = ops_dict(bad=op)
+    with pytest.raises(ScenarioError, match=match):
+        scenario_from_dict(payroll_money(data) if money else data)
+
+
+def test_bad_retention_field_exits_2_on_the_command_line(tmp_path, capsys) -> None:
+    from ruamel.yaml import YAML
+
+    from simulation.cli import main
+
+    path = tmp_path / "bad.yaml"
+    YAML().dump(payroll_money(ops_dict(bad={**RETAIN, "keeps_outflow": 1.5})), path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["validate", str(path)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert "lifecycle_operations.operations.bad.keeps_outflow" in err

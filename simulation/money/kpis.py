@@ -41,6 +41,7 @@ def money_kpis(model: Any, segment: int | None = None) -> dict[str, float | None
     for w in RETENTION_WINDOWS:
         out[f"asset_retention_{w}d"] = layer.asset_retention(w, segment)
     out["payroll_inflow"] = total(series["inflow_flow"])
+    out["outflow_kept"] = total(series["outflow_kept_flow"])
     out["loan_volume"] = float(series["loans_disbursed_flow"][1 : d + 1, cols].sum())
     out["loans_outstanding"] = float(series["loans_outstanding"][d, cols].sum())
     out["expected_loss"] = expected_loss

@@ -78,7 +78,7 @@ REVENUE_ITEMS: tuple[tuple[str, str], ...] = (
 )
 #: Daily state totals per segment the layer records (yuan; ``*_flow`` are per-day flows).
 STATE_SERIES = ("aum", "wealth", "loans_outstanding", "gmv_flow", "expected_loss_flow",
-                "inflow_flow", "loans_disbursed_flow")
+                "inflow_flow", "loans_disbursed_flow", "outflow_kept_flow")
 
 
 def draw_amount(rng: np.random.Generator, spec: Amount, n: int) -> np.ndarray:
@@ -310,17 +310,28 @@ class SegmentBook:
             - self.losses[:m]
         )
 
-    def pool_keep_by_account(self, day: int, pk: float) -> np.ndarray:
+    def pool_keep_by_account(self, day: int, pk: float,
+                             kept: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Each account's pool keep factor today ÷ the segment's ``pk``, when its employer's
-        staff move ``out_mult`` × the segment's outflow after payday out (employers)."""
+        staff move ``out_mult`` × the segment's outflow after payday out (employers), and
+        the share of today's pool that moves out after payday (before spending).
+
+        ``kept`` (per account, lifecycle operations' ``outflow_kept``): a retention contact
+        keeps that share of each day's outflow until the next payday, so the day's outflow
+        share q becomes q × (1 − kept) — what is kept is a share of the account's own
+        outflow, so it is largest where the employer's staff move the most out."""
         pay = self.cfg.payroll
         assert pay is not None and self.out_mult is not None
         k = (day - pay.payday) % MONTH_DAYS
         base = pay.outflow_after_payday / max(1e-12, 1.0 - pay.savings_share)
         o = np.minimum(base * self.out_mult[: self.m], 1.0)
         e0, e1 = np.exp(-k / pay.outflow_days), np.exp(-(k + 1) / pay.outflow_days)
-        keep = ((1.0 - o) + o * e1) / ((1.0 - o) + o * e0) * (1.0 - pay.spend_per_day)
-        return keep / pk
+        stay = ((1.0 - o) + o * e1) / ((1.0 - o) + o * e0)
+        out = 1.0 - stay
+        if kept is not None:
+            stay = stay + out * kept  # x + 0 = x exactly where nothing is kept
+        keep = stay * (1.0 - pay.spend_per_day)
+        return keep / pk, out
 
     def pool_keep(self, day: int) -> float:
         """Share of the payroll pool still here at the end of ``day`` relative to the day before:
@@ -373,7 +384,14 @@ class MoneyLayer:
         # employers (a world module): per-employer outflow after payday and missed paydays
         self.employer_outflow = model.read_state("employer_outflow")
         self.salary_missed = model.read_state("salary_missed")
-        if self.employer_outflow is not None:
+        # retention operations that keep a share of the outflow after payday
+        # (strategies/lifecycle_ops.py ``keeps_outflow``): read only when one is configured,
+        # so other scenarios keep the segment-level path bit for bit
+        ops = sc.lifecycle_operations.operations.values()
+        self.outflow_kept = (
+            model.read_state("outflow_kept") if any(op.keeps_outflow > 0 for op in ops) else None
+        )
+        if self.employer_outflow is not None or self.outflow_kept is not None:
             for book in self.books.values():
                 if book.has_payroll:
                     book.out_mult = np.ones(book.capacity)
@@ -492,7 +510,14 @@ class MoneyLayer:
             book.pool_log += float(np.log(pk)) if pk > 0 else _GONE
         if book.pool_corr is not None and pk > 0:
             # employers' own outflow: correct the segment's pool keep factor per account
-            corr = book.pool_keep_by_account(d, pk)
+            kept = None
+            if self.outflow_kept is not None:
+                kept = self.outflow_kept[book.idx[:m]].astype(np.float64)
+            corr, out = book.pool_keep_by_account(d, pk, kept)
+            if kept is not None:  # yuan that would have left today and stayed
+                series["outflow_kept_flow"][d, s] += float(
+                    (book.pool[:m] / pk * out * kept).sum()
+                )
             delta = book.pool[:m] * (corr - 1.0)
             book.pool[:m] += delta
             per_account = vm[book.idx[:m]] if vm_mode == 1 else vm  # mode 1: per customer

@@ -9,7 +9,21 @@ a share of them a day at a cost per contact, and on success does one thing:
   churning customers, [002]);
 - ``nurture``: an unaware or aware prospect enters the private domain (engaged);
 - ``convert``: an aware or engaged prospect becomes a customer (first-order red packet for
-  low-frequency users [002]).
+  low-frequency users [002]);
+- ``retain``: a payroll customer contacted around payday keeps ``keeps_outflow`` of the salary
+  it would still move out this pay cycle (payday recall: 「工资下发后转入其他行，造成客户流失」,
+  「此类企业客群通过社群经营来实现留存率的提高可以带来亿级的资产提升」 [001]).
+
+Why ``retain`` stops a *share of the outflow* rather than a fixed sum: what a retention contact
+can keep is the money that was about to leave, so its effect in yuan scales with the customer's
+own outflow — largest at the employers whose staff move the most out after payday, which is
+why the article screens employers for low asset retention (strategies/employers.py). Any
+operation may set ``keeps_outflow`` (a recall that succeeds also keeps that share); the money
+layer reads the declared state ``outflow_kept`` (role ``outflow_kept``): the customer's daily
+post-payday outflow is × (1 − kept) until the next payday, when it resets. ``after_payday: k``
+runs an operation only on the first k + 1 days of each pay cycle of the customer's segment
+(payday = day 0), and ``audience: screened_employers`` only on the staff of employers that pass
+the employers' screen.
 
 A success may pay a reward (the red packet), charged with the contacts under category
 ``lifecycle_operations``. The core lifecycle module (lifecycle.py) keeps the hazards; this
@@ -18,28 +32,32 @@ module only acts on ``pop.stage`` / ``pop.ring``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import Field
 
+from simulation.money.layer import MONTH_DAYS
 from simulation.population.stages import Ring, Stage
 from simulation.rng import affordable_subset, bernoulli_indices
 from simulation.scenario.types import (
     PerSegmentProbability,
+    Probability,
     Problems,
     StrictModel,
     Yuan,
     per_segment_problems,
     resolve_per_segment,
 )
-from simulation.strategies.base import Day, StrategyModule
+from simulation.strategies.base import Day, State, StrategyModule
 
 StageName = Literal[
     "unaware", "aware", "engaged", "converted", "active", "at_risk", "dormant"
 ]
 RingName = Literal["outer", "middle", "inner"]
-Effect = Literal["ring_inward", "recall", "nurture", "convert"]
+Effect = Literal["ring_inward", "recall", "nurture", "convert", "retain"]
+#: Role of the declared state the money layer reads: share of the post-payday outflow kept.
+OUTFLOW_KEPT = "outflow_kept"
 
 #: Stages each effect can act on (anything else in ``stages`` is a configuration error).
 EFFECT_STAGES: dict[str, tuple[str, ...]] = {
@@ -47,7 +65,9 @@ EFFECT_STAGES: dict[str, tuple[str, ...]] = {
     "recall": ("at_risk", "dormant"),
     "nurture": ("unaware", "aware"),
     "convert": ("aware", "engaged"),
+    "retain": ("converted", "active", "at_risk", "dormant"),
 }
+CUSTOMER_STAGE_NAMES = ("converted", "active", "at_risk", "dormant")
 
 
 class LifecycleOperation(StrictModel):
@@ -61,6 +81,11 @@ class LifecycleOperation(StrictModel):
     cost_per_contact: Yuan = 0.0
     reward_on_success: Yuan = 0.0
     budget: Yuan | None = None
+    #: share of the outflow after payday still to come this pay cycle that a success keeps
+    keeps_outflow: Probability = 0.0
+    #: run only on days 0 … after_payday of each pay cycle of the customer's segment
+    after_payday: Annotated[int, Field(ge=0, le=MONTH_DAYS - 1)] | None = None
+    audience: Literal["everyone", "screened_employers"] = "everyone"
 
 
 class LifecycleOperationsConfig(StrictModel):
@@ -92,7 +117,38 @@ class LifecycleOperationsConfig(StrictModel):
                 )
             if op.effect == "ring_inward" and op.rings is not None and op.rings == ["inner"]:
                 out.append(((*here, "rings"), "the inner ring cannot move further inward"))
+            out += _payroll_problems(op, scenario, segments, here)
         return out
+
+
+def _payroll_problems(op: LifecycleOperation, scenario: object, segments: list[str],
+                      here: tuple[str | int, ...]) -> Problems:
+    """``retain``, ``keeps_outflow``, ``after_payday`` and the employer audience act on payroll
+    money: each needs what it reads (a payroll segment, customers' stages, employers)."""
+    out: Problems = []
+    if op.effect == "retain" and op.keeps_outflow <= 0:
+        out.append(((*here, "keeps_outflow"),
+                    "effect 'retain' keeps a share of the outflow after payday: set "
+                    "keeps_outflow in (0, 1]"))
+    money = getattr(scenario, "money", None)
+    payroll = [s for s in segments
+               if money is not None and money.segments.get(s) is not None
+               and money.segments[s].payroll is not None]
+    if (op.keeps_outflow > 0 or op.after_payday is not None) and not payroll:
+        field = "keeps_outflow" if op.keeps_outflow > 0 else "after_payday"
+        out.append(((*here, field),
+                    "needs a segment with money.segments.<segment>.payroll (salary paid on a "
+                    "payday); this scenario has none"))
+    if op.keeps_outflow > 0 and not any(st in CUSTOMER_STAGE_NAMES for st in op.stages):
+        out.append(((*here, "stages"),
+                    f"keeps_outflow acts on customers' money: stages must include one of "
+                    f"{', '.join(CUSTOMER_STAGE_NAMES)}"))
+    employers = getattr(scenario, "employers", None)
+    if op.audience == "screened_employers" and (employers is None or not employers.segments):
+        out.append(((*here, "audience"),
+                    "audience 'screened_employers' needs an employers section with segments "
+                    "(allowed: everyone, screened_employers)"))
+    return out
 
 
 class _Plan:
@@ -114,6 +170,7 @@ class _Plan:
         self.reach = np.array(resolve_per_segment(op.reach, segments))
         self.success = np.array(resolve_per_segment(op.success, segments))
         self.budget_left = float("inf") if op.budget is None else float(op.budget)
+        self.screened_only = op.audience == "screened_employers"
 
 
 class LifecycleOperations(StrategyModule):
@@ -121,6 +178,11 @@ class LifecycleOperations(StrategyModule):
 
     name = "lifecycle_operations"
     source_is_name = True
+    states = (
+        State("outflow_kept", np.float32, 0.0, role=OUTFLOW_KEPT,
+              description="share of the post-payday outflow a retention contact kept this "
+                          "pay cycle (reset on the segment's payday)"),
+    )
 
     @classmethod
     def enabled(cls, scenario) -> bool:
@@ -133,23 +195,60 @@ class LifecycleOperations(StrategyModule):
         self.plans = [_Plan(name, op, segs) for name, op in ops.items()]
         for plan in self.plans:
             model.ledger.register(plan.item, "lifecycle_operations")
+        money = model.scenario.money
+        #: payday of each payroll segment (segment index → day of the 30-day cycle)
+        self.paydays = {
+            s: money.segments[name].payroll.payday
+            for s, name in enumerate(segs)
+            if money.segments.get(name) is not None and money.segments[name].payroll is not None
+        }
+        self.keeps = any(p.op.keeps_outflow > 0 for p in self.plans)
+        self.kept = self.state("outflow_kept")
+        self.segment_members = (
+            {s: np.flatnonzero(model.population.segment == s) for s in self.paydays}
+            if self.keeps else {}
+        )
+        self.screened = (
+            model.read_state("employer_screened")
+            if any(p.screened_only for p in self.plans) else None
+        )
 
     def step(self, day: Day) -> None:
+        if self.keeps:  # a new pay cycle: what was kept last cycle no longer holds
+            for s, payday in self.paydays.items():
+                if (day.index - payday) % MONTH_DAYS == 0:
+                    self.kept[self.segment_members[s]] = 0.0
         for plan in self.plans:
             self._run(plan, day)
 
-    def targets_reached(self, plan: _Plan) -> np.ndarray:
+    def _reach_today(self, plan: _Plan, day: Day | None) -> np.ndarray:
+        """Per-segment reach today: 0 outside the ``after_payday`` window of the segment."""
+        window = plan.op.after_payday
+        if window is None or day is None:
+            return plan.reach
+        reach = np.zeros_like(plan.reach)
+        for s, payday in self.paydays.items():
+            if (day.index - payday) % MONTH_DAYS <= window:
+                reach[s] = plan.reach[s]
+        return reach
+
+    def targets_reached(self, plan: _Plan, day: Day | None = None) -> np.ndarray:
         pop = self.model.population
-        p_max = float(plan.reach.max())
+        reach = self._reach_today(plan, day)
+        p_max = float(reach.max())
+        if p_max <= 0 and plan.op.after_payday is not None:  # outside every pay window
+            return np.empty(0, dtype=np.int64)
         cand = bernoulli_indices(self.rng, pop.n, p_max)
         cand = cand[plan.stage_ok[pop.stage[cand]] & plan.ring_ok[pop.ring[cand]]]
-        return cand[self.rng.random(cand.size) * p_max < plan.reach[pop.segment[cand]]]
+        if plan.screened_only:
+            cand = cand[self.screened[cand]] if self.screened is not None else cand[:0]
+        return cand[self.rng.random(cand.size) * p_max < reach[pop.segment[cand]]]
 
     def _run(self, plan: _Plan, day: Day) -> None:
         pop = self.model.population
         ledger = self.model.ledger
         op = plan.op
-        idx = self.targets_reached(plan)
+        idx = self.targets_reached(plan, day)
         if idx.size == 0 or plan.budget_left <= 0:
             return
         # Expected worst case per contact: its cost plus a reward; stop within budget.
@@ -162,6 +261,8 @@ class LifecycleOperations(StrategyModule):
             p = p * (1.0 - self.model.sentiment.values[idx].astype(np.float64))
         ok = idx[self.rng.random(idx.size) < p]
         self._apply(op.effect, ok, day)
+        if op.keeps_outflow > 0 and ok.size:
+            self.kept[ok] = np.maximum(self.kept[ok], np.float32(op.keeps_outflow))
         spend = (
             pop.segment_counts(idx) * op.cost_per_contact
             + pop.segment_counts(ok) * op.reward_on_success
@@ -181,5 +282,6 @@ class LifecycleOperations(StrategyModule):
             pop.stage[idx] = Stage.ACTIVE
         elif effect == "nurture":
             pop.mark_engaged(idx, day.index)
-        else:
+        elif effect == "convert":
             self.model.convert(idx, day.index, "lifecycle_operations")
+        # "retain" moves no stage: its effect is the kept outflow (see _run)
