@@ -193,3 +193,38 @@ def test_worlds_beside_the_run_give_the_same_summary() -> None:
         many, sort_keys=True, default=str
     )
     assert "contributions" in one and one["organic_acquisitions"] is not None
+
+
+@pytest.mark.parametrize("n", [0, 1, 65_535, 65_537, 200_003])
+def test_block_scans_equal_numpy_on_any_thread_count(parallel_always, n) -> None:
+    """The block-parallel population scans (where_equal / where_at_least / changed_slots /
+    replace_value, value accrual's unit-weight path) give numpy's answer, whatever the
+    threads, across block edges."""
+    rng = np.random.default_rng(n)
+    stage = rng.integers(0, 8, n).astype(np.int8)
+    prev = stage.copy()
+    prev[::7] = 0
+    ring = rng.integers(0, 3, n).astype(np.int8)
+    prev_ring = ring.copy()
+    prev_ring[::5] = 2
+    group = np.where(rng.random(n) < 0.3, rng.integers(0, 9, n), -1).astype(np.int32)
+    daily = rng.random(n)
+    segment = rng.integers(0, 3, n).astype(np.int16)
+    for threads in (1, 2):
+        kernels.set_threads(threads)
+        assert np.array_equal(kernels.where_equal(stage, np.int8(3)), np.flatnonzero(stage == 3))
+        assert np.array_equal(
+            kernels.where_at_least(group, np.int32(0)), np.flatnonzero(group >= 0)
+        )
+        assert np.array_equal(
+            kernels.changed_slots(stage, prev, ring, prev_ring),
+            np.flatnonzero((stage != prev) | (ring != prev_ring)),
+        )
+        a, b = stage.copy(), stage.copy()
+        kernels.replace_value(a, np.int8(3), np.int8(4))
+        b[b == 3] = 4
+        assert np.array_equal(a, b)
+        v1, v2 = np.zeros(n), np.zeros(n)
+        s1 = kernels.accrue_value(stage, 3, 6, daily, segment, np.ones(n), v1, 3, True)
+        s2 = kernels.accrue_value(stage, 3, 6, daily, segment, np.ones(n), v2, 3, False)
+        assert np.array_equal(s1, s2) and np.array_equal(v1, v2)

@@ -206,4 +206,5 @@ class Lifecycle(StrategyModule):
             pop.weight,
             pop.value_accrued,
             s,
+            pop.unit_weights,
         )
