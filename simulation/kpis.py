@@ -278,6 +278,16 @@ _builtin("budget_unspent", "budget unspent", "未使用预算", "unspent", "mone
 _builtin("budget_used", "budget used", "预算使用率", "used", "share", "neutral", ["table"],
          description="share of the budget spent")
 
+# Group operators (strategies/groups.py ``groups.operators``; only in runs that declare them):
+# 人效 output per head, 「几个人的部门运营几百万的私域用户」 [001].
+_builtin("group_members_per_operator", "group members per operator", "人均运营社群用户",
+         "members/operator", "number", "higher",
+         description="mean daily group members / full-time-equivalent group operators "
+         "(headcount × time_share)")
+_builtin("groups_run_share", "share of live groups run by operators", "社群有人运营占比",
+         "groups run", "share", "higher",
+         description="group-days the operators ran (posted in) / live group-days")
+
 # Attributed (last touch) and incremental (against the counterfactual on the same seed and
 # customers, every lever off): simulation/incremental.py, docs/kpis.md. 增量 incremental,
 # 自然 organic, 归因 attributed (last touch).

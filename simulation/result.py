@@ -166,6 +166,15 @@ def ledger_table(model: Any) -> pd.DataFrame:
     return out
 
 
+def _operator_kpis(model: Any) -> dict[str, float | None]:
+    """The groups' operator KPIs (members per operator, share of groups run), present only
+    when the scenario declares ``groups.operators`` (so no other run's summary changes)."""
+    from simulation.strategies.groups import Groups
+
+    groups = model.module(Groups)
+    return {} if groups is None else groups.operator_kpis()
+
+
 def collect_result(model: Any) -> RunResult:
     """Package a finished model as a RunResult (KPIs in total and by segment)."""
     pop = model.population
@@ -173,6 +182,7 @@ def collect_result(model: Any) -> RunResult:
     summary: dict[str, Any] = dict(kpis(pop, model.ledger, model.day))
     summary.update(money_kpis(model))
     summary.update(budget_kpis(model))
+    summary.update(_operator_kpis(model))
     summary["represents_customers"] = pop.n * model.scenario.population.scale
     summary["scale"] = model.scenario.population.scale
     summary["acquisitions_by_source"] = acquisitions_by_source(pop)

@@ -7,15 +7,32 @@ from tests.claims import run
 P = "cgb_pilot"
 
 
+def operators_at(size: int, headcount: float = 2.0) -> str:
+    """The preset's operators scaled to a test world: ``headcount`` people for the preset's
+    20,000 card holders, in proportion for ``size`` (the operators run a share of a world's
+    groups, so at a tenth of the customers a tenth of the people keeps the same share)."""
+    return f"groups.operators.headcount={headcount * size / 20000}"
+
+
 def test_content_that_is_not_sustained_converts_less_over_time() -> None:
-    """[001] 「社群内容不持续」 — no full-time staff follow up, so posts fade and the groups
-    convert less late in the run than early; sustained content converts more."""
-    fading = run(P, days=200)
-    sustained = run(P, "groups.content_half_life_days=null", days=200)
-    late_fading = fading.events_per_day("groups", "conversions")[101:].sum()
-    late_sustained = sustained.events_per_day("groups", "conversions")[101:].sum()
-    assert late_sustained > 2 * late_fading  # the gap opens as the posts fade
-    assert sustained.acquired_via("groups") > 1.5 * fading.acquired_via("groups")
+    """[001] 「社群内容不持续」, because 「没有全职人员跟进……工具能力没有跟上」: two part-time
+    operators posting by hand (0.4 full-time equivalents × 20 groups each, scaled to the test
+    size) keep up with the first groups and fall behind as the groups multiply (a third of
+    the live groups run over the run), so the groups convert less late in the run than the
+    same groups run by operators who keep up (tools: 3,000 groups per operator, as CMB's),
+    on the same seeds: 8 vs 21, 7 vs 20 late conversions on seeds 0 and 1 at 3,000 × 200."""
+    for seed in (0, 1):
+        behind = run(P, operators_at(3000), days=200, seed=seed)
+        keeping_up = run(
+            P, operators_at(3000), "groups.operators.groups_per_operator=3000", days=200,
+            seed=seed,
+        )
+        late_behind = behind.events_per_day("groups", "conversions")[101:].sum()
+        late_kept = keeping_up.events_per_day("groups", "conversions")[101:].sum()
+        assert late_kept > 2 * late_behind, seed  # the gap opens as the groups multiply
+        assert keeping_up.acquired_via("groups") > 1.5 * behind.acquired_via("groups"), seed
+        groups = next(m for m in behind.model.modules if m.name == "groups")
+        assert groups.operator_kpis()["groups_run_share"] < 0.5
 
 
 def test_national_groups_post_deals_most_members_cannot_use() -> None:

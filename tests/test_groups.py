@@ -184,3 +184,118 @@ def test_group_posts_convert_members_and_cost_is_charged() -> None:
     assert with_groups.ledger.spend["groups"].sum() > 0
     src = with_groups.population.sources.index("groups")
     assert (with_groups.population.acquired_via == src).sum() == conv
+
+
+# ---------------------------------------------------------------- operators (groups.operators)
+def operated(days: int = 40, **operators: Any) -> dict:
+    """Groups of 30 with a daily post, run by ``operators``."""
+    return groups_dict(days=days, cap=30, posts_per_week=7, operators=operators)
+
+
+def test_operators_run_only_what_they_can_and_rotate_through_the_rest() -> None:
+    """Capacity = headcount × time_share × groups_per_operator groups a day; with more live
+    groups, a window of that many moves through them, so every group gets its turn."""
+    data = operated(days=30, headcount=2, time_share=0.5, groups_per_operator=3)
+    data["groups"]["join_rate"] = 0.2
+    model, groups = model_of(data)
+    assert groups.operators.capacity == 3.0
+    turns = np.zeros(0, np.int64)
+    for day in range(30):
+        if day == 10:
+            groups.join_rate[:] = 0.0  # no new groups from here: each live group has its turn
+        model.step()
+        live = (groups.book.size > 0) & ~groups.book.blocked
+        assert groups.run_today.sum() == min(3, live.sum())
+        assert not (groups.run_today & ~live).any()  # only live groups are run
+        turns = np.concatenate([turns, np.zeros(groups.book.n_groups - turns.size, np.int64)])
+        turns += groups.run_today
+    assert groups.book.n_groups > 6
+    live = (groups.book.size > 0) & ~groups.book.blocked
+    assert (turns[live] > 0).all()  # every live group is run on some day
+    kpis = groups.operator_kpis()
+    assert 0 < kpis["groups_run_share"] < 1
+    assert kpis["group_members_per_operator"] == pytest.approx(groups.member_days / 30 / 1.0)
+
+
+def test_unrun_groups_get_no_posts_and_their_prospects_drift_out() -> None:
+    """Groups beyond the operators' capacity convert less and lose more prospects to quiet
+    (the same posts and ``quiet_forget`` as content that is not sustained), same seed."""
+    def arm(groups_per_operator: float) -> tuple[int, int]:
+        data = operated(days=60, headcount=1, groups_per_operator=groups_per_operator)
+        data["groups"].update(join_rate=0.2, quiet_forget=0.05, quiet_days=5)
+        model, _ = model_of(data)
+        model.run()
+        ev = model.ledger.events
+        return int(ev[("groups", "conversions")].sum()), int(ev[("groups", "drifted_out")].sum())
+
+    conv_short, drift_short = arm(2)
+    conv_full, drift_full = arm(1000)
+    assert conv_full > 2 * conv_short
+    assert drift_short > 2 * drift_full
+
+
+def test_operators_are_paid_by_the_full_time_equivalent_and_productivity_lifts_posts() -> None:
+    """Cost = headcount × time_share × monthly_cost a month, every day of the run (exact);
+    productivity 2 gives more conversions per post than 1 on the same seed."""
+    from simulation.scenario.types import DAYS_PER_MONTH
+
+    model, _groups = model_of(operated(days=30, headcount=3, time_share=0.5,
+                                      groups_per_operator=1000, monthly_cost=10000))
+    model.run()
+    spend = model.ledger.spend["groups"].sum()
+    assert spend == pytest.approx(30 * 1.5 * 10000 / DAYS_PER_MONTH)
+
+    def conversions(productivity: float) -> int:
+        data = operated(headcount=1, groups_per_operator=1000, productivity=productivity)
+        data["groups"]["conversion_per_post"] = 0.002  # few enough not to use up the prospects
+        m, _ = model_of(data)
+        m.run()
+        return int(m.ledger.events[("groups", "conversions")].sum())
+
+    assert conversions(2.0) > 1.5 * conversions(1.0)
+
+
+def test_operators_who_keep_up_change_nothing_but_the_cost() -> None:
+    """Operators with room for every group run them all: the same customers as without
+    operators, bit for bit (the groups' KPIs add members per operator)."""
+    def final(operators: dict | None) -> tuple[np.ndarray, np.ndarray]:
+        data = groups_dict(days=30)
+        if operators is not None:
+            data["groups"]["operators"] = operators
+        model, _ = model_of(data)
+        model.run()
+        return model.population.stage.copy(), model.population.extra["group"].copy()
+
+    plain = final(None)
+    kept_up = final({"headcount": 1, "groups_per_operator": 10_000})
+    assert np.array_equal(plain[0], kept_up[0]) and np.array_equal(plain[1], kept_up[1])
+
+
+@pytest.mark.parametrize(
+    ("operators", "path"),
+    [
+        ({"headcount": 0, "groups_per_operator": 10}, "groups.operators.headcount"),
+        ({"headcount": 1, "groups_per_operator": 10, "time_share": 1.5},
+         "groups.operators.time_share"),
+        ({"headcount": 1}, "groups.operators.groups_per_operator"),
+        ({"headcount": 1, "groups_per_operator": 10, "productivity": 0},
+         "groups.operators.productivity"),
+        ({"headcount": 1, "groups_per_operator": 10, "monthly_cost": -1},
+         "groups.operators.monthly_cost"),
+        ({"headcount": 1, "groups_per_operator": 10, "staff": 3}, "groups.operators.staff"),
+    ],
+)
+def test_bad_operators_are_load_errors_with_their_path(operators: dict, path: str) -> None:
+    data = groups_dict()
+    data["groups"]["operators"] = operators
+    with pytest.raises(ScenarioError, match=path.replace(".", r"\.")):
+        scenario_from_dict(data)
+
+
+def test_a_bad_operator_field_on_the_command_line_exits_2_with_its_path() -> None:
+    from tests.conftest import REPO, run_cli
+
+    code, _out, err = run_cli("validate", str(REPO / "scenarios" / "cgb_pilot.yaml"),
+                              "--set", "groups.operators.time_share=1.5")
+    assert code == 2
+    assert "groups.operators.time_share" in err and "Traceback" not in err

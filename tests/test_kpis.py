@@ -25,6 +25,8 @@ def test_every_scalar_summary_value_is_a_registered_kpi_and_back(summary: dict) 
     scalars = {k for k, v in summary.items() if not isinstance(v, dict)} - NOT_KPIS
     # per-lever contributions appear only with incrementality.contributions (test_incremental)
     optional = {n for n in kpis.names() if n.startswith(("loo_", "loi_", "interaction_"))}
+    # the groups' operator KPIs appear only when groups.operators is declared (test_groups)
+    optional |= {"group_members_per_operator", "groups_run_share"}
     assert scalars == set(kpis.names()) - optional, "register new KPIs in simulation/kpis.py"
     for seg in summary["segments"].values():
         assert set(seg) <= set(kpis.names())

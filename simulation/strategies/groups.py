@@ -10,6 +10,16 @@ groups blocked by Tencent, muting without tag-based 1:1 follow-up (CMB [004]); e
 scarcity → complaints in CCB's groups, hence a KOC system (CCB [001]); CGB's national groups
 without sustained content [001]; themed weekdays [001].
 
+Operators (``operators``, off by default): the people who post in and look after the groups.
+They can run ``headcount × time_share × groups_per_operator`` groups well a day; when more
+groups are live, the operators rotate through them and the rest get no post that day — their
+members do not convert or come back on a post, and a group without a post for ``quiet_days``
+lets its prospects drift out (``quiet_forget``), the same mechanics as content that is not
+sustained. CMB's card centre runs its groups centrally with tools that raise output per head
+(「统一由卡部中心组建部门去做全国的统一化运营……借工具的能力又进一步提升了人效」, 「几个人的部门运营
+几百万的私域用户」 [001]); CGB has no full-time staff and tools that lag (「没有全职人员跟进……工具
+能力没有跟上」 [001]).
+
 Declared state: ``group`` (group id, −1 = none), ``group_muted``, ``koc``. Moves the shared
 sentiment (``model.sentiment``, raised by perks' stock-outs): spreads and decays it in groups.
 """
@@ -50,6 +60,45 @@ JoinStage = Literal["aware", "engaged", "converted", "active", "at_risk", "dorma
 Weekday = Literal[WEEKDAYS]  # type: ignore[valid-type]
 
 
+class GroupOperators(StrictModel):
+    """The people who run the groups: post the content, answer and moderate.
+
+    The same ideas and names as a staffed channel's ``staff`` (channel_config.StaffCapacity):
+    ``headcount`` people give ``time_share`` of their day to the groups, so they run
+    ``headcount × time_share × groups_per_operator`` groups well a day and cost ``headcount ×
+    time_share × monthly_cost`` a month (paid whether or not the groups need them); every
+    response of a member to a post (conversion, win-back) is × ``productivity``.
+
+    Why: the articles contrast a central team with tools, whose few people run millions of
+    members (CMB [001]), with a pilot that has no full-time staff and tools that lag (CGB
+    [001]): the number of groups one operator can run well (``groups_per_operator``, which
+    tools raise: scheduled posts instead of posting by hand) and the share of their time decide
+    whether the groups are run at all. ``headcount`` may be a fraction: a share of a central
+    team whose members also run the groups of the rest of the bank (a preset is a slice of it).
+    """
+
+    headcount: Annotated[float, Field(gt=0.0)]
+    groups_per_operator: Annotated[float, Field(gt=0.0)]  # run well by one full-time operator
+    time_share: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0  # share of their day on groups
+    productivity: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0  # × every response to a post
+    monthly_cost: Yuan = 0.0  # per full-time operator
+
+    @property
+    def full_time_equivalents(self) -> float:
+        """Operators in full-time equivalents (``headcount × time_share``)."""
+        return self.headcount * self.time_share
+
+    @property
+    def capacity(self) -> float:
+        """Groups the operators can run well a day."""
+        return self.full_time_equivalents * self.groups_per_operator
+
+    @property
+    def cost(self) -> float:
+        """Operator cost a day (yuan)."""
+        return self.full_time_equivalents * self.monthly_cost / DAYS_PER_MONTH
+
+
 class GroupsConfig(StrictModel):
     """Community groups; off while ``join_rate`` is 0 everywhere (the default)."""
 
@@ -82,6 +131,9 @@ class GroupsConfig(StrictModel):
     #: open a group 「最后这个群可能就放那不再打开了」 [004].
     quiet_forget: Probability = 0.0
     quiet_days: Annotated[int, Field(ge=1)] = 14
+    #: Who runs the groups; None (the default) = the groups are always run, at no staff cost
+    #: beyond ``cost_per_group_per_month`` / ``cost_per_post``.
+    operators: GroupOperators | None = None
 
     @model_validator(mode="after")
     def _cap_allowed(self) -> GroupsConfig:
@@ -217,6 +269,16 @@ class Groups(StrategyModule):
         self.posts_total = 0
         self.last_post_day = 0
         self.blocked_total = 0
+        # operators: which groups are run today, each group's last post day, and the run's
+        # operator statistics (members per operator, share of live groups run)
+        self.operators = cfg.operators
+        self.prod = 1.0 if cfg.operators is None else cfg.operators.productivity
+        self.run_today = np.zeros(0, bool)
+        self.group_last_post = np.zeros(0, np.int64)
+        self.member_days = 0
+        self.live_group_days = 0
+        self.run_group_days = 0
+        self.operator_days = 0
         # invitations of chained routes (the channels' declared state), read only when a route
         # has a group_join step: otherwise nothing is scanned
         invites = any(
@@ -237,13 +299,47 @@ class Groups(StrategyModule):
         self.posts_total += posts
         if posts:
             self.last_post_day = day.index
+        if self.operators is not None:
+            self._run_groups(day, posts)
         members = kernels.where_at_least(self.group, np.int32(0))
         if members.size == 0:
+            self._charge_operators_only(day)
             return
         members = self._mute_and_sentiment(day, members)
-        self._posts(day, members, posts, lift)
+        if self.operators is not None:
+            self.member_days += int(members.size)
+            reached = members[self.run_today[self.group[members]]]
+        else:
+            reached = members
+        self._posts(day, reached, posts, lift)
         self._drift_out(day, members)
         self._charge(day, members, posts)
+
+    def _run_groups(self, day: Day, posts: int) -> None:
+        """Which live groups the operators run today: all of them while they are no more than
+        the operators' capacity, else a window of ``capacity`` groups that moves through the
+        live groups day by day (each group is run on a ``capacity / live`` share of days, in
+        turn, no random draw). A run group gets today's posts; its last post day is kept."""
+        assert self.operators is not None
+        book = self.book
+        n = book.n_groups
+        if self.group_last_post.size < n:  # groups opened today start with a fresh clock
+            fresh = np.full(n - self.group_last_post.size, day.index, np.int64)
+            self.group_last_post = np.concatenate([self.group_last_post, fresh])
+        live = np.flatnonzero((book.size > 0) & ~book.blocked)
+        cap = self.operators.capacity
+        run = np.zeros(n, bool)
+        if live.size <= cap:
+            run[live] = True
+        else:
+            start = (day.index * cap) % live.size
+            run[live[(np.arange(live.size) - start) % live.size < cap]] = True
+        self.run_today = run
+        self.live_group_days += int(live.size)
+        self.run_group_days += int(run.sum())
+        self.operator_days += 1
+        if posts:
+            self.group_last_post[run] = day.index
 
     def _drift_out(self, day: Day, members: np.ndarray) -> None:
         """Prospect members who hear nothing (muted, or the groups quiet for ``quiet_days``)
@@ -253,8 +349,12 @@ class Groups(StrategyModule):
             return
         pop = self.model.population
         engaged = members[pop.stage[members] == Stage.ENGAGED]
-        quiet = day.index - self.last_post_day >= cfg.quiet_days
-        deaf = engaged if quiet else engaged[self.muted[engaged]]
+        if self.operators is not None:  # each group's own last post (operators rotate)
+            quiet_group = day.index - self.group_last_post >= cfg.quiet_days
+            deaf = engaged[self.muted[engaged] | quiet_group[self.group[engaged]]]
+        else:
+            quiet = day.index - self.last_post_day >= cfg.quiet_days
+            deaf = engaged if quiet else engaged[self.muted[engaged]]
         out = deaf[self.rng.random(deaf.size) < cfg.quiet_forget]
         pop.stage[out] = Stage.AWARE
         self._count("drifted_out", day, out)
@@ -356,6 +456,7 @@ class Groups(StrategyModule):
         u_conv = self.rng.random(n_listening)
         recovery = self.cfg.recovery_per_post > 0
         u_rec = self.rng.random(n_listening) if recovery else _NO_DRAWS
+        lift = lift * self.prod  # the operators' productivity (1 without operators)
         p_conv = 1.0 - (1.0 - np.minimum(self.convert * lift, 1.0)) ** posts  # per segment
         p_rec = (1.0 - (1.0 - min(self.cfg.recovery_per_post * lift, 1.0)) ** posts) if (
             recovery
@@ -378,10 +479,34 @@ class Groups(StrategyModule):
         cost = live * cfg.cost_per_group_per_month / DAYS_PER_MONTH + (
             posts * cfg.cost_per_post
         )
+        if self.operators is not None:
+            cost += self.operators.cost
         if cost <= 0:
             return
         share = per_segment_counts(pop.segment, members, len(pop.segment_names)) / members.size
         self.model.ledger.charge("groups", day.index, share * cost)
+
+    def _charge_operators_only(self, day: Day) -> None:
+        """Operators are paid on a day without members too, split by the population's
+        segment shares (there are no members to split by)."""
+        if self.operators is None or self.operators.cost <= 0:
+            return
+        pop = self.model.population
+        share = np.bincount(pop.segment, minlength=len(pop.segment_names)) / pop.n
+        self.model.ledger.charge("groups", day.index, share * self.operators.cost)
+
+    def operator_kpis(self) -> dict[str, float | None]:
+        """Members per operator (mean daily members ÷ full-time-equivalent operators) and the
+        share of live group-days the operators ran; empty without operators."""
+        if self.operators is None or self.operator_days == 0:
+            return {}
+        fte = self.operators.full_time_equivalents
+        return {
+            "group_members_per_operator": self.member_days / self.operator_days / fte,
+            "groups_run_share": (
+                self.run_group_days / self.live_group_days if self.live_group_days else None
+            ),
+        }
 
     def _count(self, event: str, day: Day, idx: np.ndarray) -> None:
         pop = self.model.population
