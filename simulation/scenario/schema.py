@@ -20,6 +20,7 @@ from simulation.population.stages import Stage
 from simulation.scenario.types import (  # noqa: F401 - re-exported for users of the schema
     WEEKDAYS,
     Beta01,
+    ContentFormat,
     CrossReferenceError,
     HourRanges,
     NonNegative,
@@ -90,6 +91,9 @@ class SegmentConfig(StrictModel):
     monthly_value: LogNormalValue = LogNormalValue()
     channel_affinity: dict[str, NonNegative] = Field(default_factory=dict)
     perk_appeal: dict[str, Probability] = Field(default_factory=dict)
+    #: × every response (conversion, engagement, call to action, win-back) to a contact from a
+    #: channel whose ``format`` is the key; formats not listed (and channels without one): × 1
+    format_preference: dict[ContentFormat, NonNegative] = Field(default_factory=dict)
     availability: HourRanges = Field(default_factory=lambda: ["0-24"])
     referral_propensity: Beta01 = Beta01(mean=0.0)
     churn_hazard: Probability = 0.0

@@ -9,7 +9,7 @@ import math
 import re
 import types
 import typing
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
@@ -44,6 +44,11 @@ Yuan = NonNegative
 #: A value per segment: one number for all, or ``{segment: value, default: value}``.
 PerSegmentProbability = Probability | dict[str, Probability]
 PerSegmentNonNegative = NonNegative | dict[str, NonNegative]
+
+#: The form a channel's content takes (``channels.<c>.format``), which segments may prefer
+#: (``population.segments.<s>.format_preference``): the elderly find video "more intuitive and
+#: friendly" (「视频化的内容输出更加直观友好」 [001]). No format, no preference: factor 1.
+ContentFormat = Literal["video", "live", "image_text", "text", "voice", "in_person"]
 
 #: Average days per month: monthly fees and values become daily amounts with it.
 DAYS_PER_MONTH = 365.25 / 12

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from simulation.scenario.types import (
+    ContentFormat,
     NonNegative,
     PerSegmentProbability,
     Probability,
@@ -135,6 +136,9 @@ class ChannelConfig(StrictModel):
     hand_over: dict[str, Probability] = Field(default_factory=dict)  # channel → rate (graph)
     audience: Literal["everyone", "group_members", "screened_employers"] = "everyone"
     traffic_match: NonNegative = 0.0  # public impressions per customer handed in
+    #: what the content is (video, text, …): every response of a contact × the contacted
+    #: segment's ``format_preference`` for it (none: × 1, today's numbers)
+    format: ContentFormat | None = None
 
     #: Per-segment fields checked here (the schema checks daily_reach, conversion_on_contact
     #: and engage_on_contact itself).

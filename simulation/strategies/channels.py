@@ -80,11 +80,27 @@ class CapCounter:
             self.month[idx] += 1
 
 
+def format_preference(scenario, cfg: ChannelConfig) -> np.ndarray | None:
+    """Each segment's response multiplier for the channel's content format, or None (no
+    format, or no segment prefers one: every response as before, bit for bit)."""
+    if cfg.format is None:
+        return None
+    segments = scenario.population.segments.values()
+    pref = np.array([s.format_preference.get(cfg.format, 1.0) for s in segments])
+    return None if bool(np.all(pref == 1.0)) else pref
+
+
 class ChannelPlan:
     """One channel's per-segment probabilities and limits, resolved once from the scenario."""
 
     def __init__(
-        self, name: str, cfg: ChannelConfig, segments: list[str], affinity: np.ndarray, n: int
+        self,
+        name: str,
+        cfg: ChannelConfig,
+        segments: list[str],
+        affinity: np.ndarray,
+        n: int,
+        format_pref: np.ndarray | None = None,
     ) -> None:
         self.name = name
         self.cfg = cfg
@@ -98,6 +114,9 @@ class ChannelPlan:
         self.opens_all = bool(np.all(self.open >= 1.0))
         # staff productivity scales every response of a staffed channel's contacts
         prod = 1.0 if cfg.staff is None else cfg.staff.productivity
+        # and each segment's preference for the channel's content format (video, text, …)
+        if format_pref is not None:
+            prod = prod * format_pref
         self.convert = np.minimum(seg(cfg.conversion_on_contact) * cfg.path_completion * prod, 1.0)
         self.engage = np.minimum(seg(cfg.engage_on_contact) * prod, 1.0)
         self.respond = np.minimum(seg(cfg.respond_on_contact) * prod, 1.0)
@@ -142,7 +161,8 @@ class Channels(StrategyModule):
         sc = model.scenario
         pop = model.population
         self.plans = [
-            ChannelPlan(name, cfg, sc.segment_names, pop.channel_affinity[:, c], pop.n)
+            ChannelPlan(name, cfg, sc.segment_names, pop.channel_affinity[:, c], pop.n,
+                        format_preference(sc, cfg))
             for c, (name, cfg) in enumerate(sc.channels.items())
         ]
         for plan in self.plans:
