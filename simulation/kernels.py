@@ -429,24 +429,52 @@ def money_book_day(  # pragma: no cover - compiled
 # ---------------------------------------------------------------------------- group members
 
 
-@nb.njit(cache=True, nogil=True)
-def count_false(idx, flag):  # pragma: no cover - compiled
-    """How many of ``flag[idx]`` are False (e.g. members not muted)."""
+# Every group kernel walks ``members`` (sorted customer slots) in fixed blocks of BLOCK_SIZE
+# positions. A member's uniform is the k-th of the draws, k = its rank among the members not
+# muted; each block first counts its unmuted members (in parallel), a prefix sum gives every
+# block its first k, then the blocks do their work in parallel and their hits are concatenated
+# in block order — the same members in the same order, with the same uniforms, as one
+# sequential pass, for any thread count.
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _false_in(idx, flag):  # pragma: no cover - compiled
     c = 0
-    for k in range(idx.shape[0]):
-        if not flag[idx[k]]:
-            c += 1
+    for t in range(idx.shape[0]):
+        c += not flag[idx[t]]
     return c
 
 
-@nb.njit(cache=True, nogil=True)
-def group_mutes(  # pragma: no cover - compiled
-    members, muted, adviser, has_adviser, followed_default, rate, followed_mult, u
-):
-    """Members not yet muted (in order) mute when their uniform ``u`` (one each) is below
-    their rate (``rate``, × ``followed_mult`` when an adviser or tag-based follow-up keeps in
-    touch); marks them in ``muted`` and returns them."""
-    out = np.empty(u.shape[0], dtype=np.int64)
+def _count_false_py(idx, flag, block):  # pragma: no cover - compiled
+    n = idx.shape[0]
+    nblocks = (n + block - 1) // block
+    counts = np.empty(nblocks, dtype=np.int64)
+    for b in nb.prange(nblocks):
+        counts[b] = _false_in(idx[b * block:min(n, (b + 1) * block)], flag)
+    return counts
+
+
+_count_false = _twins(_count_false_py)
+
+
+def _unmuted_offsets(idx: np.ndarray, flag: np.ndarray) -> np.ndarray:
+    """Per block of ``idx`` positions, the rank of its first unmuted member (and the total
+    at the end)."""
+    counts = _count_false[_parallel(idx.shape[0])](idx, flag, BLOCK_SIZE)
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
+
+
+def count_false(idx: np.ndarray, flag: np.ndarray) -> int:
+    """How many of ``flag[idx]`` are False (e.g. members not muted); block-parallel."""
+    return int(_count_false[_parallel(idx.shape[0])](idx, flag, BLOCK_SIZE).sum())
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _mutes_in(
+    members, muted, adviser, has_adviser, followed_default, rate, followed_mult, u, out
+):  # pragma: no cover - compiled
     c = 0
     k = 0
     for t in range(members.shape[0]):
@@ -459,41 +487,106 @@ def group_mutes(  # pragma: no cover - compiled
             out[c] = i
             c += 1
         k += 1
-    for t in range(c):
+    for t in range(c):  # own members only, after the block has read them
         muted[out[t]] = True
-    return out[:c]
+    return c
+
+
+def _group_mutes_py(  # pragma: no cover - compiled
+    members, muted, adviser, has_adviser, followed_default, rate, followed_mult, u, offsets,
+    block,
+):
+    n = members.shape[0]
+    nblocks = offsets.shape[0] - 1
+    tmp = np.empty(n, dtype=np.int64)
+    counts = np.empty(nblocks, dtype=np.int64)
+    for b in nb.prange(nblocks):
+        lo = b * block
+        hi = min(n, lo + block)
+        counts[b] = _mutes_in(
+            members[lo:hi], muted, adviser, has_adviser, followed_default, rate, followed_mult,
+            u[offsets[b]:offsets[b + 1]], tmp[lo:hi],
+        )
+    return tmp, counts
+
+
+_group_mutes = _twins(_group_mutes_py)
+
+
+def group_mutes(
+    members: np.ndarray,
+    muted: np.ndarray,
+    adviser: np.ndarray,
+    has_adviser: bool,
+    followed_default: bool,
+    rate: float,
+    followed_mult: float,
+    u: np.ndarray,
+) -> np.ndarray:
+    """Members not yet muted (in order) mute when their uniform ``u`` (one each, in order)
+    is below their rate (``rate``, × ``followed_mult`` when an adviser or tag-based follow-up
+    keeps in touch); marks them in ``muted`` and returns them. Block-parallel."""
+    offsets = _unmuted_offsets(members, muted)
+    if u.shape[0] != offsets[-1]:
+        raise ValueError(f"group_mutes: {u.shape[0]} uniforms for {offsets[-1]} unmuted members")
+    par = _parallel(members.shape[0])
+    tmp, counts = _group_mutes[par](
+        members, muted, adviser, bool(has_adviser), bool(followed_default), float(rate),
+        float(followed_mult), u, offsets, BLOCK_SIZE,
+    )
+    return _concat_blocks(tmp, counts)
+
+
+def _concat_blocks(tmp: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return _compact[_parallel(int(offsets[-1]))](tmp, counts, offsets, BLOCK_SIZE)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _gather_in(members, sentiment, s):  # pragma: no cover - compiled
+    a = False
+    for t in range(members.shape[0]):
+        v = np.float64(sentiment[members[t]])
+        s[t] = v
+        a |= v != 0.0
+    return a
+
+
+def _sentiment_gather_py(members, sentiment, block, s):  # pragma: no cover - compiled
+    n = members.shape[0]
+    nblocks = (n + block - 1) // block
+    anyb = np.zeros(nblocks, dtype=np.bool_)
+    for b in nb.prange(nblocks):
+        lo = b * block
+        hi = min(n, lo + block)
+        anyb[b] = _gather_in(members[lo:hi], sentiment, s[lo:hi])
+    return anyb.any()
 
 
 @nb.njit(cache=True, nogil=True)
-def group_sentiment(  # pragma: no cover - compiled
-    members, group, sentiment, koc, n_groups, spread, koc_factor, decay_factor
-):
-    """Complaints spread inside groups (each member moves ``spread`` towards the mean of its
-    group), damped where the group has a KOC (``koc_factor``) and decaying
-    (``decay_factor``). Writes the clipped values into ``sentiment`` (float32) and returns
-    (any sentiment at all, the unclipped new values in float64, aligned with ``members``).
-    Group sums run in member order, as ``np.bincount`` adds them."""
-    n = members.shape[0]
-    s = np.empty(n, dtype=np.float64)
-    anyv = False
-    for t in range(n):
-        v = np.float64(sentiment[members[t]])
-        s[t] = v
-        if v != 0.0:
-            anyv = True
-    if not anyv:
-        return False, s
+def _sentiment_sums(members, group, koc, n_groups, s):  # pragma: no cover - compiled
+    """Group sums in member order, as ``np.bincount`` adds them. Serial on purpose: a float
+    sum in any other order would change the last bits (block partials would be thread-count
+    invariant too, but move every group preset's numbers by an ulp)."""
     sums = np.zeros(n_groups, dtype=np.float64)
     counts = np.zeros(n_groups, dtype=np.int64)
     kocs = np.zeros(n_groups, dtype=np.bool_)
-    for t in range(n):
+    for t in range(members.shape[0]):
         i = members[t]
         g = group[i]
         sums[g] += s[t]
         counts[g] += 1
         if koc[i]:
             kocs[g] = True
-    for t in range(n):
+    return sums, counts, kocs
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _mix_in(
+    members, group, sentiment, sums, counts, kocs, spread, koc_factor, decay_factor, s
+):  # pragma: no cover - compiled
+    for t in range(members.shape[0]):
         i = members[t]
         g = group[i]
         mean = sums[g] / max(counts[g], 1)
@@ -501,23 +594,59 @@ def group_sentiment(  # pragma: no cover - compiled
         v *= (koc_factor if kocs[g] else 1.0) * decay_factor
         s[t] = v
         sentiment[i] = np.float32(min(max(v, 0.0), 1.0))
+
+
+def _sentiment_mix_py(  # pragma: no cover - compiled
+    members, group, sentiment, sums, counts, kocs, spread, koc_factor, decay_factor, s, block
+):
+    n = members.shape[0]
+    for b in nb.prange((n + block - 1) // block):
+        lo = b * block
+        hi = min(n, lo + block)
+        _mix_in(members[lo:hi], group, sentiment, sums, counts, kocs, spread, koc_factor,
+                decay_factor, s[lo:hi])
+
+
+_sentiment_gather = _twins(_sentiment_gather_py)
+_sentiment_mix = _twins(_sentiment_mix_py)
+
+
+def group_sentiment(
+    members: np.ndarray,
+    group: np.ndarray,
+    sentiment: np.ndarray,
+    koc: np.ndarray,
+    n_groups: int,
+    spread: float,
+    koc_factor: float,
+    decay_factor: float,
+) -> tuple[bool, np.ndarray]:
+    """Complaints spread inside groups (each member moves ``spread`` towards the mean of its
+    group), damped where the group has a KOC (``koc_factor``) and decaying
+    (``decay_factor``). Writes the clipped values into ``sentiment`` (float32) and returns
+    (any sentiment at all, the unclipped new values in float64, aligned with ``members``).
+    The per-member passes are block-parallel; the group sums run in member order."""
+    n = members.shape[0]
+    par = _parallel(n)
+    s = np.empty(n, dtype=np.float64)
+    if not _sentiment_gather[par](members, sentiment, BLOCK_SIZE, s):
+        return False, s
+    sums, counts, kocs = _sentiment_sums(members, group, koc, int(n_groups), s)
+    _sentiment_mix[par](
+        members, group, sentiment, sums, counts, kocs, float(spread), float(koc_factor),
+        float(decay_factor), s, BLOCK_SIZE,
+    )
     return True, s
 
 
-@nb.njit(cache=True, nogil=True)
-def group_post_effects(  # pragma: no cover - compiled
+@nb.njit(cache=True, nogil=True, inline="always")
+def _post_in(
     members, muted, sentiment, stage, segment, p_convert, p_recover, u_convert, u_recover,
-    engaged_code, at_risk_code, dormant_code,
-):
-    """Today's posts reach the members who have not muted (in order, one uniform each per
-    purpose): engaged prospects convert with ``p_convert[segment]`` and lapsing customers
-    come back with ``p_recover``, both damped by 1 − sentiment. Returns (won, back)."""
-    n = u_convert.shape[0]
-    won = np.empty(n, dtype=np.int64)
-    back = np.empty(n, dtype=np.int64)
-    cw = 0
-    cb = 0
+    engaged_code, at_risk_code, dormant_code, won, back,
+):  # pragma: no cover - compiled
     recover = u_recover.shape[0] > 0
+    w = 0
+    r = 0
     k = 0
     for t in range(members.shape[0]):
         i = members[t]
@@ -526,15 +655,76 @@ def group_post_effects(  # pragma: no cover - compiled
         damp = 1.0 - np.float64(sentiment[i])
         st = stage[i]
         if st == engaged_code and u_convert[k] < p_convert[segment[i]] * damp:
-            won[cw] = i
-            cw += 1
-        if recover and (st == at_risk_code or st == dormant_code) and (  # noqa: SIM109 (numba)
+            won[w] = i
+            w += 1
+        if recover and (st == at_risk_code or st == dormant_code) and (  # noqa: SIM109
             u_recover[k] < p_recover * damp
         ):
-            back[cb] = i
-            cb += 1
+            back[r] = i
+            r += 1
         k += 1
-    return won[:cw], back[:cb]
+    return w, r
+
+
+def _group_post_py(  # pragma: no cover - compiled
+    members, muted, sentiment, stage, segment, p_convert, p_recover, u_convert, u_recover,
+    engaged_code, at_risk_code, dormant_code, offsets, block,
+):
+    n = members.shape[0]
+    nblocks = offsets.shape[0] - 1
+    won = np.empty(n, dtype=np.int64)
+    back = np.empty(n, dtype=np.int64)
+    cw = np.empty(nblocks, dtype=np.int64)
+    cb = np.empty(nblocks, dtype=np.int64)
+    recover = u_recover.shape[0] > 0
+    for b in nb.prange(nblocks):
+        lo = b * block
+        hi = min(n, lo + block)
+        k0 = offsets[b]
+        k1 = offsets[b + 1]
+        ur = u_recover[k0:k1] if recover else u_recover
+        w, r = _post_in(
+            members[lo:hi], muted, sentiment, stage, segment, p_convert, p_recover,
+            u_convert[k0:k1], ur, engaged_code, at_risk_code, dormant_code, won[lo:hi],
+            back[lo:hi],
+        )
+        cw[b] = w
+        cb[b] = r
+    return won, cw, back, cb
+
+
+_group_post = _twins(_group_post_py)
+
+
+def group_post_effects(
+    members: np.ndarray,
+    muted: np.ndarray,
+    sentiment: np.ndarray,
+    stage: np.ndarray,
+    segment: np.ndarray,
+    p_convert: np.ndarray,
+    p_recover: float,
+    u_convert: np.ndarray,
+    u_recover: np.ndarray,
+    engaged_code: int,
+    at_risk_code: int,
+    dormant_code: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Today's posts reach the members who have not muted (in order, one uniform each per
+    purpose): engaged prospects convert with ``p_convert[segment]`` and lapsing customers
+    come back with ``p_recover``, both damped by 1 − sentiment. Returns (won, back).
+    Block-parallel (see above: ranks of unmuted members per block)."""
+    offsets = _unmuted_offsets(members, muted)
+    if u_convert.shape[0] != offsets[-1]:
+        raise ValueError(
+            f"group_post_effects: {u_convert.shape[0]} uniforms for {offsets[-1]} listeners"
+        )
+    par = _parallel(members.shape[0])
+    won, cw, back, cb = _group_post[par](
+        members, muted, sentiment, stage, segment, p_convert, float(p_recover), u_convert,
+        u_recover, int(engaged_code), int(at_risk_code), int(dormant_code), offsets, BLOCK_SIZE,
+    )
+    return _concat_blocks(won, cw), _concat_blocks(back, cb)
 
 
 # ---------------------------------------------------------------------------- population scans

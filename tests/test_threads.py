@@ -66,7 +66,15 @@ def test_one_and_two_threads_give_identical_runs(parallel_always, path, n, days)
     assert one["converted_day"].max() > 0  # something happened
 
 
-def test_sixteen_threads_in_a_fresh_process_give_the_same_summary(tmp_path) -> None:
+@pytest.mark.parametrize(
+    ("path", "n", "days"),
+    # core_ws: the population-wide kernels; operating_matrix: groups' and advisers' scans
+    # too, and its counterfactual world beside the run (16 threads) or after it (1 thread)
+    [(CORE, 140_000, 10), (PRESET, 100_000, 5)],
+)
+def test_sixteen_threads_in_a_fresh_process_give_the_same_summary(
+    tmp_path, path, n, days
+) -> None:
     """The CLI with --threads 16 (numba's pool forced to 16 on any machine) and --threads 1."""
     summaries = []
     for threads in (1, 16):
@@ -80,9 +88,9 @@ def test_sixteen_threads_in_a_fresh_process_give_the_same_summary(tmp_path) -> N
             "OPMATRIX_CACHE": "off",
         }
         subprocess.run(
-            [sys.executable, "-m", "simulation", "run", str(CORE), "--quiet", "--no-plots",
+            [sys.executable, "-m", "simulation", "run", str(path), "--quiet", "--no-plots",
              "--threads", str(threads), "--out", str(out),
-             "--set", "population.size=140000", "--days", "10"],
+             "--set", f"population.size={n}", "--days", str(days)],
             check=True, env=env, cwd=REPO, capture_output=True,
         )
         summaries.append(json.loads((out / "summary.json").read_text()))
@@ -228,3 +236,41 @@ def test_block_scans_equal_numpy_on_any_thread_count(parallel_always, n) -> None
         s1 = kernels.accrue_value(stage, 3, 6, daily, segment, np.ones(n), v1, 3, True)
         s2 = kernels.accrue_value(stage, 3, 6, daily, segment, np.ones(n), v2, 3, False)
         assert np.array_equal(s1, s2) and np.array_equal(v1, v2)
+
+
+def test_group_kernels_are_thread_invariant_across_blocks(parallel_always) -> None:
+    """Groups' member passes (mutes, sentiment mixing, posts) on ~3 blocks of members: the
+    parallel twins on 2 threads give the serial pass's members, in order, and its values."""
+    rng = np.random.default_rng(7)
+    n = 400_000
+    members = np.flatnonzero(rng.random(n) < 0.5)
+    n_groups = 40
+    group = np.full(n, -1, dtype=np.int32)
+    group[members] = rng.integers(0, n_groups, members.size)
+    muted0 = rng.random(n) < 0.3
+    adviser = np.where(rng.random(n) < 0.2, 1, -1).astype(np.int32)
+    koc = rng.random(n) < 0.05
+    sent0 = np.where(rng.random(n) < 0.5, rng.random(n), 0.0).astype(np.float32)
+    stage = rng.integers(0, 8, n).astype(np.int8)
+    segment = rng.integers(0, 3, n).astype(np.int16)
+    k = kernels.count_false(members, muted0)
+    u, u2 = rng.random(k), rng.random(k)
+    p_conv = np.array([0.1, 0.3, 0.5])
+
+    def once(threads: int, min_work: int):
+        kernels.PARALLEL_MIN_WORK = min_work
+        kernels.set_threads(threads)
+        muted, sent = muted0.copy(), sent0.copy()
+        mutes = kernels.group_mutes(members, muted, adviser, True, False, 0.2, 0.5, u)
+        moved, s = kernels.group_sentiment(members, group, sent, koc, n_groups, 0.3, 0.7, 0.95)
+        k2 = kernels.count_false(members, muted)
+        won, back = kernels.group_post_effects(
+            members, muted, sent, stage, segment, p_conv, 0.2, u[:k2], u2[:k2], 3, 6, 7
+        )
+        return mutes, muted, moved, s, sent, won, back
+
+    serial = once(1, 1 << 40)
+    parallel = once(2, 0)
+    assert serial[2] and serial[0].size > 0 and serial[5].size > 0 and serial[6].size > 0
+    for a, b in zip(serial, parallel, strict=True):
+        assert np.array_equal(a, b)
