@@ -299,3 +299,18 @@ def test_a_bad_operator_field_on_the_command_line_exits_2_with_its_path() -> Non
                               "--set", "groups.operators.time_share=1.5")
     assert code == 2
     assert "groups.operators.time_share" in err and "Traceback" not in err
+
+
+def test_members_per_operator_counts_represented_customers() -> None:
+    """With population weights (``population.scale``) a row stands for several customers, and
+    members per operator counts customers, not rows: the same world at scale 4 reports 4× the
+    members of its rows."""
+    data = operated(days=10, headcount=1, groups_per_operator=1000)
+    data["population"]["scale"] = 4
+    model, groups = model_of(data)
+    rows = 0
+    for _ in range(10):
+        model.step()
+        rows += int((model.population.extra["group"] >= 0).sum())
+    assert groups.member_days == 4.0 * rows
+    assert groups.operator_kpis()["group_members_per_operator"] == pytest.approx(4.0 * rows / 10)

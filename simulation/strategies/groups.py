@@ -275,7 +275,7 @@ class Groups(StrategyModule):
         self.prod = 1.0 if cfg.operators is None else cfg.operators.productivity
         self.run_today = np.zeros(0, bool)
         self.group_last_post = np.zeros(0, np.int64)
-        self.member_days = 0
+        self.member_days = 0.0  # represented customers (population weights) × days
         self.live_group_days = 0
         self.run_group_days = 0
         self.operator_days = 0
@@ -307,7 +307,7 @@ class Groups(StrategyModule):
             return
         members = self._mute_and_sentiment(day, members)
         if self.operators is not None:
-            self.member_days += int(members.size)
+            self.member_days += self.model.population.represented(members)  # real customers
             reached = members[self.run_today[self.group[members]]]
         else:
             reached = members
@@ -496,8 +496,9 @@ class Groups(StrategyModule):
         self.model.ledger.charge("groups", day.index, share * self.operators.cost)
 
     def operator_kpis(self) -> dict[str, float | None]:
-        """Members per operator (mean daily members ÷ full-time-equivalent operators) and the
-        share of live group-days the operators ran; empty without operators."""
+        """Members per operator (mean daily members, in represented customers, ÷
+        full-time-equivalent operators) and the share of live group-days the operators ran;
+        empty without operators."""
         if self.operators is None or self.operator_days == 0:
             return {}
         fte = self.operators.full_time_equivalents
