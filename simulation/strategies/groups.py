@@ -61,7 +61,8 @@ Weekday = Literal[WEEKDAYS]  # type: ignore[valid-type]
 
 
 class GroupOperators(StrictModel):
-    """The people who run the groups: post the content, answer and moderate.
+    """The people who run the groups: they post the content (what a group that is not run
+    misses is its posts; their moderation of complaints is not modelled).
 
     The same ideas and names as a staffed channel's ``staff`` (channel_config.StaffCapacity):
     ``headcount`` people give ``time_share`` of their day to the groups, so they run
