@@ -211,18 +211,24 @@ def test_rewards_rising_in_steps_raise_invitations() -> None:
     the ladder buys its extra invitations at no extra reward per referral. At the preset's
     ``invite_rate`` 0.02 a run this size makes ≈ 5 referrals, so both arms invite at 0.2
     (×10) to make them countable: invitations +32–34 %, referred customers 57 / 67 / 50 vs
-    37 / 51 / 32 (at the default 20,000 × 365 and the preset's own rate: 98 / 97 vs 81 / 78)."""
+    37 / 51 / 32 (at the default 20,000 × 365 and the preset's own rate: 98 / 97 vs 81 / 78).
+    Per seed only the invitations are ordered (on seed 6 referred customers were 47 vs 54)."""
     rate = "referral.invite_rate=0.2"
     flat_tiers = "referral.tiers=[{from_referral: 1, reward: 30}]"
-    total_steep = total_flat = 0
+    inv = {"steep": 0, "flat": 0}
+    referred = {"steep": 0, "flat": 0}
     for seed in (0, 1, 2):
         steep, flat = run(P, rate, seed=seed), run(P, rate, flat_tiers, seed=seed)
         inv_steep = steep.events("referral", "invitations")
         inv_flat = flat.events("referral", "invitations")
-        assert inv_steep > 1.2 * inv_flat, (seed, inv_steep, inv_flat)
+        assert inv_steep > 1.1 * inv_flat, (seed, inv_steep, inv_flat)
         n_steep, n_flat = steep.acquired_via("referral"), flat.acquired_via("referral")
-        assert n_steep > n_flat > 0, (seed, n_steep, n_flat)
+        assert n_steep > 0 and n_flat > 0
         per_steep = steep.spend("referral") / n_steep
         assert per_steep <= 1.05 * flat.spend("referral") / n_flat
-        total_steep, total_flat = total_steep + n_steep, total_flat + n_flat
-    assert total_steep > 1.25 * total_flat
+        inv["steep"], inv["flat"] = inv["steep"] + inv_steep, inv["flat"] + inv_flat
+        referred["steep"], referred["flat"] = referred["steep"] + n_steep, referred["flat"] + n_flat
+    # pooled: the invitation lift is ≈ (71.9 / 30)^0.3 = 1.30 (1.19–1.47 on seeds 0–8); the
+    # referred customers follow it through acceptance draws, which are noisier per seed
+    assert inv["steep"] > 1.2 * inv["flat"], inv
+    assert referred["steep"] > referred["flat"], referred

@@ -39,12 +39,12 @@ def test_video_content_beats_text_for_the_elderly() -> None:
     ``format_preference`` reads text at 0.47 of video: the 27 % of Americans 65+ who prefer
     reading news against the 58 % who prefer watching it (Pew 2016, docs/sources.md §2.9;
     response ∝ that share is (inf.)). Video engages about twice as many (41 / 33 / 37 vs
-    21 / 17 / 16 at 3,000 × 150 days) and, through the private domain's nurture, wins more
-    customers (631 vs 596 over the three seeds). The direction is the article's and the
-    magnitude a cited preference share, so the test checks that the format carries through
-    the funnel, not that video is better by itself."""
+    21 / 17 / 16 at 3,000 × 150 days; ≥ 1.8× on seeds 0–8) and might win a few more
+    customers through the private domain's nurture (631 vs 596 over the three seeds), but at
+    this size that is below the noise (586 vs 634 on seeds 3–5), so it is not asserted. The
+    direction is the article's and the magnitude a cited preference share, so the test checks
+    that the format reaches what a contact does, not that video is better by itself."""
     fmt = "channels.channels_video.format=text"
-    won_video = won_text = 0
     for seed in (0, 1, 2):
         video, text = run(P, seed=seed), run(P, fmt, seed=seed)
         # same reach and contacts: only what a contact does differs
@@ -54,5 +54,3 @@ def test_video_content_beats_text_for_the_elderly() -> None:
         engaged_video = video.events("channels_video", "engaged")
         engaged_text = text.events("channels_video", "engaged")
         assert engaged_video > 1.5 * engaged_text > 0, (seed, engaged_video, engaged_text)
-        won_video, won_text = won_video + video.acquisitions, won_text + text.acquisitions
-    assert won_video > won_text
