@@ -186,19 +186,22 @@ SCALE_TARGET = {
 }
 
 
-def estimate_100m() -> float:
-    """Validation's memory estimate (GB) for core_ws at 100M customers, whatever this machine
-    has free (the check itself is switched off for the estimate)."""
+def estimate_100m(
+    path: Path = CORE, extra: tuple[str, ...] = (), threads: int | None = None
+) -> float:
+    """Validation's memory estimate (GB) for ``path`` (default core_ws) at 100M customers on
+    ``threads`` threads (default: this process's), whatever this machine has free (the check
+    itself is switched off for the estimate)."""
     from simulation import load_scenario
     from simulation.scenario import limits
 
     real = limits.available_memory
     limits.available_memory = lambda: 10**18
     try:
-        sc = load_scenario(CORE, ["population.size=100000000"])
+        sc = load_scenario(path, ["population.size=100000000", *extra])
     finally:
         limits.available_memory = real
-    return limits.estimate_bytes(sc) / 1e9
+    return limits.estimate_bytes(sc, threads) / 1e9
 
 
 def bench_scale(sizes: list[int]) -> str:
@@ -238,6 +241,14 @@ def bench_scale(sizes: list[int]) -> str:
         f"Validation's estimate for 100M (simulation/scenario/limits.py): {need:.1f} GB; a run "
         f"is refused above {MEMORY_LIMIT:.0%} of the free memory, so 100M × 365 needs "
         f"≥ {need / MEMORY_LIMIT:.0f} GB free (target: fits in 64 GB)."
+    )
+    # Worlds beside the run: every extra world alive at once needs its own arrays.
+    loo = ("incrementality.contributions=leave_one_out",)
+    om = [estimate_100m(PRESET, loo, t) for t in (1, 2, 16)]
+    lines.append(
+        "operating_matrix at 100M with its counterfactual and leave-one-out worlds (validation's "
+        f"estimate, counting the worlds alive at once): {om[0]:.0f} GB on 1 or 2 threads (one "
+        f"extra world at a time), {om[2]:.0f} GB on 16 (every world beside the run)."
     )
     return "\n".join(lines)
 

@@ -31,6 +31,7 @@ they compete for the same customers.
 from __future__ import annotations
 
 import copy
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -188,8 +189,17 @@ def run_world(
     from simulation.model import OperatingMatrixModel
 
     model = OperatingMatrixModel(scenario, seed, world=world)
-    model.run(on_day)
-    return world_summary(model)
+    try:
+        model.run(on_day)
+        return world_summary(model)
+    finally:
+        # A model is a web of reference cycles (modules ↔ model, Mesa's agent registry), so it
+        # is only freed by the cyclic garbage collector, which numpy-heavy code rarely
+        # triggers: without this, every finished world of a leave-one-out run stayed in memory
+        # (measured: operating_matrix 300k with 8 extra worlds on one thread peaked at 1.07 GB
+        # against 0.62 GB with one). Freeing it changes no number.
+        del model
+        gc.collect()
 
 
 def world_plan(scenario: Scenario) -> list[tuple[str, str | None, Scenario]]:

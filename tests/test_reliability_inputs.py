@@ -240,3 +240,36 @@ def test_validate_checks_an_experiments_optimize_section(tmp_path: Path) -> None
     path.write_text(text.replace("tiers.5.reward", "tiers.2.reward"))
     code, out, err = run_cli("validate", str(path))
     assert code == 0 and "ok experiment" in out, err
+
+
+def test_memory_estimate_counts_the_worlds_alive_beside_the_run(monkeypatch) -> None:
+    """Leave-one-out worlds step beside the run on spare threads (one after another on one
+    thread): the estimate counts those alive at once, and the refusal says so and how to
+    need less."""
+    from simulation.scenario import limits
+    from simulation.scenario.load import load_scenario
+
+    monkeypatch.setattr(limits, "available_memory", lambda: 10**18)
+    preset = Path(__file__).resolve().parents[1] / "scenarios" / "operating_matrix.yaml"
+    sc = load_scenario(preset, ["population.size=100000000",
+                                "incrementality.contributions=leave_one_out"])
+    plain = load_scenario(preset, ["population.size=100000000",
+                                   "incrementality.counterfactual=false"])
+    worlds = limits.extra_worlds(sc)
+    assert worlds == 1 + 7  # the counterfactual + one per active lever (7 in this preset)
+    assert [limits.live_worlds(sc, t) for t in (1, 2, 4, 16)] == [1, 1, 3, worlds]
+    assert limits.live_worlds(plain, 16) == 0
+    est = {t: limits.estimate_bytes(sc, t) for t in (1, 2, 4, 16)}
+    assert est[1] == est[2] < est[4] < est[16]
+    per_world = (est[16] - est[1]) / (worlds - 1) / 100_000_000
+    assert per_world == limits.BYTES_PER_CUSTOMER_WORLD
+    assert limits.estimate_bytes(plain, 16) < est[1]
+    # Fits on one thread, not with every world at once on 16.
+    memory = int((est[1] + est[16]) / 2 / limits.MEMORY_LIMIT)
+    assert limits.resource_problems(sc, memory=memory, threads=1) == []
+    problems = limits.resource_problems(sc, memory=memory, threads=16)
+    assert problems and problems[0][0] == ("population", "size")
+    msg = problems[0][1]
+    assert f"the run and {worlds} of its {worlds} counterfactual/ablation worlds alive" in msg
+    assert "with --threads 1 the extra worlds run one after another" in msg
+    assert "population.scale" in msg

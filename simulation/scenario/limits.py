@@ -13,6 +13,15 @@ scenarios/operating_matrix.yaml (10 ties a customer, every module, the money lay
 counterfactual world) 770 B. The constants below reproduce both within 6 % (core_ws 500 B,
 operating_matrix 820 B); the safety margin is the limit of 90 % of the free memory. At 100M
 customers core_ws needs ≈ 50 GB by this estimate (an extrapolation, not a measured run).
+
+Further worlds (counterfactual, ablations) each need their own arrays while they are alive:
+with T threads up to T − 1 step beside the run, with one thread they run one at a time after
+it. Re-measured 2026-12-01 on operating_matrix × 20 days (peak RSS, cold graph): 1M customers
+0.89 GB with no extra world, 1.13 GB with its counterfactual on one thread (+234 B a
+customer), 2.85 GB with the counterfactual and 7 leave-one-out worlds all beside the run on
+16 threads (+245 B a customer and world; the estimate says 2.98 GB); core_ws 1M → 3M: +437 B
+a customer. Finished worlds are freed at once (``incremental.run_world`` collects their
+reference cycles: before, 8 worlds run one after another on one thread all stayed in memory).
 """
 
 from __future__ import annotations
@@ -27,9 +36,10 @@ Problems = list[tuple[tuple[str | int, ...], str]]
 #: Peak bytes per simulated customer without its ties (state arrays, daily recorder, strategy
 #: arrays, the day's temporaries; see the module docstring).
 BYTES_PER_CUSTOMER = 300
-#: ... and per customer more when the run simulates further worlds (a counterfactual: the
-#: day-0 copy of the population they share and the world being stepped beside the run).
-BYTES_PER_CUSTOMER_WORLDS = 120
+#: ... and per customer more for each further world alive at the same time as the run (its
+#: own population copy, module and money arrays, its share of the day-0 copy they all start
+#: from; :func:`live_worlds` says how many are alive at once).
+BYTES_PER_CUSTOMER_WORLD = 260
 #: Peak bytes per tie while a graph is built (endpoint arrays, sort keys, CSR in both directions).
 BYTES_PER_EDGE = 40
 #: The interpreter, numpy/numba/pandas and the compiled kernels.
@@ -49,14 +59,46 @@ def available_memory() -> int:
     return int(psutil.virtual_memory().available)
 
 
-def estimate_bytes(sc: Scenario) -> int:
-    """Peak memory a run of ``sc`` needs, from its sizes (see the module docstring)."""
+def extra_worlds(sc: Scenario) -> int:
+    """Counterfactual and ablation worlds a run of ``sc`` simulates beside itself
+    (:func:`simulation.incremental.world_plan`'s length, counted without building them)."""
+    inc = getattr(sc, "incrementality", None)
+    if inc is None or not inc.counterfactual:
+        return 0
+    from simulation.incremental import active_levers
+
+    levers = len(active_levers(sc))  # type: ignore[arg-type]
+    if levers == 0:
+        return 0
+    if inc.contributions == "none" or levers < 2:
+        return 1
+    return 1 + levers * (2 if inc.contributions == "both" else 1)
+
+
+def live_worlds(sc: Scenario, threads: int | None = None) -> int:
+    """Extra worlds alive at the same time as the run itself: with one thread they run one
+    after another once the run is done (one at a time); with T threads up to T − 1 of them
+    step beside the run (:class:`simulation.incremental.WorldsAhead`). ``threads``: the
+    kernels' thread count now (``--threads`` is applied before a scenario is loaded)."""
+    worlds = extra_worlds(sc)
+    if worlds == 0:
+        return 0
+    if threads is None:
+        from simulation import kernels
+
+        threads = kernels.threads()
+    return 1 if threads <= 1 else min(threads - 1, worlds)
+
+
+def estimate_bytes(sc: Scenario, threads: int | None = None) -> int:
+    """Peak memory a run of ``sc`` needs on ``threads`` threads (default: the kernels' count
+    now), from its sizes and the worlds alive at once (see the module docstring)."""
     n = sc.population.size
     edges = float(edge_count(sc))
     per_customer = BYTES_PER_CUSTOMER
-    inc = getattr(sc, "incrementality", None)
-    if inc is not None and inc.counterfactual:
-        per_customer += BYTES_PER_CUSTOMER_WORLDS
+    live = live_worlds(sc, threads)
+    if live:
+        per_customer += live * BYTES_PER_CUSTOMER_WORLD
     total = BYTES_FIXED + float(n) * per_customer + edges * BYTES_PER_EDGE
     if getattr(sc.graph, "kind", "") == "sbm":
         blocks = float(len(sc.population.segments)) * sc.population.cities.count
@@ -85,8 +127,11 @@ def _gb(b: float) -> str:
     return f"{b / 1e9:,.1f} GB" if b >= 1e8 else f"{b / 1e6:,.0f} MB"
 
 
-def resource_problems(sc: Scenario, memory: int | None = None) -> Problems:
-    """Problems with sizes that cannot be built or do not fit in ``memory`` bytes."""
+def resource_problems(
+    sc: Scenario, memory: int | None = None, threads: int | None = None
+) -> Problems:
+    """Problems with sizes that cannot be built or do not fit in ``memory`` bytes on
+    ``threads`` threads (default: the kernels' count now)."""
     problems: Problems = []
     pop = sc.population
     n = pop.size
@@ -135,15 +180,26 @@ def resource_problems(sc: Scenario, memory: int | None = None) -> Problems:
         )
     if problems:
         return problems
-    need = estimate_bytes(sc)
+    need = estimate_bytes(sc, threads)
     have = available_memory() if memory is None else memory
     if need > MEMORY_LIMIT * have:
+        live = live_worlds(sc, threads)
+        worlds = ""
+        fewer = ""
+        if live:
+            total = extra_worlds(sc)
+            worlds = (f", the run and {live} of its {total} counterfactual/ablation world"
+                      f"{'s' if total > 1 else ''} alive at once")
+            if live > 1:
+                one = estimate_bytes(sc, 1)
+                fewer = (f"; with --threads 1 the extra worlds run one after another "
+                         f"(about {_gb(one)})")
         problems.append(
             (("population", "size"),
              f"a run needs about {_gb(need)} of memory ({n:,} customers, "
-             f"{edge_count(sc):,.0f} ties; ≈ {need / max(n, 1):,.0f} bytes a customer); this "
-             f"machine has {_gb(have)} free (limit {MEMORY_LIMIT:.0%}): use fewer customers "
-             "with population.scale (each simulated customer stands for several), or a machine "
-             "with more memory")
+             f"{edge_count(sc):,.0f} ties{worlds}; ≈ {need / max(n, 1):,.0f} bytes a "
+             f"customer); this machine has {_gb(have)} free (limit {MEMORY_LIMIT:.0%}){fewer}: "
+             "use fewer customers with population.scale (each simulated customer stands for "
+             "several), or a machine with more memory")
         )
     return problems
