@@ -31,7 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "presets.md"
 BLOCKS = {"kpis": ("<!-- kpis:start -->", "<!-- kpis:end -->"),
-          "econ": ("<!-- econ:start -->", "<!-- econ:end -->")}
+          "econ": ("<!-- econ:start -->", "<!-- econ:end -->"),
+          "lifetime": ("<!-- lifetime:start -->", "<!-- lifetime:end -->")}
 
 
 def _child_cpu() -> float:
@@ -88,6 +89,29 @@ def econ_row(name: str, summary: dict) -> str:
             f"| {pct0(k.get('budget_used'))} |")
 
 
+def payback(v: float | None, spend: float | None) -> str:
+    if spend is None or spend <= 0:
+        return "–"
+    if v is None:
+        return "not in 30 yr"
+    return f"{v / 365:.1f} yr" if v > 365 else f"{v:.0f} d"
+
+
+def lifetime_row(name: str, summary: dict) -> str:
+    k = summary["kpis"]
+    h = k.get("churn_hazard_end")
+    return (f"| `{name}` | {summary['days']} | {pct0(k.get('incremental_roi'))} "
+            f"| {pct0(k.get('incremental_lifetime_roi'))} "
+            f"| {payback(k.get('incremental_payback_days'), k.get('incremental_spend'))} "
+            f"| {yuan(k.get('incremental_value'))} | {yuan(k.get('incremental_clv'))} "
+            f"| {yuan(k.get('incremental_spend'))} | {pct0(k['roi'])} "
+            f"| {pct0(k.get('lifetime_roi'))} | {'–' if h is None else f'{h:.2f}'} |")
+
+
+LIFETIME = ["| preset | days | incremental ROI (in horizon) | incremental lifetime ROI | payback "
+            "| incremental value (in horizon) | incremental CLV beyond | incremental spend "
+            "| ROI (in horizon) | lifetime ROI | churn hazard / yr at end |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 HEADLINE = ["| preset | customers | days | conversion | retention 90 d | CPA | LTV | CPU time |",
             "|---|---:|---:|---:|---:|---:|---:|---:|"]
 ECON = ["| preset | CPA | ROI | attributed CPA | incremental CPA | incremental ROI | free share "
@@ -98,18 +122,21 @@ ECON = ["| preset | CPA | ROI | attributed CPA | incremental CPA | incremental R
 def run_all(seed: int, names: list[str]) -> tuple[dict[str, str], dict[str, dict]]:
     """Run the presets; return the two tables and every preset's flat KPIs."""
     head, econ, flat = list(HEADLINE), list(ECON), {}
+    life = list(LIFETIME)
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             summary, cpu = run_preset(name, seed, Path(tmp) / name)
             head.append(headline_row(name, summary, cpu))
             econ.append(econ_row(name, summary))
+            life.append(lifetime_row(name, summary))
             flat[name] = {key: v for key, v in summary["kpis"].items()
                           if not isinstance(v, (dict, list))}
             flat[name]["days"] = summary["days"]
             flat[name]["cpu_s"] = round(cpu, 2)
             print(head[-1], flush=True)
             print(econ[-1], flush=True)
-    return {"kpis": "\n".join(head), "econ": "\n".join(econ)}, flat
+            print(life[-1], flush=True)
+    return {"kpis": "\n".join(head), "econ": "\n".join(econ), "lifetime": "\n".join(life)}, flat
 
 
 def main() -> None:

@@ -43,5 +43,8 @@ def run_model(
         if ahead is not None:
             ahead.close()  # no background world outlives a failed run
         raise
-    add_incrementality(result.summary, scenario, seed, model.world, on_world_day, ahead)
+    from simulation.money.lifetime import net_curve
+
+    add_incrementality(result.summary, scenario, seed, model.world, on_world_day, ahead,
+                       factual_curve=net_curve(model))
     return result

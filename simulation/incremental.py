@@ -170,16 +170,68 @@ EXPLANATION = (
 )
 
 
-def world_summary(model: Any) -> dict[str, Any]:
-    """The headline and money KPIs of one finished world (what the comparisons need)."""
+def world_summary(model: Any, payback: bool = False) -> dict[str, Any]:
+    """The headline and money KPIs of one finished world (what the comparisons need); with
+    ``payback`` also its value − spend curve and per-segment lifetime figures under the
+    private keys ``_net_curve`` and ``_lifetime_segments``, which only
+    :func:`lifetime_increments` reads."""
     from simulation.accounting import acquisitions_by_source, kpis
     from simulation.money.kpis import money_kpis
+    from simulation.money.lifetime import lifetime_kpis, net_curve
 
     model.money.flush()
     out: dict[str, Any] = dict(kpis(model.population, model.ledger, model.day))
     out.update(money_kpis(model))
     out["acquisitions_by_source"] = acquisitions_by_source(model.population)
+    if not payback:
+        return out
+    out["_net_curve"] = net_curve(model)
+    out["_lifetime_segments"] = [
+        _segment_lifetime(lifetime_kpis(model, s))
+        for s in range(len(model.population.segment_names))
+    ]
     return out
+
+
+def _segment_lifetime(k: dict[str, Any]) -> tuple[float, float]:
+    return float(k["margin_rate_end"]), float(k["clv_beyond"])
+
+
+def lifetime_increments(
+    factual: dict[str, Any], counterfactual: dict[str, Any], scenario: Scenario,
+    factual_curve: Any = None,
+) -> dict[str, float | None]:
+    """Incremental value beyond the horizon and the lifetime ROI and payback it gives
+    (docs/kpis.md "Lifetime value beyond the horizon"): the run's CLV of every customer it ends
+    with minus the counterfactual's, discounted to day 0 and added to the in-horizon
+    incremental value; payback in days from day 0."""
+    from simulation.money.lifetime import continuous_rate, incremental_payback_days
+
+    cfg = scenario.money.lifetime
+    days = scenario.days
+    inc_clv = float(factual["clv_beyond"]) - float(counterfactual["clv_beyond"])
+    discount = (1.0 + cfg.discount_rate) ** (-days / 365.0)
+    inc_value = float(factual["value_total"]) - float(counterfactual["value_total"])
+    inc_spend = float(factual["spend"]) - float(counterfactual["spend"])
+    lifetime = inc_value + discount * inc_clv
+    segs = factual.get("segments")
+    f_segments = (
+        [_segment_lifetime(v) for v in segs.values()] if isinstance(segs, dict)
+        else factual.get("_lifetime_segments", [])
+    )
+    payback = None
+    if inc_spend > 0:
+        payback = incremental_payback_days(
+            factual_curve, counterfactual.get("_net_curve"), inc_value - inc_spend, days,
+            continuous_rate(cfg.discount_rate), f_segments,
+            counterfactual.get("_lifetime_segments", []),
+        )
+    return {
+        "incremental_clv": inc_clv,
+        "incremental_lifetime_value": lifetime,
+        "incremental_lifetime_roi": _ratio(lifetime - inc_spend, inc_spend),
+        "incremental_payback_days": payback,
+    }
 
 
 def run_world(
@@ -191,7 +243,7 @@ def run_world(
     model = OperatingMatrixModel(scenario, seed, world=world)
     try:
         model.run(on_day)
-        return world_summary(model)
+        return world_summary(model, payback=True)
     finally:
         # A model is a web of reference cycles (modules ↔ model, Mesa's agent registry), so it
         # is only freed by the cyclic garbage collector, which numpy-heavy code rarely
@@ -307,10 +359,13 @@ def add_incrementality(
     world: SharedWorld,
     on_world_day: Callable[[int, int], None] | None = None,
     ahead: WorldsAhead | None = None,
+    factual_curve: Any = None,
 ) -> None:
     """Run the counterfactual (and ablations the scenario asks for) on ``world`` — or take
-    them from ``ahead``, where they ran beside the run — and add attributed, incremental and
-    contribution KPIs to the factual run's ``summary``."""
+    them from ``ahead``, where they ran beside the run — and add attributed, incremental,
+    lifetime and contribution KPIs to the factual run's ``summary`` (``factual_curve``: the
+    run's cumulative value − spend by day, :func:`simulation.money.lifetime.net_curve`, for a
+    payback inside the horizon)."""
     summary.update(attributed_kpis(summary))
     cfg = scenario.incrementality
     levers = active_levers(scenario)
@@ -330,10 +385,11 @@ def add_incrementality(
     # nothing to switch off: the run is its own counterfactual
     none = by_key[("none", None)] if levers else summary
     summary.update(incremental_kpis(summary, none))
+    summary.update(lifetime_increments(summary, none, scenario, factual_curve))
     summary["counterfactual"] = {
         k: none[k]
         for k in ("acquisitions", "spend", "value_total", "aum", "loan_volume", "gmv",
-                  "acquisitions_by_source")
+                  "clv_beyond", "acquisitions_by_source")
     }
     summary["incrementality"] = {"levers_on": list(levers), "note": EXPLANATION}
     if cfg.contributions == "none" or len(levers) < 1:

@@ -232,6 +232,29 @@ _builtin("value_acquired", "value acquired", "获客价值", "value", "money", "
          description="value earned within the horizon by the acquired customers (yuan)")
 _builtin("roi", "ROI", "投资回报率", "ROI", "ratio", "higher", ["table", "outcome", "runs"],
          description="(value acquired − spend) / spend")
+# Lifetime value beyond the horizon (simulation/money/lifetime.py; docs/kpis.md "Lifetime value
+# beyond the horizon"): the customers a run ends with, valued with their end-of-run margin, their
+# segment's end-of-run churn hazard and money.lifetime.discount_rate. 客户终身价值 CLV, 回收期
+# payback. Shown beside the in-horizon ROI, never instead of it.
+_builtin("margin_rate_end", "margin a year at horizon", "期末年化收益", "margin/yr", "money",
+         "higher", description="margin a year of the customers alive at the horizon: their "
+         "last window's value × 365 ÷ its days, plus loans' margin on what is outstanding")
+_builtin("churn_hazard_end", "churn hazard at horizon (per year)", "期末年流失率", "hazard/yr",
+         "number", "lower", description="churn events ÷ customer-years over the horizon's "
+         "second half")
+_builtin("clv_beyond", "CLV beyond the horizon", "期后客户终身价值", "CLV after", "money",
+         "higher", ["runs"], description="Σ margin ÷ (discount + hazard) + loans on their "
+         "remaining schedule: what the customers held at the horizon are still worth, valued "
+         "at the horizon")
+_builtin("clv_beyond_acquired", "CLV beyond the horizon, acquired", "新客期后终身价值",
+         "CLV new", "money", "higher", description="clv_beyond of the customers acquired in "
+         "the run")
+_builtin("lifetime_value_acquired", "lifetime value acquired", "新客终身价值", "lifetime value",
+         "money", "higher", description="value earned within the horizon by acquired customers "
+         "+ their CLV beyond it discounted to day 0")
+_builtin("lifetime_roi", "ROI, lifetime", "终身投资回报率", "ROI life", "ratio", "higher",
+         ["table", "outcome", "runs"],
+         description="(lifetime value acquired − spend) / spend, beside the in-horizon ROI")
 
 # Money (simulation/money/; formulas in docs/kpis.md "Money"): state at the horizon and flows
 # over it. 资产 assets, 留存 retention, 贷款 loans, 预期损失 expected loss, 消费额 spend.
@@ -322,6 +345,22 @@ _builtin("incremental_cpa", "CPA, incremental", "增量获客成本", "CPA incr.
 _builtin("incremental_roi", "ROI, incremental", "增量投资回报率", "ROI incr.", "ratio", "higher",
          ["table", "dashboard", "outcome", "runs"],
          description="(incremental value − incremental spend) / incremental spend")
+# incremental lifetime value (simulation/incremental.py lifetime_increments)
+_builtin("incremental_clv", "incremental CLV beyond the horizon", "增量期后终身价值",
+         "incr. CLV", "money", "higher", ["runs"],
+         description="clv_beyond − counterfactual clv_beyond (same seeds and customers)")
+_builtin("incremental_lifetime_value", "incremental lifetime value", "增量终身价值",
+         "incr. lifetime value", "money", "higher",
+         description="incremental value + incremental CLV discounted to day 0")
+_builtin("incremental_lifetime_roi", "ROI, incremental lifetime", "增量终身投资回报率",
+         "ROI incr. life", "ratio", "higher", ["table", "outcome", "runs"],
+         description="(incremental lifetime value − incremental spend) / incremental spend")
+_builtin("incremental_payback_days", "payback (incremental)", "增量回收期", "payback",
+         "days", "lower", ["table", "runs"],
+         description="days from day 0 until the incremental value, in the horizon and "
+         "projected beyond it (undiscounted), covers the incremental spend; — if not within "
+         "30 years after the horizon")
+
 _builtin("counterfactual_value", "value earned, counterfactual", "反事实价值", "cf. value",
          "money", "neutral", description="value earned in the counterfactual world")
 _builtin("counterfactual_aum", "AUM, counterfactual", "反事实资产", "cf. AUM", "money",

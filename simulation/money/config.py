@@ -138,6 +138,20 @@ class StageOutflow(StrictModel):
     at_risk_spend: Probability = 1.0
 
 
+class Lifetime(StrictModel):
+    """How customers are valued beyond the horizon (simulation/money/lifetime.py, docs/kpis.md
+    "Lifetime value beyond the horizon"): each customer's margin over the last
+    ``window_days`` of the run, kept while the segment's end-of-run churn hazard lets it stay,
+    discounted at ``discount_rate`` a year."""
+
+    #: annual discount rate: the low end of the 10–20 % Kotler & Keller give for CLV
+    #: ("depending on cost of capital and risk attitudes"; docs/sources.md §2.11)
+    discount_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.10
+    #: days at the end of the run whose margin is the margin kept beyond it (a pay cycle);
+    #: at most half the horizon
+    window_days: Annotated[int, Field(ge=1, le=365)] = 30
+
+
 class MoneyConfig(StrictModel):
     """Per-segment money (balances, payroll, wealth, cards, loans) and how lifecycle and rings
     move it. Segments not listed have no money products."""
@@ -145,6 +159,7 @@ class MoneyConfig(StrictModel):
     segments: dict[str, SegmentMoney] = Field(default_factory=dict)
     ring_multiplier: RingMultipliers = RingMultipliers()
     outflow: StageOutflow = StageOutflow()
+    lifetime: Lifetime = Lifetime()
 
     @model_validator(mode="after")
     def _payroll_shares(self) -> MoneyConfig:

@@ -8,13 +8,15 @@ from typing import Any
 import numpy as np
 
 from simulation.money.layer import RETENTION_WINDOWS
+from simulation.money.lifetime import lifetime_kpis
 
 LOSS_ITEMS = ("card_losses", "loan_losses")
 
 
 def money_kpis(model: Any, segment: int | None = None) -> dict[str, float | None]:
-    """AUM, asset retention, loans, expected and realised credit losses, risk-adjusted margin
-    and card GMV, over all segments or one (``segment`` index)."""
+    """AUM, asset retention, loans, expected and realised credit losses, risk-adjusted margin,
+    card GMV and the lifetime value beyond the horizon (simulation/money/lifetime.py), over all
+    segments or one (``segment`` index)."""
     layer = model.money
     layer.flush()
     ledger = model.ledger
@@ -48,6 +50,7 @@ def money_kpis(model: Any, segment: int | None = None) -> dict[str, float | None
     out["credit_losses"] = losses
     out["risk_adjusted_margin"] = value + losses - expected_loss
     out["gmv"] = total(series["gmv_flow"])
+    out.update(lifetime_kpis(model, segment))
     return out
 
 

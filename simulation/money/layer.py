@@ -223,6 +223,10 @@ class SegmentBook:
         self.out_mult: np.ndarray | None = None
         self.pool_corr: np.ndarray | None = None
         self.cohorts: list[_Cohort] = []
+        #: accounts and their loan value (interest − default losses) at the lifetime window's
+        #: start (MoneyLayer._snapshot)
+        self.snap_m = 0
+        self.snap_loan = np.zeros(0)
         self.retained = {w: 0.0 for w in RETENTION_WINDOWS}
         self.inflow_checked = {w: 0.0 for w in RETENTION_WINDOWS}
         self.t_savings0 = self.t_balance  # savings of a stock account on day 0
@@ -379,6 +383,8 @@ class MoneyLayer:
         for item, category in REVENUE_ITEMS:
             ledger.register_revenue(item, category)
         self.has_account = np.zeros(pop.n, dtype=bool)
+        #: value earned per customer when the lifetime window starts (None before)
+        self.value_snapshot: np.ndarray | None = None
         #: read-only views of every value multiplier a module owns (empty: none is on)
         self.value_multipliers = model.states_with_role(VALUE_MULTIPLIER)
         # employers (a world module): per-employer outflow after payday and missed paydays
@@ -434,7 +440,32 @@ class MoneyLayer:
                     )
 
     def step(self, day: Day) -> None:
-        """Book today's value: the lifecycle's flat margin, then every segment's money."""
+        """Book today's value: the lifecycle's flat margin, then every segment's money; at the
+        start of the lifetime window, keep what each customer has earned so far."""
+        self._step(day)
+        if day.index == self.window_start:
+            self._snapshot()
+
+    @property
+    def window_start(self) -> int:
+        """The day after which the run's last ``money.lifetime.window_days`` (at most half
+        the horizon) begin: their margin is what the lifetime KPIs extrapolate."""
+        days = self.model.days
+        return days - min(self.cfg.lifetime.window_days, max(1, days // 2))
+
+    def _snapshot(self) -> None:
+        """Value earned by every customer up to the window's start (float32: a difference of
+        a few hundred yuan over a sum of thousands loses < 0.01 yuan) and, per account, the
+        loan interest and default losses so far (loans are valued on their remaining
+        schedule instead of their last month, simulation/money/lifetime.py)."""
+        self.flush()
+        self.value_snapshot = self.model.population.value_accrued.astype(np.float32)
+        for book in self.books.values():
+            m = book.m
+            book.snap_m = m
+            book.snap_loan = book.k_loan * book.int_out[:m] - book.losses[:m]
+
+    def _step(self, day: Day) -> None:
         d = day.index
         model = self.model
         ledger = model.ledger

@@ -1,0 +1,281 @@
+"""Customer lifetime value beyond the horizon: what the customers a run ends with are still worth
+after it, from the money layer's end-of-run margins and each segment's end-of-run churn hazard,
+discounted (docs/kpis.md, "Lifetime value beyond the horizon").
+
+Why: a one-year horizon books a retention programme's whole cost but only its first year of
+margin, so payroll, branch and elderly operations whose articles claim *assets that stay*
+(「留存率的提高可以带来亿级的资产提升」 [001]) look like pure losses. Valuing the customers held at
+the horizon with the textbook constant-margin, constant-retention formula (Gupta & Lehmann 2003,
+"Customers as assets": CLV = m · r ÷ (1 + i − r); in continuous time m ÷ (i_c + h)) shows the
+value that stays, beside the in-horizon loss, never instead of it.
+
+Per world (a run and its counterfactual alike, so the incremental figure is a difference on
+the same seeds and customers):
+
+- **margin** m of each customer alive at the horizon (not churned) = what it earned in the run's
+  last ``money.lifetime.window_days`` (a pay cycle; fewer for customers won inside the window,
+  over the days they had) × 365 ÷ those days: deposit margin, wealth fees, card income net of
+  expected charge-offs, the flat relationship margin, value multipliers — everything the money
+  layer booked, except loans;
+- **loans** are not extrapolated from their last month: a loan amortises, so its value beyond
+  the horizon is (interest − funding − PD × LGD) on the outstanding principal as it runs off
+  linearly to the end of its term, discounted with the same survival;
+- **how long it stays**: from the customer's stage at the horizon (active, at risk, dormant),
+  its own lapse hazard (its sampled ``churn_hazard`` × its ring's multiplier) and the
+  lifecycle's follow-on hazards and recoveries (at risk → dormant → churned), the discounted
+  expected years it is still a customer, (I − βQ)⁻¹ βQ 1 of the daily lapse chain Q with
+  β = (1 + i)^(−1/365) — the exact discrete-time form of 1 ÷ (r + h), which it is when the
+  path is a single constant hazard h. The levers stop at the horizon: their churn
+  multipliers (advisers, referral ties) and recalls do not act beyond it, so a retention
+  lever is valued by the customers it has kept *until* the horizon. ``churn_hazard_end``
+  reports the constant hazard with the same discounted stay (customers ÷ Σ years − r). (An
+  observed hazard — churn events ÷ customer-years in the run — would understate it: the lapse
+  path takes months to fill, so a 180-day run sees about half the long-run churn.)
+- CLV = Σ m × discounted years + Σ loan value, with i the annual ``discount_rate``, valued at
+  the horizon; ``lifetime_roi`` discounts it to day 0 by
+  (1 + i)^(−T/365) and adds it to the value earned within the horizon.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from simulation.population.stages import Stage
+
+DAYS_PER_YEAR = 365.0
+#: The payback search stops here: a programme that has not paid back in 30 years is "never".
+PAYBACK_MAX_YEARS = 30.0
+
+
+def continuous_rate(annual: float) -> float:
+    """The continuous discount rate of an annual rate ``annual`` (1 yuan in a year is worth
+    1 ÷ (1 + annual) today)."""
+    return math.log1p(annual)
+
+
+def perpetuity_with_hazard(margin: float | np.ndarray, rate: float,
+                           hazard: float | np.ndarray) -> float | np.ndarray:
+    """Present value of a margin flow ``margin`` a year kept while an exponential survival
+    with ``hazard`` a year lasts, discounted continuously at ``rate``: m ÷ (rate + hazard)."""
+    return margin / (rate + hazard)
+
+
+def runoff_annuity(remaining_years: np.ndarray, a: float | np.ndarray) -> np.ndarray:
+    """∫₀^R (1 − t/R) e^(−a t) dt: the present value of one yuan a year on a principal that
+    amortises linearly to zero over R years, with discount-plus-hazard rate ``a`` (a number
+    or one per loan)."""
+    r = np.asarray(remaining_years, dtype=np.float64)
+    rate = np.broadcast_to(np.asarray(a, dtype=np.float64), r.shape)
+    out = np.zeros_like(r)
+    ok = r > 0
+    x = rate[ok] * r[ok]
+    ra = rate[ok]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        full = (-np.expm1(-x)) / ra - (1.0 - np.exp(-x) * (1.0 + x)) / (ra * ra * r[ok])
+    series = r[ok] / 2.0 - ra * r[ok] ** 2 / 6.0  # small a·R: the series, exact to O(x²)
+    out[ok] = np.where(x < 1e-4, series, full)
+    return out
+
+
+def daily_chain(lapse: np.ndarray, cfg: Any) -> np.ndarray:
+    """One day of the lifecycle's lapse path as a transient-state matrix per customer, shape
+    (n, 3, 3) over (active, at risk, dormant), with the day's cascade of
+    strategies/lifecycle.py: lapse (active → at risk, ``lapse``), then at risk → dormant
+    (b) or back to active (ρ), then dormant → churned (c) or back (δ); what is missing from a
+    row's sum is the day's churn."""
+    a = np.asarray(lapse, dtype=np.float64)
+    b, rho = cfg.at_risk_to_dormant, cfg.at_risk_recovery
+    c, delta = cfg.dormant_to_churned, cfg.dormant_recovery
+    q = np.zeros((a.size, 3, 3))
+    r_to = np.array([(1 - b) * rho + b * (1 - c) * delta, (1 - b) * (1 - rho),
+                     b * (1 - c) * (1 - delta)])  # from at risk, after its own step
+    q[:, 0, 0] = 1 - a + a * r_to[0]
+    q[:, 0, 1] = a * r_to[1]
+    q[:, 0, 2] = a * r_to[2]
+    q[:, 1, :] = r_to
+    q[:, 2, 0] = (1 - c) * delta
+    q[:, 2, 2] = (1 - c) * (1 - delta)
+    return q
+
+
+def discounted_alive_days(lapse: np.ndarray, start: np.ndarray, cfg: Any,
+                          annual_discount: float, block: int = 65536) -> np.ndarray:
+    """Σ_{t ≥ 1} β^t P(still a customer at the end of day t | stage ``start`` today) per
+    customer (β = (1 + i)^(−1/365)): the discounted days it stays, from its own lapse hazard
+    ``lapse`` (a day) and the lifecycle's follow-on hazards — (I − βQ)⁻¹ βQ 1. ``start``: 0
+    active, 1 at risk, 2 dormant. Solved in blocks so memory stays O(block)."""
+    beta = (1.0 + annual_discount) ** (-1.0 / DAYS_PER_YEAR)
+    out = np.zeros(lapse.size)
+    eye = np.eye(3)
+    for lo in range(0, lapse.size, block):
+        hi = min(lapse.size, lo + block)
+        bq = beta * daily_chain(lapse[lo:hi], cfg)
+        rhs = bq.sum(axis=2)  # βQ 1
+        v = np.linalg.solve(eye[None, :, :] - bq, rhs[:, :, None])[:, :, 0]
+        out[lo:hi] = v[np.arange(hi - lo), start[lo:hi]]
+    return out
+
+
+def lifetime_arrays(model: Any) -> dict[str, np.ndarray]:
+    """Per customer: its margin a year kept beyond the horizon (0 if churned or never won,
+    loans excluded), its loans' margin a year at the horizon and their remaining term, in
+    represented yuan (× the row's weight), and the discounted years it stays
+    (:func:`discounted_alive_days` ÷ 365). Computed once per finished day (the per-segment
+    KPIs reuse it)."""
+    layer = model.money
+    layer.flush()
+    cached = getattr(layer, "_lifetime_cache", None)
+    if cached is not None and cached[0] == model.day:
+        return cached[1]
+    pop = model.population
+    horizon = model.day
+    start = layer.window_start
+    snap = layer.value_snapshot
+    earned = pop.value_accrued - (snap.astype(np.float64) if snap is not None else 0.0)
+    alive = (pop.converted_day >= 0) & (pop.stage != Stage.CHURNED)
+    since = np.maximum(pop.converted_day.astype(np.int64), start if snap is not None else 0)
+    days = np.clip(horizon - since, 0, None)
+    w = pop.weight if pop.weight is not None else np.ones(pop.n)
+    loan_window = np.zeros(pop.n)  # loan interest − default losses inside the window, per row
+    outstanding = np.zeros(pop.n)
+    remaining = np.zeros(pop.n)
+    loan_k = np.zeros(pop.n)  # (interest − funding − PD × LGD) per yuan outstanding a year
+    for book in layer.books.values():
+        m = book.m
+        if m == 0 or book.cfg.loan is None:
+            continue
+        idx = book.idx[:m]
+        now = book.k_loan * book.int_out[:m] - book.losses[:m]
+        before = np.zeros(m)
+        k = min(book.snap_m, m) if snap is not None else 0
+        before[:k] = book.snap_loan[:k]
+        loan_window[idx] = (now - before) / book.weight[:m]
+        outstanding[idx] = np.maximum(book.loan_a[:m] - book.loan_b[:m] * horizon, 0.0)
+        remaining[idx] = np.maximum(book.loan_end[:m] - horizon, 0.0) / DAYS_PER_YEAR
+        loan_k[idx] = (book.k_loan - book.k_el) * DAYS_PER_YEAR
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(days > 0, (earned - loan_window) / np.maximum(days, 1), 0.0)
+    margin = np.where(alive, rate * DAYS_PER_YEAR * w, 0.0)
+    loans = np.where(alive, outstanding * loan_k, 0.0)  # represented: balances are × w
+    # how long each alive customer stays: its own lapse hazard (trait × ring; the levers'
+    # churn multipliers stop with the programme) through the lifecycle's lapse path
+    idx = np.flatnonzero(alive)
+    lc = model.lifecycle
+    lapse = np.minimum(
+        pop.churn_hazard[idx].astype(np.float64) * lc.ring_multiplier[pop.ring[idx]], 1.0
+    )
+    stage = pop.stage[idx]
+    begin = np.where(stage == Stage.AT_RISK, 1, np.where(stage == Stage.DORMANT, 2, 0))
+    years = np.zeros(pop.n)
+    years[idx] = discounted_alive_days(
+        lapse, begin, lc.cfg, model.scenario.money.lifetime.discount_rate
+    ) / DAYS_PER_YEAR
+    out = {"margin": margin, "loan_margin": loans, "remaining_years": remaining,
+           "years": years, "alive": alive.astype(np.float64) * w}
+    layer._lifetime_cache = (model.day, out)
+    return out
+
+
+def lifetime_kpis(model: Any, segment: int | None = None) -> dict[str, float | None]:
+    """Margin kept, churn hazard and CLV beyond the horizon over all segments or one, and the
+    lifetime ROI of the acquired customers (docs/kpis.md)."""
+    pop = model.population
+    cfg = model.scenario.money.lifetime
+    horizon = model.day
+    arr = lifetime_arrays(model)
+    w = pop.weight if pop.weight is not None else np.ones(pop.n)
+    sel = np.ones(pop.n, dtype=bool) if segment is None else pop.segment == segment
+    years = arr["years"][sel]
+    # loans run off on their schedule, discounted at the rate a the customer's stay implies
+    # (∫ e^(−a t) dt = years)
+    loan_pv = np.zeros(years.size)
+    held = (years > 0) & (arr["loan_margin"][sel] != 0)
+    if held.any():
+        loan_pv[held] = arr["loan_margin"][sel][held] * runoff_annuity(
+            arr["remaining_years"][sel][held], 1.0 / years[held])
+    clv = arr["margin"][sel] * years + loan_pv
+    acquired = pop.converted_day[sel] >= 1
+    alive_w = float(arr["alive"][sel].sum())
+    stay = float((arr["alive"][sel] * years).sum())  # customer-years, discounted
+    # the constant hazard with the same discounted stay, against the chain's own daily rate
+    daily = DAYS_PER_YEAR * ((1.0 + cfg.discount_rate) ** (1.0 / DAYS_PER_YEAR) - 1.0)
+    hazard = None if stay <= 0 else max(0.0, alive_w / stay - daily)
+    clv_all = float(clv.sum())
+    clv_acq = float(clv[acquired].sum())
+    discount = (1.0 + cfg.discount_rate) ** (-horizon / DAYS_PER_YEAR)
+    value_acq = float((pop.value_accrued[sel][acquired] * w[sel][acquired]).sum())
+    spend = (model.ledger.total_spend() if segment is None
+             else float(sum(x[:, segment].sum() for x in model.ledger.spend.values())))
+    margin_total = float(arr["margin"][sel].sum() + arr["loan_margin"][sel].sum())
+    return {
+        "margin_rate_end": margin_total,  # yuan a year, loans included
+        "churn_hazard_end": hazard,
+        "clv_beyond": clv_all,
+        "clv_beyond_acquired": clv_acq,
+        "lifetime_value_acquired": value_acq + discount * clv_acq,
+        "lifetime_roi": None if spend <= 0 else (value_acq + discount * clv_acq - spend) / spend,
+    }
+
+
+def payback_years_beyond(net_at_horizon: float, flows: list[tuple[float, float]]) -> float | None:
+    """Years after the horizon until ``net_at_horizon`` (value − spend so far, < 0) plus the
+    undiscounted flows Σ M (1 − e^(−a t)) ÷ a of ``flows`` = [(M a year at the horizon, decay
+    rate a), …] (M may be negative: a counterfactual's flows enter with a minus sign) reach 0;
+    None if not within :data:`PAYBACK_MAX_YEARS`."""
+    from scipy.optimize import brentq
+
+    def net(t: float) -> float:
+        total = net_at_horizon
+        for m, a in flows:
+            total += m * t if a <= 0 else m * (-math.expm1(-a * t)) / a
+        return total
+
+    if net(0.0) >= 0:
+        return 0.0
+    grid = np.linspace(0.0, PAYBACK_MAX_YEARS, int(PAYBACK_MAX_YEARS * 12) + 1)
+    values = [net(float(t)) for t in grid]
+    for i in range(1, grid.size):
+        if values[i] >= 0:
+            return float(brentq(net, grid[i - 1], grid[i]))
+    return None
+
+
+def decay_rate(margin: float, clv: float, rate: float) -> float:
+    """The single exponential decay a of a segment's beyond-horizon flow that reproduces its
+    CLV at ``rate`` (m ÷ (rate + a) = CLV): its churn hazard, plus its loans' run-off."""
+    if clv <= 0 or margin <= 0:
+        return 0.0
+    return max(0.0, margin / clv - rate)
+
+
+def net_curve(model: Any) -> np.ndarray:
+    """Cumulative value earned − spend by day (day 0 … horizon), all customers: the in-horizon
+    part of the payback."""
+    value = model.recorder.value[: model.day + 1].sum(axis=1)
+    spend = model.ledger.spend_by_segment_per_day()[: model.day + 1].sum(axis=1)
+    return np.cumsum(value - spend)
+
+
+def incremental_payback_days(factual_curve: np.ndarray | None, counterfactual_curve: np.ndarray
+                             | None, net_at_horizon: float, horizon: int, rate: float,
+                             factual_segments: list[tuple[float, float]],
+                             counterfactual_segments: list[tuple[float, float]]) -> float | None:
+    """Days from day 0 until the levers' cumulative incremental value (undiscounted, as the
+    in-horizon ROI) covers their incremental spend: inside the horizon from the two worlds'
+    daily curves, beyond it from each segment's margin kept at the horizon decaying at the
+    rate that reproduces its CLV (:func:`decay_rate`), the run's flows minus the
+    counterfactual's. ``*_segments`` = [(margin a year at the horizon, CLV), …]. None when it
+    does not pay back within :data:`PAYBACK_MAX_YEARS` after the horizon."""
+    if net_at_horizon >= 0:
+        if factual_curve is None or counterfactual_curve is None:
+            return None
+        inc = factual_curve - counterfactual_curve
+        below = np.flatnonzero(inc[1:] < 0)
+        return 0.0 if below.size == 0 else float(below[-1] + 2)
+    flows = [(m, decay_rate(m, c, rate)) for m, c in factual_segments]
+    flows += [(-m, decay_rate(m, c, rate)) for m, c in counterfactual_segments]
+    years = payback_years_beyond(net_at_horizon, flows)
+    return None if years is None else horizon + years * DAYS_PER_YEAR
