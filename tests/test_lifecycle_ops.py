@@ -177,8 +177,6 @@ def test_retention_only_runs_in_its_pay_window_and_resets_on_payday() -> None:
          r"operations\.bad\.keeps_outflow: effect 'retain' keeps a share"),
         ({**RETAIN, "after_payday": 30}, True, r"operations\.bad\.after_payday"),
         (RETAIN, False, r"operations\.bad\.keeps_outflow: needs a segment with money"),
-        ({**RETAIN, "audience": "screened_employers"}, True,
-         r"operations\.bad\.audience: audience 'screened_employers' needs an employers section"),
         ({**RETAIN, "audience": "staff"}, True, r"operations\.bad\.audience"),
         ({"effect": "nurture", "stages": ["aware"], "keeps_outflow": 0.5}, True,
          r"operations\.bad\.stages: keeps_outflow acts on customers' money"),
@@ -202,3 +200,12 @@ def test_bad_retention_field_exits_2_on_the_command_line(tmp_path, capsys) -> No
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "Traceback" not in err
     assert "lifecycle_operations.operations.bad.keeps_outflow" in err
+
+
+def test_a_screened_audience_without_employers_reaches_nobody() -> None:
+    """As a channel's: with no employers nobody works for a screened one (and the scenario
+    stays valid, so switching employers off leaves a valid scenario)."""
+    model = run_model(payroll_money(ops_dict(days=40, keep={**RETAIN,
+                                                            "audience": "screened_employers"})))
+    assert ("lifecycle_ops:keep", "contacts") not in model.ledger.events or not model.ledger.events[
+        ("lifecycle_ops:keep", "contacts")].any()

@@ -23,7 +23,7 @@ layer reads the declared state ``outflow_kept`` (role ``outflow_kept``): the cus
 post-payday outflow is × (1 − kept) until the next payday, when it resets. ``after_payday: k``
 runs an operation only on the first k + 1 days of each pay cycle of the customer's segment
 (payday = day 0), and ``audience: screened_employers`` only on the staff of employers that pass
-the employers' screen.
+the employers' screen (nobody without employers, as for a channel).
 
 A success may pay a reward (the red packet), charged with the contacts under category
 ``lifecycle_operations``. The core lifecycle module (lifecycle.py) keeps the hazards; this
@@ -143,11 +143,8 @@ def _payroll_problems(op: LifecycleOperation, scenario: object, segments: list[s
         out.append(((*here, "stages"),
                     f"keeps_outflow acts on customers' money: stages must include one of "
                     f"{', '.join(CUSTOMER_STAGE_NAMES)}"))
-    employers = getattr(scenario, "employers", None)
-    if op.audience == "screened_employers" and (employers is None or not employers.segments):
-        out.append(((*here, "audience"),
-                    "audience 'screened_employers' needs an employers section with segments "
-                    "(allowed: everyone, screened_employers)"))
+    # audience 'screened_employers' without employers reaches nobody, as a channel's does
+    # (the lever contract's "employers off means the section left out" must stay valid)
     return out
 
 
