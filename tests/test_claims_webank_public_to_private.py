@@ -91,3 +91,31 @@ def test_wecom_advisers_earn_more_than_they_cost() -> None:
         inc = incremental(on, off)
         assert inc["spend"] > 100_000
         assert inc["value"] > 1.25 * inc["spend"], (seed, inc)
+
+
+def test_the_online_referral_officer_and_extra_points_raise_invitations() -> None:
+    """[000] 「推荐官线上化，让客户转介几人、有什么好处更清晰，更有动力转介」 and
+    「对成功转介多次的客户，再提供额外积分」: with the 推荐官 online
+    (``referral.officer_visible``, × ``officer_uplift`` 1.2, inf.) and the extra points for
+    repeat referrers (the preset's 20 → 40 from the 3rd, read ahead with the goal gradient,
+    ``referral.ladder_weight``, docs/sources.md §2.9), customers invite more than with the
+    officer hidden or with a flat 20, on three paired seeds at 3,000 × 150 days. At the
+    preset's ``invite_rate`` 0.01 a run this size makes a few dozen invitations, so all arms
+    invite at 0.3: 732 / 869 / 749 invitations vs 649 / 651 / 634 (officer hidden) and
+    664 / 657 / 599 (flat). The claim is about the wish to refer; referred customers follow
+    through acceptance draws too noisy to order at this size (37 vs 45 and 43 on seed 0), so
+    they are not asserted."""
+    rate = "referral.invite_rate=0.3"
+    arms = {
+        "hidden": ("referral.officer_visible=false",),
+        "flat": ("referral.tiers=[{from_referral: 1, reward: 20}]",),
+    }
+    pooled = {"preset": 0, "hidden": 0, "flat": 0}
+    for seed in (0, 1, 2):
+        preset = run(P, rate, seed=seed).events("referral", "invitations")
+        pooled["preset"] += preset
+        for name, overrides in arms.items():
+            other = run(P, rate, *overrides, seed=seed).events("referral", "invitations")
+            assert preset > 1.05 * other, (seed, name, preset, other)
+            pooled[name] += other
+    assert pooled["preset"] > 1.15 * max(pooled["hidden"], pooled["flat"]), pooled
