@@ -102,21 +102,30 @@ def daily_chain(lapse: np.ndarray, cfg: Any) -> np.ndarray:
 
 
 def discounted_alive_days(lapse: np.ndarray, start: np.ndarray, cfg: Any,
-                          annual_discount: float, block: int = 65536) -> np.ndarray:
+                          annual_discount: float) -> np.ndarray:
     """Σ_{t ≥ 1} β^t P(still a customer at the end of day t | stage ``start`` today) per
     customer (β = (1 + i)^(−1/365)): the discounted days it stays, from its own lapse hazard
-    ``lapse`` (a day) and the lifecycle's follow-on hazards — (I − βQ)⁻¹ βQ 1. ``start``: 0
-    active, 1 at risk, 2 dormant. Solved in blocks so memory stays O(block)."""
+    ``lapse`` (a day) and the lifecycle's follow-on hazards — v = (I − βQ)⁻¹ βQ 1 for the day's
+    chain Q of :func:`daily_chain`. ``start``: 0 active, 1 at risk, 2 dormant.
+
+    Solved in closed form (elementwise, O(n) memory): only the active row of Q depends on the
+    customer, so v_D = D0 + D1·v_A and v_R = R0 + R1·v_A with constants of the lifecycle, and
+    v_A follows from the active row."""
+    a = np.asarray(lapse, dtype=np.float64)
     beta = (1.0 + annual_discount) ** (-1.0 / DAYS_PER_YEAR)
-    out = np.zeros(lapse.size)
-    eye = np.eye(3)
-    for lo in range(0, lapse.size, block):
-        hi = min(lapse.size, lo + block)
-        bq = beta * daily_chain(lapse[lo:hi], cfg)
-        rhs = bq.sum(axis=2)  # βQ 1
-        v = np.linalg.solve(eye[None, :, :] - bq, rhs[:, :, None])[:, :, 0]
-        out[lo:hi] = v[np.arange(hi - lo), start[lo:hi]]
-    return out
+    b, rho = cfg.at_risk_to_dormant, cfg.at_risk_recovery
+    c, delta = cfg.dormant_to_churned, cfg.dormant_recovery
+    q_a = (1 - b) * rho + b * (1 - c) * delta  # from at risk, after its own step
+    q_r, q_d = (1 - b) * (1 - rho), b * (1 - c) * (1 - delta)
+    d_a, d_d = (1 - c) * delta, (1 - c) * (1 - delta)
+    d0 = beta * (d_a + d_d) / (1 - beta * d_d)
+    d1 = beta * d_a / (1 - beta * d_d)
+    r0 = (beta * (q_a + q_r + q_d) + beta * q_d * d0) / (1 - beta * q_r)
+    r1 = (beta * q_a + beta * q_d * d1) / (1 - beta * q_r)
+    q_aa, q_ar, q_ad = 1 - a + a * q_a, a * q_r, a * q_d
+    stay = q_aa + q_ar + q_ad
+    v_a = beta * (stay + q_ar * r0 + q_ad * d0) / (1 - beta * (q_aa + q_ar * r1 + q_ad * d1))
+    return np.where(start == 2, d0 + d1 * v_a, np.where(start == 1, r0 + r1 * v_a, v_a))
 
 
 def lifetime_arrays(model: Any) -> dict[str, np.ndarray]:
