@@ -389,3 +389,60 @@ for _k, (_label, _zh, _kind) in _CONTRIBUTED.items():
         _builtin(f"loi_{_k}__{_lever}", f"{_lever}: leave-one-in {_label}",
                  f"{_lever}：单独贡献（{_zh}）", f"LOI {_lever}", _kind, "higher",
                  description=f"{_label} with only {_lever} − with no lever")
+
+
+# ---------------------------------------------------------------------------- valid outcomes
+# One answer, for `opmatrix validate` (experiment outcomes) and `opmatrix compare` (stored runs),
+# to "which KPI names can an experiment analyse?": every registered KPI but the per-lever
+# contributions, which a run reports only when it simulates the ablation worlds for them
+# (simulation/incremental.py run_comparisons). Before, validate accepted every registered name
+# and compare refused the contributions the runs never computed.
+
+
+def is_contribution(name: str) -> bool:
+    """A per-lever contribution or interaction KPI (reported only on request)."""
+    return name.startswith(("loo_", "loi_", "interaction_")) and name in _REGISTRY
+
+
+def reported_by(scenario: object) -> tuple[str, ...]:
+    """The KPI names a run of ``scenario`` reports, in registry order: every KPI, and the
+    contribution KPIs only where ``incrementality.contributions`` asks for them (leave-one-out
+    for each lever the scenario has on, leave-one-in too with ``both``; a single lever gets
+    both, its alone world being the run itself)."""
+    from simulation.strategies.registry import active_strategy_levers
+
+    inc = getattr(scenario, "incrementality", None)
+    wanted: set[str] = set()
+    if inc is not None and inc.counterfactual and inc.contributions != "none":
+        levers = active_strategy_levers(scenario)  # type: ignore[arg-type]
+        kinds = ("loo", "loi") if inc.contributions == "both" or len(levers) == 1 else ("loo",)
+        if levers:
+            wanted.update(f"interaction_{k}" for k in _CONTRIBUTED)
+        wanted.update(f"{kind}_{k}__{lv}" for kind in kinds for k in _CONTRIBUTED for lv in levers)
+    return tuple(n for n in _REGISTRY if not is_contribution(n) or n in wanted)
+
+
+def outcome_problem(name: str, available: Iterable[str]) -> str | None:
+    """Why ``name`` is not an outcome these runs have (None if it is): a contribution KPI the
+    scenario does not compute says what switches it on; any other name gets the closest valid
+    names and the list of what is allowed (per-lever contributions summarised as a pattern)."""
+    import difflib
+
+    have = list(dict.fromkeys(available))
+    if name in have:
+        return None
+    if is_contribution(name):
+        lever = name.split("__", 1)[1] if "__" in name else ""
+        kind = "leave-one-in" if name.startswith("loi_") else "leave-one-out"
+        need = "both" if name.startswith("loi_") else "leave_one_out (or both)"
+        on = f" and the {lever} lever on" if lever else ""
+        return (f"'{name}' is a {kind} contribution: runs report it only with "
+                f"incrementality.contributions: {need}{on} (in the scenario or the "
+                "experiment's overrides)")
+    plain = [n for n in have if not is_contribution(n)]
+    close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+    levers = ", ".join(ABLATION_LEVERS)
+    return (f"unknown outcome '{name}'; {hint}valid: {', '.join(plain)}; and with "
+            f"incrementality.contributions: loo_<kpi>__<lever>, loi_<kpi>__<lever>, "
+            f"interaction_<kpi> (kpi: {', '.join(_CONTRIBUTED)}; lever: {levers})")

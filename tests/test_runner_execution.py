@@ -418,3 +418,52 @@ def test_latin_hypercube_gives_rbd_fast_first_order_indices(tmp_path: Path) -> N
     s1 = sensitivity(store, "y").set_index("parameter")["value"]
     for name in ("x1", "x2", "x3"):
         assert s1[name] == pytest.approx(ISHIGAMI_S1[name], abs=0.1)
+
+
+def test_validate_and_compare_agree_on_contribution_outcomes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A leave-one-out outcome validates, sweeps and compares when the runs compute it; a
+    misspelt one, or one the runs do not compute, is refused by validate and compare alike
+    (same line: file, outcomes.<i>, what is allowed; exit 2). Before, validate accepted every
+    registered name and compare refused the contributions as 'unknown metric'."""
+    body = """
+        name: {name}
+        days: 5
+        overrides: {{population.size: 300{extra}}}
+        replicates: 1
+        outcomes: [acquisitions, {outcome}]
+        """
+    on = ", incrementality.contributions: leave_one_out"
+    good = write_experiment(tmp_path / "good", body.format(
+        name="loo_ok", extra=on, outcome="loo_acquisitions__channels"))
+    results = str(tmp_path / "res")
+    assert cli("validate", str(good), capsys=capsys)[0] == 0
+    assert cli("sweep", str(good), "--results", results, "--workers", "1", capsys=capsys)[0] == 0
+    code, out, _ = cli("compare", str(good), "--results", results, capsys=capsys)
+    assert code == 0 and "LOO channels" in out
+    code, _, err = cli("compare", str(good), "--results", results,
+                       "-m", "loo_acquisitons__channels", capsys=capsys)
+    assert code == 2 and "did you mean 'loo_acquisitions__channels'" in err
+    cases = {
+        "loo_acquisitons__channels": "did you mean 'loo_acquisitions__channels'",
+        "loo_acquisitions__referral": "incrementality.contributions: leave_one_out (or both) "
+        "and the referral lever on",
+    }
+    for i, (outcome, fragment) in enumerate(cases.items()):
+        for extra in (on, ""):
+            bad = write_experiment(tmp_path / f"bad{i}{bool(extra)}", body.format(
+                name=f"bad{i}", extra=extra, outcome=outcome))
+            errors = []
+            for command in ("validate", "compare"):
+                args = [] if command == "validate" else ["--results", results]
+                code, out, err = cli(command, str(bad), *args, capsys=capsys)
+                assert code == 2 and out == "" and "Traceback" not in err
+                errors.append(err)
+            assert errors[0] == errors[1]
+            assert errors[0].startswith(f"error in {bad}: outcomes.1 (line 6): ")
+            assert fragment in errors[0]
+    unswitched = write_experiment(tmp_path / "off", body.format(
+        name="off", extra="", outcome="loo_acquisitions__channels"))
+    code, _, err = cli("validate", str(unswitched), capsys=capsys)
+    assert code == 2 and "runs report it only with incrementality.contributions" in err

@@ -322,6 +322,8 @@ def load_experiment(path: Path | str) -> Experiment:
         base_data = _plain(base_data)  # plain containers copy ~100× faster than ruamel's
         variant_overrides, variant_bases = checker.variants(cfg, base, base_data, base_values, path)
         checker.sweep_paths(cfg, base, base_data, variant_overrides, variant_bases)
+        checker.raise_if_any()
+        checker.contribution_outcomes(cfg, base, base_data, variant_overrides, variant_bases)
     else:
         scenario_path, base_data, base, variant_bases = None, None, None, {}
         variant_overrides = checker.toy_variants(cfg)
@@ -384,7 +386,11 @@ class _Checker:
                          f"variant name {str(name)!r} must start with a letter or digit and use "
                          "only letters, digits, _ . - (at most 80 characters)")
         for i, outcome in enumerate(cfg.outcomes or []):
-            if outcome not in valid:
+            if outcome in valid:
+                continue
+            if cfg.model == "opmatrix":
+                self.add(("outcomes", i), kpis.outcome_problem(outcome, kpis.names()) or "")
+            else:
                 names = ", ".join(sorted(valid))
                 self.add(("outcomes", i), f"unknown outcome '{outcome}'; valid: {names}")
         if cfg.sweep is not None:
@@ -557,6 +563,34 @@ class _Checker:
                         break
                 if len(self.problems) > before:
                     break
+
+    def contribution_outcomes(
+        self,
+        cfg: ExperimentConfig,
+        base: Scenario,
+        base_data: dict[str, Any],
+        variant_overrides: dict[str, dict[str, Any]],
+        variant_bases: dict[str, dict[str, Any]],
+    ) -> None:
+        """A per-lever contribution outcome must be one some variant's runs report
+        (:func:`simulation.kpis.reported_by`), the same set ``opmatrix compare`` finds in the
+        stored runs; a sweep over ``incrementality`` may switch them on at some points."""
+        wanted = [(i, o) for i, o in enumerate(cfg.outcomes or []) if kpis.is_contribution(o)]
+        if not wanted or (cfg.sweep is not None and any(
+                p.split(".")[0] == "incrementality" for p in cfg.sweep.parameters)):
+            return
+        reported: set[str] = set()
+        for variant, overrides in variant_overrides.items():
+            data = variant_bases.get(variant, base_data)
+            scenario = (
+                validate_model(Scenario, apply_paths(data, overrides), self.source)
+                if overrides or variant in variant_bases else base
+            )
+            reported.update(kpis.reported_by(scenario))
+        for i, outcome in wanted:
+            problem = kpis.outcome_problem(outcome, reported)
+            if problem:
+                self.add(("outcomes", i), problem)
 
     def toy_variants(self, cfg: ExperimentConfig) -> dict[str, dict[str, Any]]:
         toy = testmodels.MODELS[cfg.model]
