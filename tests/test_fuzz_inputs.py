@@ -155,3 +155,51 @@ def test_garbage_files_are_refused_cleanly(tmp_path_factory, data: bytes | str,
         path.write_bytes(data)
     code, _, err = run_cli(command, str(path), *(["-q"] if command != "validate" else []))
     _check(path, code, err, field_expected=False)
+
+
+# ---------------------------------------------------------------------------- this round's fields
+# The fields added in the 2026-12-01 round (referral ladder, content format, group operators,
+# retention ops, lifetime valuation), each with a typo, a wrong type and an out-of-range value on
+# a copy of the preset that uses it: the error names the file, the field path and what is
+# allowed (review helper; found by hand at COLUMNS=80, kept here so they stay clear).
+_PRESETS = Path(__file__).resolve().parents[1] / "scenarios"
+_OPS = ("lifecycle_operations", "operations", "payday_retention")
+NEW_FIELD_CASES: list[tuple[str, Path_, Any, str, str]] = [
+    ("cmb_credit_card", ("referral", "ladder_weight"), 5, "referral.ladder_weight", "[0, 1]"),
+    ("cmb_credit_card", ("referral", "ladder_wieght"), 0.5, "referral.ladder_wieght",
+     "ladder_weight"),
+    ("social_security_elderly", ("channels", "channels_video", "format"), "vidoe",
+     "channels.channels_video.format", "'video', 'live'"),
+    ("social_security_elderly", ("population", "segments", "elderly_tier1", "format_preference"),
+     {"vidoe": 1.0}, "format_preference.vidoe", "'video'"),
+    ("cmb_credit_card", ("groups", "operators", "headcount"), -1, "groups.operators.headcount",
+     "greater than 0, got -1"),
+    ("cmb_credit_card", ("groups", "operators"), 5, "groups.operators",
+     "mapping (key: value lines), got 5"),
+    ("payroll", (*_OPS, "effect"), "retian", "payday_retention.effect", "'retain'"),
+    ("payroll", (*_OPS, "keeps_outflow"), "half", "payday_retention.keeps_outflow",
+     "valid number"),
+    ("payroll", (*_OPS, "after_payday"), 1.5, "payday_retention.after_payday",
+     "whole number, got 1.5"),
+    ("payroll", (*_OPS, "audience"), "screened_employer", "payday_retention.audience",
+     "'everyone' or 'screened_employers'"),
+    ("payroll", ("money", "lifetime"), {"discount_rate": 1.5}, "money.lifetime.discount_rate",
+     "less than or equal to 1, got 1.5"),
+    ("payroll", ("money", "lifetime"), {"window_dayz": 30}, "money.lifetime.window_dayz",
+     "valid: discount_rate, window_days"),
+]
+_PRESET_DOCS: dict[str, Doc] = {}
+
+
+def test_this_rounds_fields_are_refused_cleanly(tmp_path: Path) -> None:
+    for i, (preset, where, value, path_text, allowed) in enumerate(NEW_FIELD_CASES):
+        if preset not in _PRESET_DOCS:
+            _PRESET_DOCS[preset] = yaml.safe_load((_PRESETS / f"{preset}.yaml").read_text())
+        doc = copy.deepcopy(_PRESET_DOCS[preset])
+        _set(doc, where, value)
+        path = tmp_path / f"case{i}.yaml"
+        path.write_text(yaml.safe_dump(doc, allow_unicode=True))
+        code, _, err = run_cli("validate", str(path))
+        _check(path, code, err, field_expected=True)
+        first = err.splitlines()[0]
+        assert path_text in first and allowed in first, (where, value, err)

@@ -206,6 +206,17 @@ _UNION_TAGS = {
 }
 
 
+def _given(value: Any) -> str:
+    """What the YAML held, in YAML words (not ruamel's CommentedSeq/CommentedMap)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if value is None:
+        return "an empty value"
+    return repr(value)
+
+
 def _message(err: dict[str, Any]) -> str:
     kind = err.get("type", "")
     msg = str(err.get("msg", "invalid"))
@@ -216,8 +227,17 @@ def _message(err: dict[str, Any]) -> str:
         return "required field is missing"
     if kind in {"float_parsing", "float_type", "int_parsing", "int_type", "bool_parsing"}:
         return f"{msg[0].lower()}{msg[1:]}, got {err.get('input')!r}"
-    if kind in {"dict_type", "model_type", "list_type", "string_type"}:
-        return f"{msg[0].lower()}{msg[1:]}, got {type(err.get('input')).__name__}"
+    if kind == "model_type":
+        # pydantic names the class ("instance of GroupOperators"): a YAML user wrote a section
+        return f"input should be a mapping (key: value lines), got {_given(err.get('input'))}"
+    if kind in {"dict_type", "list_type", "string_type"}:
+        return f"{msg[0].lower()}{msg[1:]}, got {_given(err.get('input'))}"
+    if kind == "int_from_float":
+        return f"input should be a whole number, got {err.get('input')!r}"
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal",
+                "multiple_of"}:
+        # bounds from Field(gt=…, le=…): say the value that broke them, as the custom checks do
+        return f"{msg[0].lower()}{msg[1:]}, got {err.get('input')!r}"
     if kind == "literal_error":
         return f"{msg[0].lower()}{msg[1:]}, got {err.get('input')!r}"
     if kind == "union_tag_invalid":
