@@ -26,8 +26,8 @@ def fmt(value: Any, kind: str = "", pct_digits: int = 1) -> str:
         return f"{sign}¥{a:,.0f}" if a >= 100 else f"{sign}¥{a:,.2f}"
     if kind == "int":
         return f"{round(value):,}"
-    if kind == "days":
-        return f"{value:,.1f} d"
+    if kind == "days":  # a payback: days within a year, years beyond (as docs/presets.md)
+        return f"{value / 365:,.1f} yr" if value > 365 else f"{value:,.0f} d"
     if isinstance(value, float):
         return f"{value:,.{pct_digits + 2}g}"
     return str(value)

@@ -63,6 +63,8 @@ def test_machine_readable_formats(capsys: pytest.CaptureFixture[str]) -> None:
 def test_money_sign_and_holm_adjusted_p_values() -> None:
     assert fmt(-1.45, "money") == "\u2212¥1.45" and fmt(-1234.0, "money") == "\u2212¥1,234"
     assert fmt(1.45, "money") == "¥1.45"
+    # a payback: whole days within a year, years beyond, as docs/presets.md writes them
+    assert (fmt(306.4, "days"), fmt(1214.3, "days"), fmt(None, "days")) == ("306 d", "3.3 yr", "—")
     adjusted = holm(np.array([0.01, 0.04, 0.03, np.nan]))
     assert np.allclose(adjusted[:3], [0.03, 0.06, 0.06]) and np.isnan(adjusted[3])
 
