@@ -27,10 +27,14 @@ def fmt(value: Any, kind: str = "", pct_digits: int = 1) -> str:
     if kind == "int":
         return f"{round(value):,}"
     if kind == "days":  # a payback: days within a year, years beyond (as docs/presets.md)
-        return f"{value / 365:,.1f} yr" if value > 365 else f"{value:,.0f} d"
+        return _days(value, abs(value) > 365)
     if isinstance(value, float):
         return f"{value:,.{pct_digits + 2}g}"
     return str(value)
+
+
+def _days(value: float, years: bool) -> str:
+    return f"{value / 365:,.1f} yr" if years else f"{value:,.0f} d"
 
 
 def fmt_kpi(name: str, value: Any, pct_digits: int = 1) -> str:
@@ -42,6 +46,10 @@ def fmt_ci(mean: float, low: float, high: float, kind: str = "", pct_digits: int
     """``mean [low, high]``; just the mean when the interval is undefined (one replicate)."""
     if low is None or (isinstance(low, float) and math.isnan(low)):
         return fmt(mean, kind, pct_digits)
+    ends = (mean, low, high)
+    if kind == "days" and all(isinstance(v, int | float) and math.isfinite(v) for v in ends):
+        years = max(abs(v) for v in ends) > 365  # one unit in a cell: "1.6 yr [-9.3 yr, …]"
+        return f"{_days(mean, years)} [{_days(low, years)}, {_days(high, years)}]"
     return (
         f"{fmt(mean, kind, pct_digits)} [{fmt(low, kind, pct_digits)}, "
         f"{fmt(high, kind, pct_digits)}]"
