@@ -59,6 +59,13 @@ if TYPE_CHECKING:
 
 DAYS_PER_YEAR = 365.0
 MONTH_DAYS = 30  # paydays repeat every 30 days of the run, as the platform caps do (inf.)
+
+
+def days_since_payday(day: int, payday: int) -> int:
+    """Day of the pay cycle: 0 on payday, MONTH_DAYS − 1 on the eve of the next (one
+    definition for the money layer, the employers and the lifecycle operations)."""
+    return (day - payday) % MONTH_DAYS
+
 #: Days after payday at which asset retention is read: 7 as the published definition (代发留存率,
 #: docs/sources.md §2.5), 30 and 90 as the issue asks.
 RETENTION_WINDOWS = (7, 30, 90)
@@ -326,7 +333,7 @@ class SegmentBook:
         outflow, so it is largest where the employer's staff move the most out."""
         pay = self.cfg.payroll
         assert pay is not None and self.out_mult is not None
-        k = (day - pay.payday) % MONTH_DAYS
+        k = days_since_payday(day, pay.payday)
         base = pay.outflow_after_payday / max(1e-12, 1.0 - pay.savings_share)
         o = np.minimum(base * self.out_mult[: self.m], 1.0)
         e0, e1 = np.exp(-k / pay.outflow_days), np.exp(-(k + 1) / pay.outflow_days)
@@ -343,7 +350,7 @@ class SegmentBook:
         pay = self.cfg.payroll
         if pay is None:
             return 1.0
-        k = (day - pay.payday) % MONTH_DAYS  # days since payday (0 on payday)
+        k = days_since_payday(day, pay.payday)
         out_share = pay.outflow_after_payday / max(1e-12, 1.0 - pay.savings_share)
         out_share = min(out_share, 1.0)
 

@@ -38,7 +38,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import Field
 
-from simulation.money.layer import MONTH_DAYS
+from simulation.money.layer import days_since_payday
 from simulation.population.sampling import draw_beta
 from simulation.scenario.types import (
     Beta01,
@@ -152,7 +152,7 @@ class Employers(StrategyModule):
         """On a segment's payday each of its employers pays with its pay stability; the day
         after, the missed flag is cleared."""
         for payday, staff, emp, ids in self.payrolls:
-            since = (day.index - payday) % MONTH_DAYS
+            since = days_since_payday(day.index, payday)
             if since == 0:
                 unpaid = np.zeros(self.count, dtype=bool)
                 unpaid[ids] = self.rng.random(ids.size) >= self.stability[ids]

@@ -37,7 +37,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from simulation.money.layer import MONTH_DAYS
+from simulation.money.layer import MONTH_DAYS, days_since_payday
 from simulation.population.stages import Ring, Stage
 from simulation.rng import affordable_subset, bernoulli_indices
 from simulation.scenario.types import (
@@ -213,7 +213,7 @@ class LifecycleOperations(StrategyModule):
     def step(self, day: Day) -> None:
         if self.keeps:  # a new pay cycle: what was kept last cycle no longer holds
             for s, payday in self.paydays.items():
-                if (day.index - payday) % MONTH_DAYS == 0:
+                if days_since_payday(day.index, payday) == 0:
                     self.kept[self.segment_members[s]] = 0.0
         for plan in self.plans:
             self._run(plan, day)
@@ -225,7 +225,7 @@ class LifecycleOperations(StrategyModule):
             return plan.reach
         reach = np.zeros_like(plan.reach)
         for s, payday in self.paydays.items():
-            if (day.index - payday) % MONTH_DAYS <= window:
+            if days_since_payday(day.index, payday) <= window:
                 reach[s] = plan.reach[s]
         return reach
 
