@@ -258,3 +258,22 @@ def test_referral_value_uplift_reaches_product_value() -> None:
     assert (gain[referred] > 0).mean() > 0.8
     # the ledger still holds every yuan of value (the uplift is booked, losses are not uplifted)
     assert up.ledger.total_revenue() == pytest.approx(float(pop.value_accrued.sum()), rel=1e-9)
+
+
+def test_loan_origination_cost_is_booked_once_per_loan_drawn() -> None:
+    """``loan.origination_cost`` books the lender's cost of making each loan a won customer
+    draws (ledger item ``loan_origination``, spend): adoption 1 makes it one loan per
+    acquisition; a negative cost is refused with the field's path."""
+    data = money_dict()
+    data["money"]["segments"]["payroll"]["loan"] = {**LOAN, "origination_cost": 2.3}
+    model = OperatingMatrixModel(scenario_from_dict(data), seed=3)
+    model.run()
+    pop = model.population
+    won = (pop.converted_day >= 1) & (pop.segment == pop.segment_names.index("payroll"))
+    booked = float(model.ledger.spend["loan_origination"].sum())
+    assert won.sum() > 0
+    assert math.isclose(booked, 2.3 * float(pop.weight[won].sum()), rel_tol=1e-9)
+    data["money"]["segments"]["payroll"]["loan"]["origination_cost"] = -1.0
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict(data)
+    assert "money.segments.payroll.loan.origination_cost" in str(err.value)

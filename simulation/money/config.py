@@ -108,6 +108,13 @@ class Loan(StrictModel):
     funding_cost: Probability = 0.0
     pd: Probability = 0.0
     lgd: Probability = 0.0
+    #: Yuan of operating cost to originate one loan (application, risk screen, disbursement),
+    #: booked as spend (ledger item ``loan_origination``) when a customer won during the run
+    #: draws the loan down. The strategies book the marketing; this books the lender's own
+    #: cost of making the loan, so CPA per drawn-down customer compares like with like with
+    #: the published cost per small-business loan (MYbank ¥2.3 a loan against ≈ ¥2,000 of
+    #: staff cost in a traditional lender, docs/sources.md §2.12). 0 = not booked.
+    origination_cost: Annotated[float, Field(ge=0.0)] = 0.0
 
 
 class SegmentMoney(StrictModel):

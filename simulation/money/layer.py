@@ -414,6 +414,11 @@ class MoneyLayer:
                          if b.cfg.card is not None and b.cfg.card.issuance_cost > 0}
         if self.issuance:
             ledger.register("card_issuance", "other")
+        #: per segment: yuan to originate a won customer's loan (0: not booked)
+        self.origination = {s: b.cfg.loan.origination_cost for s, b in self.books.items()
+                            if b.cfg.loan is not None and b.cfg.loan.origination_cost > 0}
+        if self.origination:
+            ledger.register("loan_origination", "other")
         if self.books:
             self._open_new(0)
             self._record_state(0)
@@ -442,9 +447,13 @@ class MoneyLayer:
                     cost[s] = self.issuance[s] * cards
                     self.model.ledger.charge("card_issuance", day, cost)
                 if day >= 1 and book.cfg.loan is not None:
-                    self.series["loans_disbursed_flow"][day, s] += float(
-                        book.loan_amount[book.m - mine.size: book.m].sum()
-                    )
+                    drawn = book.loan_amount[book.m - mine.size: book.m]
+                    self.series["loans_disbursed_flow"][day, s] += float(drawn.sum())
+                    if s in self.origination:  # the lender's cost of making each loan drawn
+                        loans = float(book.weight[book.m - mine.size: book.m][drawn > 0].sum())
+                        cost = np.zeros(len(pop.segment_names))
+                        cost[s] = self.origination[s] * loans
+                        self.model.ledger.charge("loan_origination", day, cost)
 
     def step(self, day: Day) -> None:
         """Book today's value: the lifecycle's flat margin, then every segment's money; at the
