@@ -209,3 +209,26 @@ def test_a_screened_audience_without_employers_reaches_nobody() -> None:
                                                             "audience": "screened_employers"})))
     assert ("lifecycle_ops:keep", "contacts") not in model.ledger.events or not model.ledger.events[
         ("lifecycle_ops:keep", "contacts")].any()
+
+
+def test_removing_one_operation_leaves_anothers_draws_unchanged() -> None:
+    """Each operation draws from its own streams (keyed by its name): an operation that
+    consumes random numbers but changes nothing (success 0), listed before the recall, leaves
+    the recall's contacts and successes day by day exactly as without it, and so does the same
+    operation at another reach. With one shared stream the first operation's draws shifted the
+    recall's, so every paired comparison and leave-one-out contribution carried that noise."""
+    recall = {"effect": "recall", "stages": ["at_risk", "dormant"], "reach": 0.3,
+              "success": 0.4, "reward_on_success": 2.0, "budget": 300.0}
+    idle = {"effect": "ring_inward", "rings": ["outer", "middle"], "reach": 0.4, "success": 0.0,
+            "budget": 50.0}
+    alone = run_model(ops_dict(days=30, recall=recall))
+    behind = run_model(ops_dict(days=30, idle=idle, recall=recall))
+    other_reach = run_model(ops_dict(days=30, idle={**idle, "reach": 0.05}, recall=recall))
+    item = "lifecycle_ops:recall"
+    for kind in ("contacts", "successes"):
+        base = alone.ledger.events[(item, kind)]
+        assert base.sum() > 0
+        np.testing.assert_array_equal(behind.ledger.events[(item, kind)], base)
+        np.testing.assert_array_equal(other_reach.ledger.events[(item, kind)], base)
+    assert behind.ledger.events[("lifecycle_ops:idle", "contacts")].sum() > 0
+    np.testing.assert_array_equal(behind.population.stage, alone.population.stage)

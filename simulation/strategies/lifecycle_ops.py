@@ -28,6 +28,16 @@ the employers' screen (nobody without employers, as for a channel).
 A success may pay a reward (the red packet), charged with the contacts under category
 ``lifecycle_operations``. The core lifecycle module (lifecycle.py) keeps the hazards; this
 module only acts on ``pop.stage`` / ``pop.ring``.
+
+Random numbers: every operation draws from its own streams, keyed by its name — reach and
+success per customer slot (:class:`~simulation.rng.SlotDraws` decisions ``reach/<name>`` and
+``success/<name>``), the budget's random subset from the sequential stream
+``lifecycle_operations/<name>``. One shared stream made each operation's draws depend on how
+many numbers the operations listed before it had consumed, so adding, removing or re-sizing
+one operation reshuffled all the others: noise in every paired (common-random-numbers)
+comparison and in every leave-one-out contribution. Per-slot draws also keep an operation's
+own draw for a customer fixed when another lever changes who is eligible, and are made block
+by block, so any thread count gives the same numbers.
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ from pydantic import Field
 
 from simulation.money.layer import MONTH_DAYS, days_since_payday
 from simulation.population.stages import Ring, Stage
-from simulation.rng import affordable_subset, bernoulli_indices
+from simulation.rng import affordable_subset, quantize_up
 from simulation.scenario.types import (
     PerSegmentProbability,
     Probability,
@@ -151,9 +161,14 @@ def _payroll_problems(op: LifecycleOperation, scenario: object, segments: list[s
 class _Plan:
     """An operation's targeting masks and per-segment rates, resolved once."""
 
-    def __init__(self, name: str, op: LifecycleOperation, segments: list[str]) -> None:
+    def __init__(self, name: str, op: LifecycleOperation, segments: list[str],
+                 rng: np.random.Generator) -> None:
         self.name = name
         self.item = f"lifecycle_ops:{name}"
+        #: this operation's own sequential stream (the budget's subset), keyed by its name
+        self.rng = rng
+        self.reach_decision = f"reach/{name}"
+        self.success_decision = f"success/{name}"
         self.op = op
         self.stage_ok = np.zeros(len(Stage), dtype=bool)
         self.stage_ok[[Stage[s.upper()] for s in op.stages]] = True
@@ -189,7 +204,10 @@ class LifecycleOperations(StrategyModule):
         model = self.model
         segs = model.scenario.segment_names
         ops = model.scenario.lifecycle_operations.operations
-        self.plans = [_Plan(name, op, segs) for name, op in ops.items()]
+        self.plans = [
+            _Plan(name, op, segs, model.streams.get(f"{self.name}/{name}"))
+            for name, op in ops.items()
+        ]
         for plan in self.plans:
             model.ledger.register(plan.item, "lifecycle_operations")
         money = model.scenario.money
@@ -218,10 +236,10 @@ class LifecycleOperations(StrategyModule):
         for plan in self.plans:
             self._run(plan, day)
 
-    def _reach_today(self, plan: _Plan, day: Day | None) -> np.ndarray:
+    def _reach_today(self, plan: _Plan, day: Day) -> np.ndarray:
         """Per-segment reach today: 0 outside the ``after_payday`` window of the segment."""
         window = plan.op.after_payday
-        if window is None or day is None:
+        if window is None:
             return plan.reach
         reach = np.zeros_like(plan.reach)
         for s, payday in self.paydays.items():
@@ -229,17 +247,28 @@ class LifecycleOperations(StrategyModule):
                 reach[s] = plan.reach[s]
         return reach
 
-    def targets_reached(self, plan: _Plan, day: Day | None = None) -> np.ndarray:
+    def targets_reached(self, plan: _Plan, day: Day) -> np.ndarray:
+        """The targets ``plan`` reaches today, drawn per customer slot from the operation's
+        own decision: a customer's draw does not depend on the other operations, nor on who
+        else is eligible. Candidates are drawn at the reach's power-of-two bound
+        (:func:`~simulation.rng.quantize_up`) so that a sweep changing the reach a little keeps
+        the same candidate slots (the thinning then keeps monotonically more or fewer)."""
         pop = self.model.population
         reach = self._reach_today(plan, day)
-        p_max = float(reach.max())
-        if p_max <= 0 and plan.op.after_payday is not None:  # outside every pay window
+        p_max = quantize_up(float(reach.max()))
+        if p_max <= 0:
             return np.empty(0, dtype=np.int64)
-        cand = bernoulli_indices(self.rng, pop.n, p_max)
-        cand = cand[plan.stage_ok[pop.stage[cand]] & plan.ring_ok[pop.ring[cand]]]
-        if plan.screened_only:
-            cand = cand[self.screened[cand]] if self.screened is not None else cand[:0]
-        return cand[self.rng.random(cand.size) * p_max < reach[pop.segment[cand]]]
+        screened = self.screened if plan.screened_only else None
+        if plan.screened_only and screened is None:  # no employers: nobody is screened
+            return np.empty(0, dtype=np.int64)
+
+        def reach_p(cand: np.ndarray) -> np.ndarray:
+            ok = plan.stage_ok[pop.stage[cand]] & plan.ring_ok[pop.ring[cand]]
+            if screened is not None:
+                ok &= screened[cand]
+            return np.where(ok, reach[pop.segment[cand]], 0.0)
+
+        return self.draws.thinned(plan.reach_decision, day.index, pop.n, p_max, reach_p)
 
     def _run(self, plan: _Plan, day: Day) -> None:
         pop = self.model.population
@@ -250,13 +279,13 @@ class LifecycleOperations(StrategyModule):
             return
         # Expected worst case per contact: its cost plus a reward; stop within budget.
         unit = op.cost_per_contact + op.reward_on_success
-        idx = affordable_subset(self.rng, idx, unit, plan.budget_left, pop.weights())
+        idx = affordable_subset(plan.rng, idx, unit, plan.budget_left, pop.weights())
         if idx.size == 0:
             return
         p = plan.success[pop.segment[idx]]
         if self.model.sentiment is not None:
             p = p * (1.0 - self.model.sentiment.values[idx].astype(np.float64))
-        ok = idx[self.rng.random(idx.size) < p]
+        ok = idx[self.draws.uniform(plan.success_decision, day.index, idx) < p]
         self._apply(op.effect, ok, day)
         if op.keeps_outflow > 0 and ok.size:
             self.kept[ok] = np.maximum(self.kept[ok], np.float32(op.keeps_outflow))
