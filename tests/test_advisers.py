@@ -215,6 +215,30 @@ def test_tag_shares_over_one_are_refused() -> None:
     assert "advisers.tags" in str(err.value)
 
 
+def test_a_fixed_offer_matches_only_its_own_interest() -> None:
+    """``tags.offer`` (a product push, e.g. pension vs 定投 for the elderly [001]): every
+    message is about that one product, so the share of messages that match is the offer's
+    tag share (0.6 vs 0.2 here), whatever the day; an unknown offer, or one combined with
+    ``targeting``, is refused with the field's path."""
+    interests = [{"name": "pension", "share": 0.6}, {"name": "plans", "share": 0.2}]
+    share = {}
+    for offer in ("pension", "plans"):
+        model = OperatingMatrixModel(scenario_from_dict(advisers_dict(
+            days=60, tags={"interests": interests, "match_lift": 2.0, "offer": offer})), 4)
+        model.run()
+        ev = model.ledger.events
+        share[offer] = (ev[("advisers", "tag_matches")].sum()
+                        / ev[("advisers", "messages")].sum())
+    assert 0.5 < share["pension"] < 0.7
+    assert 0.1 < share["plans"] < 0.3
+    for bad, says in (({"offer": "gold"}, "unknown interest 'gold'"),
+                      ({"offer": "pension", "targeting": True}, "cannot be combined")):
+        with pytest.raises(ScenarioError) as err:
+            scenario_from_dict(advisers_dict(tags={"interests": interests, **bad}))
+        assert "advisers.tags.offer" in str(err.value)
+        assert says in str(err.value)
+
+
 def test_holdings_uplift_multiplies_what_served_customers_earn_only() -> None:
     """``holdings_uplift``: while served, a customer's value multiplier is 1 + uplift (the money
     layer's value_multiplier hook); everyone else, and everyone at the default 0, stays at 1."""

@@ -85,6 +85,13 @@ class InterestTags(StrictModel):
     interests: list[Interest] = Field(default_factory=list)
     targeting: bool = False
     match_lift: Annotated[float, Field(ge=1.0)] = 1.0
+    #: The one product every adviser message pushes (the name of one of the ``interests``),
+    #: instead of the tags taking turns day by day: a product recommendation policy. Why: the
+    #: elderly case says what to recommend — 「少推荐定投类的理财产品，养老型居多」 [001] — and
+    #: whether that pays depends on how many customers the pushed product fits: a message
+    #: matches (× ``match_lift``) only customers whose interest is the offer. ``None`` = no
+    #: fixed offer. Cannot be combined with ``targeting`` (which picks each customer's own).
+    offer: str | None = None
 
     @model_validator(mode="after")
     def _shares_sum(self) -> InterestTags:
@@ -129,6 +136,16 @@ class AdvisersConfig(StrictModel):
         out: Problems = []
         for name in ("add_rate", "conversion_per_contact", "persona_lift"):
             out += per_segment_problems(getattr(self, name), segments, (*path, name))
+        offer = self.tags.offer
+        if offer is not None:
+            names = [i.name for i in self.tags.interests]
+            where = (*path, "tags", "offer")
+            if offer not in names:
+                known = ", ".join(names) if names else "none (add tags.interests)"
+                out.append((where, f"unknown interest '{offer}'; interests: {known}"))
+            elif self.tags.targeting:
+                out.append((where, "a fixed offer cannot be combined with targeting: true "
+                                   "(targeting sends each customer their own interest)"))
         return out  # holidays after the horizon are allowed: a shorter run never reaches them
 
 
@@ -218,6 +235,8 @@ class Advisers(StrategyModule):
         model.ledger.register("advisers", "adviser")
         tags = cfg.tags
         self.n_tags = len(tags.interests)
+        #: index of the fixed offer among the interests (−1: none, the tags take turns)
+        self.offer = [i.name for i in tags.interests].index(tags.offer) if tags.offer else -1
         if self.n_tags:  # one tag per customer, drawn once (the advisers' stream)
             shares = np.array([i.share for i in tags.interests])
             edges = np.cumsum(shares)
@@ -316,9 +335,13 @@ class Advisers(StrategyModule):
         lift = np.where(trig, cfg.triggers.lift, 1.0)
         if self.n_tags and cfg.tags.match_lift != 1.0:
             tag = self.state("interest_tag")[idx]
-            # targeting: every tagged customer hears about their own interest; otherwise
-            # today's offer is about one tag, whoever gets it
-            match = tag >= 0 if cfg.tags.targeting else tag == (day.index % self.n_tags)
+            # targeting: every tagged customer hears about their own interest; a fixed offer:
+            # every message is about that one product; otherwise today's offer is about one
+            # tag, whoever gets it
+            if cfg.tags.targeting:
+                match = tag >= 0
+            else:
+                match = tag == (self.offer if self.offer >= 0 else day.index % self.n_tags)
             lift = lift * np.where(match, cfg.tags.match_lift, 1.0)
             self._count("tag_matches", day, idx[match])
         if self.model.sentiment is not None:
