@@ -314,3 +314,45 @@ def test_members_per_operator_counts_represented_customers() -> None:
         rows += int((model.population.extra["group"] >= 0).sum())
     assert groups.member_days == 4.0 * rows
     assert groups.operator_kpis()["group_members_per_operator"] == pytest.approx(4.0 * rows / 10)
+
+
+def test_coupons_posted_in_groups_follow_the_operators_rota() -> None:
+    """A coupon delivered inside groups is a post: it reaches only members whose group is on
+    the day's rota, and the groups' own posts that day follow the same rota. The rota is
+    planned at the end of the day before (perks steps before the groups) and perks reads it
+    through the declared ``group_run``. With 2 groups run a day out of many, every coupon
+    shown sits in a run group, listening members off the rota get none, and each group on
+    the coupon's rota is one the groups post in that day."""
+    from simulation.strategies.perks import Perks
+
+    data = operated(days=25, headcount=1, groups_per_operator=2)
+    data["groups"]["join_rate"] = 0.2
+    for seg in data["population"]["segments"].values():
+        seg["perk_appeal"] = {"coupon": 0.5}
+    data["perks"] = {"catalogue": {"coupon": {
+        "delivery": "groups", "offer_rate": 1.0, "targets": ["aware", "engaged", "active"],
+        "face_value": 5, "claim_rate": 0.1}}}
+    model, groups = model_of(data)
+    perks = model.module(Perks)
+    seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    deliver = perks._group_delivery
+
+    def recording(shown: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        kept, cities = deliver(shown)
+        group = perks.group.copy()
+        listening = np.flatnonzero((group >= 0) & ~perks.group_muted)
+        seen.append((kept, group, listening[~perks.group_run[listening]]))
+        return kept, cities
+
+    perks._group_delivery = recording
+    off_rota = shown_total = 0
+    for _ in range(25):
+        model.step()
+        kept, group, unrun = seen[-1]
+        on_rota = np.unique(group[kept])
+        assert on_rota.size <= 2
+        assert groups.run_today[on_rota].all(), model.day  # the same rota as the posts
+        assert np.intersect1d(kept, unrun).size == 0
+        off_rota += unrun.size
+        shown_total += kept.size
+    assert off_rota > 0 and shown_total > 0 and groups.book.n_groups > 4

@@ -20,7 +20,16 @@ sustained. CMB's card centre runs its groups centrally with tools that raise out
 几百万的私域用户」 [001]); CGB has no full-time staff and tools that lag (「没有全职人员跟进……工具
 能力没有跟上」 [001]).
 
-Declared state: ``group`` (group id, −1 = none), ``group_muted``, ``koc``. Moves the shared
+The operators' rota: which groups they run on a day is planned at the end of the day before,
+over the groups live then (a window of ``capacity`` groups moving through them day by day), and
+is what the day's posts follow — the groups' own posts and the coupons perks posts in the
+groups (``perks.catalogue.*.delivery: groups``), which steps before the groups and reads the
+rota through the declared state ``group_run``. A group opened during the day is run that day
+only while the rota leaves the operators spare capacity (they take on other groups when they
+have room). Why one rota for both: a coupon is a post; a group nobody runs that day gets neither.
+
+Declared state: ``group`` (group id, −1 = none), ``group_muted``, ``koc``, ``group_run`` (the
+customer's group is on today's rota; always true without operators). Moves the shared
 sentiment (``model.sentiment``, raised by perks' stock-outs): spreads and decays it in groups.
 """
 
@@ -236,6 +245,9 @@ class Groups(StrategyModule):
         State("group", np.int32, -1, description="WeCom group the customer is in, −1 none"),
         State("group_muted", np.bool_, False, description="muted the group"),
         State("koc", np.bool_, False, description="a key opinion customer of the group"),
+        State("group_run", np.bool_, True,
+              description="the customer's group is on today's operators' rota (planned the "
+                          "day before; always true without operators)"),
     )
     moves_sentiment = True
 
@@ -274,7 +286,9 @@ class Groups(StrategyModule):
         # operator statistics (members per operator, share of live groups run)
         self.operators = cfg.operators
         self.prod = 1.0 if cfg.operators is None else cfg.operators.productivity
+        self.group_run = self.state("group_run")
         self.run_today = np.zeros(0, bool)
+        self.rota = np.zeros(0, bool)  # groups planned to be run today (planned yesterday)
         self.group_last_post = np.zeros(0, np.int64)
         self.member_days = 0.0  # represented customers (population weights) × days
         self.live_group_days = 0
@@ -290,6 +304,11 @@ class Groups(StrategyModule):
 
     # ------------------------------------------------------------------ daily step
     def step(self, day: Day) -> None:
+        self._step(day)
+        if self.operators is not None:
+            self._plan_rota(day.index + 1)
+
+    def _step(self, day: Day) -> None:
         pop = self.model.population
         # Churned customers drop out of their group.
         members = kernels.where_at_least(self.group, np.int32(0))
@@ -316,27 +335,45 @@ class Groups(StrategyModule):
         self._drift_out(day, members)
         self._charge(day, members, posts)
 
+    def _plan_rota(self, next_day: int) -> None:
+        """Plan the groups the operators run on ``next_day``, over the groups live now: all of
+        them while they are no more than the operators' capacity, else a window of
+        ``capacity`` groups that moves through the live groups day by day (each group is run
+        on a ``capacity / live`` share of days, in turn, no random draw). Members read it as
+        ``group_run`` (perks steps before the groups and posts its coupons by it)."""
+        assert self.operators is not None
+        book = self.book
+        live = np.flatnonzero((book.size > 0) & ~book.blocked)
+        cap = self.operators.capacity
+        rota = np.zeros(book.n_groups, bool)
+        if live.size <= cap:
+            rota[live] = True
+        else:
+            start = (next_day * cap) % live.size
+            rota[live[(np.arange(live.size) - start) % live.size < cap]] = True
+        self.rota = rota
+        members = kernels.where_at_least(self.group, np.int32(0))
+        self.group_run[members] = rota[self.group[members]]
+
     def _run_groups(self, day: Day, posts: int) -> None:
-        """Which live groups the operators run today: all of them while they are no more than
-        the operators' capacity, else a window of ``capacity`` groups that moves through the
-        live groups day by day (each group is run on a ``capacity / live`` share of days, in
-        turn, no random draw). A run group gets today's posts; its last post day is kept."""
+        """The live groups run today: those on the rota planned yesterday and, while the rota
+        leaves spare capacity (groups opened since, or a group on it emptied), other live
+        groups in order. A run group gets today's posts; its last post day is kept."""
         assert self.operators is not None
         book = self.book
         n = book.n_groups
         if self.group_last_post.size < n:  # groups opened today start with a fresh clock
             fresh = np.full(n - self.group_last_post.size, day.index, np.int64)
             self.group_last_post = np.concatenate([self.group_last_post, fresh])
-        live = np.flatnonzero((book.size > 0) & ~book.blocked)
-        cap = self.operators.capacity
+        live_mask = (book.size > 0) & ~book.blocked
         run = np.zeros(n, bool)
-        if live.size <= cap:
-            run[live] = True
-        else:
-            start = (day.index * cap) % live.size
-            run[live[(np.arange(live.size) - start) % live.size < cap]] = True
+        run[: self.rota.size] = self.rota
+        run &= live_mask
+        spare = int(np.floor(self.operators.capacity - run.sum()))  # whole groups left
+        if spare > 0:  # room on the rota: other live groups (opened since, say), in order
+            run[np.flatnonzero(live_mask & ~run)[:spare]] = True
         self.run_today = run
-        self.live_group_days += int(live.size)
+        self.live_group_days += int(live_mask.sum())
         self.run_group_days += int(run.sum())
         self.operator_days += 1
         if posts:

@@ -12,7 +12,10 @@ Claims beyond the day's stock are refused and raise the claimant's ``negative_se
 face value (Coupons.com) and, for offline perks, only where merchants are (``merchant_cities``:
 the largest cities; CMB's coupons are redeemed offline, so geography gates redemption [001][004]).
 A perk may be **delivered inside groups** (``delivery: groups``: shown only to members who have
-not muted their group, as CMB's 社群专属优惠券 are [004]) and be **local** (``geo_match``: a
+not muted their group, as CMB's 社群专属优惠券 are [004], and whose group is run that day: a
+coupon is a post, so a group the operators do not run that day gets none — the groups'
+declared ``group_run``, the rota the operators planned the day before, ``groups.operators``)
+and be **local** (``geo_match``: a
 coupon is for merchants of one city and is redeemed only by members who live there). In a group
 assigned by city every member lives in the coupon's city; a national group posts deals of one
 city a day (drawn by population), so most of its members cannot use them — 「只有相匹配的地理位置，
@@ -163,6 +166,11 @@ class Perks(StrategyModule):
         self.budget_left = float("inf") if cfg.budget is None else float(cfg.budget)
         assert model.sentiment is not None  # this module moves sentiment, so it exists
         self.sentiment = model.sentiment
+        # the groups' declared state, read only (None while the groups are off): who is in
+        # which group, who muted it, and whose group is on today's operators' rota
+        self.group = model.read_state("group")
+        self.group_muted = model.read_state("group_muted")
+        self.group_run = model.read_state("group_run")
 
     def step(self, day: Day) -> None:
         for plan in self.plans:
@@ -230,21 +238,22 @@ class Perks(StrategyModule):
         self._effects(plan, redeemed, d)
 
     def _groups_of(self, idx: np.ndarray) -> np.ndarray:
-        groups = self.model.read_state("group")
-        assert groups is not None, "perks.delivery: groups needs the groups lever on"
-        return groups[idx].astype(np.int64)
+        assert self.group is not None, "perks.delivery: groups needs the groups lever on"
+        return self.group[idx].astype(np.int64)
 
     def _group_delivery(self, shown: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Keep the shown customers who sit in a group and listen; the city of each group's
-        deals today (a city group's own city; a national group's drawn by population)."""
+        """Keep the shown customers who sit in a group that is run today (on the operators'
+        rota, ``group_run``) and listen (not muted); the city of each group's deals today (a
+        city group's own city; a national group's drawn by population)."""
         pop = self.model.population
-        group = pop.extra.get("group")
+        group = self.group
         if group is None:  # groups are off: nobody to deliver to
             return shown[:0], None
-        muted = pop.extra.get("group_muted")
         keep = group[shown] >= 0
-        if muted is not None:
-            keep &= ~muted[shown]
+        if self.group_muted is not None:
+            keep &= ~self.group_muted[shown]
+        if self.group_run is not None:
+            keep &= self.group_run[shown]
         shown = shown[keep]
         n_groups = int(group.max(initial=-1)) + 1
         members = np.flatnonzero(group >= 0)
