@@ -226,6 +226,49 @@ def test_a_kill_while_a_batch_is_told_resumes_to_the_uninterrupted_trials(
     assert len(list((tmp_path / "k" / "runs").glob("*.json"))) == 16
 
 
+#: Runs ``opmatrix calibrate`` and kills the process (SIGKILL, as ``kill -9``) inside the ask
+#: loop: while trial 4 (the second of the second batch) draws its first parameter.
+DIE_IN_ASK = """
+import os, signal, sys
+import optuna
+from simulation.cli import main
+suggest = optuna.trial.Trial._suggest
+def dying(self, name, distribution):
+    if self.number == 4:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return suggest(self, name, distribution)
+optuna.trial.Trial._suggest = dying
+main(sys.argv[1:])
+"""
+
+
+def test_a_kill_inside_the_ask_loop_resumes_to_the_uninterrupted_cmaes_trials(
+    tmp_path: Path,
+) -> None:
+    """A real ``opmatrix calibrate`` process killed -9 while asking a batch resumes to exactly
+    the uninterrupted CMA-ES trials: the half-asked batch never reached the journal, so it is
+    asked again under the same trial numbers (CMA-ES seeds each proposal with its number;
+    closing the batch as failed and asking it again under new numbers proposed other points)."""
+    scenario, targets, params = bass_files(
+        tmp_path, 300, 6, "askkill",
+        {"trials": 6, "batch": 3, "startup_trials": 1, "sampler": "cmaes"})
+    calibrate_files(scenario, targets, params, "optuna", tmp_path / "ref", "serial", 1)
+    script = tmp_path / "die_in_ask.py"
+    script.write_text(DIE_IN_ASK, encoding="utf-8")
+    killed = tmp_path / "killed"
+    proc = subprocess.run(
+        [sys.executable, str(script), "calibrate", str(scenario), "-t", str(targets),
+         "-p", str(params), "--out", str(killed), "--executor", "serial", "-q"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert len(list((killed / "runs").glob("*.json"))) == 6  # batch 1's runs only
+    calibrate_files(scenario, targets, params, "optuna", killed, "serial", 1)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "ref" / "trials.csv"),
+                                  pd.read_csv(killed / "trials.csv"))
+    assert len(list((killed / "runs").glob("*.json"))) == 12
+
+
 def test_bad_targets_and_params_are_clear_errors(tmp_path: Path) -> None:
     scenario = small_bass(tmp_path, 300, 56)
     good_params = write(tmp_path, "params.yaml", {"parameters": PARAMS})

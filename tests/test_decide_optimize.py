@@ -138,6 +138,83 @@ def test_resume_after_kill_neither_repeats_nor_loses_evaluations(tmp_path: Path)
     assert len(set(numbers)) == len(numbers)
 
 
+CMAES = """
+name: ask_kill_check
+scenario: {scenario}
+replicates: 2
+overrides: {{population.size: 1500}}
+days: 30
+optimize:
+  sampler: cmaes
+  trials: 8
+  batch: 2
+  objectives: [{{kpi: acquisitions}}]
+  parameters:
+    channels.channel_a.daily_reach: {{low: 0.001, high: 0.05}}
+    channels.channel_b.daily_reach: {{low: 0.001, high: 0.05}}
+  selection: {{top_k: 2, delta: 5, initial_replicates: 2, max_replicates: 2}}
+  response_curves: {{enabled: false}}
+"""
+
+#: Runs ``opmatrix optimize`` and kills the process (SIGKILL, as ``kill -9``) inside the ask
+#: loop: while trial 5 (the second of the third batch) draws its first parameter.
+DIE_IN_ASK = """
+import os, signal, sys
+import optuna
+from simulation.cli import main
+suggest = optuna.trial.Trial._suggest
+def dying(self, name, distribution):
+    if self.number == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return suggest(self, name, distribution)
+optuna.trial.Trial._suggest = dying
+main(sys.argv[1:])
+"""
+
+
+def test_a_kill_inside_the_ask_loop_resumes_to_the_uninterrupted_proposals(
+    tmp_path: Path,
+) -> None:
+    """A real ``opmatrix optimize`` process killed -9 while asking a batch, then resumed, makes
+    every proposal of an uninterrupted run (same trial numbers, points and values) and the same
+    recommendation. CMA-ES, because it seeds each proposal with its trial number: resuming by
+    closing the half-asked batch and asking it again under new numbers proposed other points."""
+    import optuna
+
+    from simulation.decide.journal import journal_storage
+
+    exp = tmp_path / "ask_kill_check.yaml"
+    exp.write_text(CMAES.format(scenario=SCENARIO), encoding="utf-8")
+    spec = load_optimization(exp)
+    reference = Optimization(spec, tmp_path / "ref", SerialExecutor()).run()
+    script = tmp_path / "die_in_ask.py"
+    script.write_text(DIE_IN_ASK, encoding="utf-8")
+    killed = tmp_path / "killed"
+    proc = subprocess.run(
+        [sys.executable, str(script), "optimize", str(exp), "--executor", "serial",
+         "--results", str(killed), "--no-report", "-q"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    root = killed / "ask_kill_check" / "optimize"
+    storage, _ = journal_storage(root / "study.journal")
+    on_disk = optuna.load_study(study_name="opmatrix", storage=storage).get_trials()
+    assert [t.number for t in on_disk] == [0, 1, 2, 3]  # the half-asked batch left no trace
+    stored = len(list((root / "runs").glob("*.json")))
+    resumed = Optimization(load_optimization(exp), killed, SerialExecutor()).run()
+
+    def proposals(result: dict) -> list[tuple]:
+        return [(t["number"], t["state"], t["point"], t["values"]) for t in result["trials"]]
+
+    assert proposals(resumed) == proposals(reference)
+    assert len(reference["trials"]) == 8
+    for key in ("label", "point", "replicates", "vs_baseline"):
+        assert resumed["recommended"][key] == reference["recommended"][key]
+    assert resumed["selection"] == reference["selection"]
+    # nothing stored was run again
+    assert resumed["runs_computed"] == len(list((root / "runs").glob("*.json"))) - stored
+
+
 ROBUST = """
 name: robust_check
 scenario: {scenario}

@@ -160,3 +160,39 @@ def test_query_limits_rows_and_time(stored: Path) -> None:
     assert code == 2 and "stopped after 1 s" in err
     code, _, err = run_cli("query", results, "  ")
     assert code == 2 and "empty" in err
+
+
+def test_the_optuna_journal_survives_a_torn_line_and_an_interrupted_batch(tmp_path: Path) -> None:
+    """optimize's and calibrate's journal (simulation/decide/journal.py): a batch asked inside
+    ``deferred()`` reaches the file whole, an interrupted one not at all, and a last line a kill
+    cut short is dropped on opening (Optuna would read the journal as corrupt once another line
+    followed it)."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+
+    from simulation.decide.journal import journal_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    path, space = tmp_path / "study.journal", {"x": FloatDistribution(0, 1)}
+
+    def study() -> tuple[optuna.Study, object]:
+        storage, backend = journal_storage(path)
+        return optuna.create_study(study_name="s", storage=storage, load_if_exists=True), backend
+
+    first, backend = study()
+    with backend.deferred():
+        asked = [first.ask(space) for _ in range(3)]
+        assert [t.number for t in first.get_trials()] == [0, 1, 2]  # seen in memory ...
+        assert optuna.load_study(study_name="s", storage=journal_storage(path)[0]).trials == []
+    for t in asked:
+        first.tell(t.number, t.params["x"])
+    second, backend = study()
+    with pytest.raises(KeyboardInterrupt), backend.deferred():
+        second.ask(space)
+        raise KeyboardInterrupt
+    with path.open("ab") as f:
+        f.write(b'{"op_code":4,"worker')  # a write cut by kill -9
+    third, _ = study()
+    assert [t.state.name for t in third.trials] == ["COMPLETE"] * 3
+    third.tell(third.ask(space), 0.5)
+    assert len(study()[0].trials) == 4

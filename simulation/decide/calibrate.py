@@ -23,8 +23,9 @@ ABC-SMC (pyabc), distance = the same deviance, its database ``abc.db`` in the re
 the replicates of each particle run in parallel. Every run is stored in ``runs/`` under a
 content hash (``simulation/runner/store.py``), so an interrupted calibration (even kill -9)
 resumes where it stopped and redoes no stored run; samplers are re-seeded from the number of
-finished trials (generations), so a resumed calibration proposes what an uninterrupted one
-would.
+finished trials (generations) and a batch's asks reach the journal in one write
+(simulation/decide/journal.py), so a resumed calibration proposes what an uninterrupted one
+would, under the same trial numbers.
 """
 
 from __future__ import annotations
@@ -445,12 +446,13 @@ def run_optuna(
         study_name=cal.targets.name, storage=storage, direction="minimize", load_if_exists=True
     )
     dists = {name: _distribution(p) for name, p in cal.params.parameters.items()}
-    _resume_running(study, runner, dists, cal.names)
+    _resume_running(study, runner, dists, cal)
     done = _complete(study)
     while len(done) < total:
         k = min(cfg.batch, total - len(done))
         study.sampler = _sampler(cfg, cal.params.seed + len(done))
-        asked = [study.ask(dists) for _ in range(k)]
+        with journal.deferred():  # the batch's asks reach the file together or not at all
+            asked = [study.ask(dists) for _ in range(k)]
         points = [{n: float(t.params[n]) for n in cal.names} for t in asked]
         results = runner.evaluate(points, first_id=len(done))
         for trial, res in zip(asked, results, strict=True):
@@ -468,35 +470,33 @@ def run_optuna(
 
 
 def _resume_running(study: Any, runner: TrialRunner, dists: dict[str, Any],
-                    names: list[str]) -> None:
+                    cal: Calibration) -> None:
     """Trials a killed process left running (asked, never told), so that the resumed study
     is the one an uninterrupted run would have made.
 
-    Batches are told only after all their runs are stored, and the sampler of a batch is
-    seeded from the number of complete trials before it. So: if the kill landed while a batch
-    was being told (a trial was told after the running ones were asked), finish telling it —
-    its runs are all in the store, nothing is recomputed. Otherwise (killed while asking or
-    running a batch) close the running trials as failed: the batch is asked again with the same
-    seed and the same complete history (samplers ignore failed trials), so it proposes the same
-    points, and their stored runs are reused."""
+    A batch's asks reach the journal in one write (simulation/decide/journal.py), so the
+    running trials are a whole batch, with the trial numbers an uninterrupted run gave them:
+    evaluate them (their stored runs are reused, nothing is recomputed) and tell them, with the
+    sampler their batch was asked with. (Closing them as failed and asking the batch again
+    proposed the same points for TPE, but under new trial numbers, and CMA-ES seeds each
+    proposal with its trial number.) A trial without all its parameters (a journal write cut
+    by the kill) was never evaluated: it is closed as failed and samplers ignore it."""
     import optuna
 
     state = optuna.trial.TrialState
-    trials = study.get_trials(deepcopy=False)
-    running = [t for t in trials if t.state == state.RUNNING]
+    running = study.get_trials(deepcopy=False, states=(state.RUNNING,))
     if not running:
         return
-    # asked before some trial was told: the running trials' batch was being told
-    asked = min(t.datetime_start for t in running if t.datetime_start is not None)
-    mid_tell = any(t.state == state.COMPLETE and t.datetime_complete is not None
-                   and t.datetime_complete >= asked for t in trials)
-    if mid_tell and all(set(t.params) == set(dists) for t in running):
-        points = [{n: float(t.params[n]) for n in names} for t in running]
-        for trial, res in zip(running, runner.evaluate(points), strict=True):
-            _record(study, trial.number, res)
-        return
+    # the batch's seed: the complete trials before it (some of it may have been told already)
+    first = sum(1 for t in _complete(study) if t.number < min(r.number for r in running))
+    study.sampler = _sampler(cal.params.optuna, cal.params.seed + first)
+    whole = [t for t in running if set(t.params) == set(dists)]
     for t in running:
-        study.tell(t.number, state=state.FAIL)
+        if t not in whole:
+            study.tell(t.number, state=state.FAIL)
+    points = [{n: float(t.params[n]) for n in cal.names} for t in whole]
+    for trial, res in zip(whole, runner.evaluate(points, first_id=first), strict=True):
+        _record(study, trial.number, res)
 
 
 def _record(study: Any, number: int, res: TrialResult) -> None:

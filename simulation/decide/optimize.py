@@ -7,7 +7,10 @@ Phases, all on the same seeds (replicate ``i`` uses seed ``experiment.seed + i``
 2. **search**: Optuna's ask/tell in fixed batches; each candidate is R runs on the runner's
    executors; Optuna's journal (``study.journal``) and the run store are both on disk, so after
    ``kill -9`` a rerun tells the trials that were asked but not told (their stored runs are
-   reused), asks only the trials still missing, and never runs a stored run again;
+   reused), asks only the trials still missing, and never runs a stored run again; a batch's
+   asks reach the journal in one write, so a kill inside the ask loop leaves none of the batch
+   and the rerun asks it again under the same trial numbers: every proposal is the one an
+   uninterrupted run makes;
 3. **selection**: the top-k feasible candidates are re-run on more common seeds until Kim–Nelson
    or OCBA picks one (``simulation.decide.selection``); paired differences against the baseline
    on those seeds, with t intervals;
@@ -203,7 +206,8 @@ class Optimization:
         return study
 
     def _sampler(self, n_done: int) -> Any:
-        """A sampler seeded by the trial count, so a resumed study asks what a fresh one would."""
+        """A sampler seeded by the trial count, so a resumed study asks what a fresh one would
+        (one per batch: a batch is asked whole or not at all, see run_search)."""
         import optuna
 
         seed = self.spec.config.seed + n_done
@@ -281,12 +285,17 @@ class Optimization:
         study = self._study()
         dists = distributions(self.spec, self.alloc)
         total = self.spec.config.trials
-        # 1. trials a killed run asked but never told
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        # 1. trials a killed run asked but never told: a whole batch (asks are written to the
+        # journal all at once, simulation/decide/journal.py), told from the run store with the
+        # sampler its batch was asked with (its after_trial records the constraints)
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if running:
+            study.sampler = self._sampler(min(t.number for t in running))
+        for t in running:
             if set(t.params) == set(dists):
                 self.log(f"resuming trial {t.number} (asked before the interruption)")
                 self._tell(study, t.number, dict(t.params))
-            else:  # killed inside ask(): nothing was evaluated for it
+            else:  # a journal cut inside a write: nothing was evaluated for it
                 study.tell(t.number, state=TrialState.FAIL)
         # 2. the rest, in fixed batches
         while True:
@@ -300,7 +309,8 @@ class Optimization:
                 break
             start, cpu = time.perf_counter(), time.process_time()
             study.sampler = self._sampler(len(trials))
-            asked = [study.ask(dists) for _ in range(min(self.spec.config.batch, left))]
+            with self._journal.deferred():  # the batch's asks reach the file together or not
+                asked = [study.ask(dists) for _ in range(min(self.spec.config.batch, left))]
             self.overhead_seconds += time.perf_counter() - start
             self.overhead_cpu_seconds += time.process_time() - cpu
             # the whole batch's runs go to the executor together (R runs per candidate), then
