@@ -95,6 +95,12 @@ class Card(StrictModel):
     #: (docs/sources.md §2.5); the strategies book the marketing, this books the card itself,
     #: so CPA is all-in. 0 = not booked.
     issuance_cost: Annotated[float, Field(ge=0.0)] = 0.0
+    #: Yuan a year to keep one card (statements, transaction alerts, card systems, service),
+    #: booked as spend (ledger item ``card_maintenance``) a day at a time for every card of a
+    #: customer won during the run until the customer churns. The cited ≥ 100 yuan per card
+    #: includes 管理维护 (management and maintenance, §2.5): with ``issuance_cost`` and the
+    #: strategies' marketing the CPA counts every part of it. 0 = not booked.
+    maintenance_per_year: Annotated[float, Field(ge=0.0)] = 0.0
 
 
 class Loan(StrictModel):

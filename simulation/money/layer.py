@@ -414,6 +414,15 @@ class MoneyLayer:
                          if b.cfg.card is not None and b.cfg.card.issuance_cost > 0}
         if self.issuance:
             ledger.register("card_issuance", "other")
+        #: per segment: yuan a day to keep a won customer's card while the customer stays
+        #: (statements, alerts, card systems; 0: not booked), and the population indices of
+        #: the cards won during the run, in order of winning
+        self.maintenance = {s: b.cfg.card.maintenance_per_year / DAYS_PER_YEAR
+                            for s, b in self.books.items()
+                            if b.cfg.card is not None and b.cfg.card.maintenance_per_year > 0}
+        self.won_cards = {s: np.zeros(0, np.int64) for s in self.maintenance}
+        if self.maintenance:
+            ledger.register("card_maintenance", "other")
         #: per segment: yuan to originate a won customer's loan (0: not booked)
         self.origination = {s: b.cfg.loan.origination_cost for s, b in self.books.items()
                             if b.cfg.loan is not None and b.cfg.loan.origination_cost > 0}
@@ -440,12 +449,14 @@ class MoneyLayer:
             if mine.size:
                 out = None if self.employer_outflow is None else self.employer_outflow[mine]
                 book.open(mine, day, pop.weight[mine], out)
-                if day >= 1 and s in self.issuance:  # the card itself: made, mailed, activated
-                    pos = np.searchsorted(book.members, mine)
-                    cards = float(pop.weight[mine][book.t_has_card[pos]].sum())
-                    cost = np.zeros(len(pop.segment_names))
-                    cost[s] = self.issuance[s] * cards
-                    self.model.ledger.charge("card_issuance", day, cost)
+                if day >= 1 and (s in self.issuance or s in self.maintenance):
+                    held = mine[book.t_has_card[np.searchsorted(book.members, mine)]]
+                    if s in self.issuance:  # the card itself: made, mailed, activated
+                        cost = np.zeros(len(pop.segment_names))
+                        cost[s] = self.issuance[s] * float(pop.weight[held].sum())
+                        self.model.ledger.charge("card_issuance", day, cost)
+                    if s in self.maintenance:  # kept from today on (_charge_maintenance)
+                        self.won_cards[s] = np.concatenate([self.won_cards[s], held])
                 if day >= 1 and book.cfg.loan is not None:
                     drawn = book.loan_amount[book.m - mine.size: book.m]
                     self.series["loans_disbursed_flow"][day, s] += float(drawn.sum())
@@ -489,6 +500,8 @@ class MoneyLayer:
         if not self.books:
             return
         self._open_new(d)
+        if self.maintenance:
+            self._charge_maintenance(d)
         pop = model.population
         s_count = len(pop.segment_names)
         flows = {item: np.zeros(s_count) for item, _ in REVENUE_ITEMS[1:]}
@@ -504,6 +517,22 @@ class MoneyLayer:
         self._pending = True
         if d >= model.days or d % MONTH_DAYS == 0:
             self.flush()
+
+    def _charge_maintenance(self, d: int) -> None:
+        """A day's upkeep of every card won during the run whose customer has not churned
+        (a churned customer's card is closed): ``maintenance_per_year`` ÷ 365 a card, in
+        represented customers. Only cards won in the run are charged, as their issuance is:
+        the stock's upkeep is the same with or without the strategies, and charging it would
+        put the bank's whole portfolio into the cost of the cards the run wins."""
+        pop = self.model.population
+        cost = np.zeros(len(pop.segment_names))
+        for s, per_day in self.maintenance.items():
+            cards = self.won_cards[s]
+            if cards.size:
+                kept = pop.stage[cards] != Stage.CHURNED
+                cost[s] = per_day * float(pop.weight[cards][kept].sum())
+        if cost.any():
+            self.model.ledger.charge("card_maintenance", d, cost)
 
     def _step_book(self, book: SegmentBook, s: int, d: int, pop, flows, series) -> None:
         """One day of segment ``s``'s accounts: payday inflow (savings share and payroll pool),
