@@ -928,3 +928,147 @@ def changed_slots(
     return _scan(stage.shape[0], lambda: _changed[1](
         stage, prev_stage, ring, prev_ring, BLOCK_SIZE),
         lambda: _changed_serial(stage, prev_stage, ring, prev_ring))
+
+
+# ---------------------------------------------------------------------------- population passes
+# Daily passes over every customer that used to be numpy one-liners in the modules. Each is
+# exact per element (integers, or one float operation per slot), so blocks in parallel give
+# the same bits as one pass; on one thread, or below ``PARALLEL_MIN_WORK``, the numpy form
+# runs as before (docs/performance.md, "the serial share of a day", says which is faster where).
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _count_ge_in(a, value):  # pragma: no cover - compiled
+    c = 0
+    for i in range(a.shape[0]):
+        c += a[i] >= value
+    return c
+
+
+def _count_at_least_py(a, value, block):  # pragma: no cover - compiled
+    n = a.shape[0]
+    nblocks = (n + block - 1) // block
+    counts = np.empty(nblocks, dtype=np.int64)
+    for b in nb.prange(nblocks):
+        counts[b] = _count_ge_in(a[b * block:min(n, (b + 1) * block)], value)
+    return counts.sum()
+
+
+_count_at_least = _twins(_count_at_least_py)
+
+
+def count_at_least(a: np.ndarray, value) -> int:
+    """``np.count_nonzero(a >= value)`` (the data collector's acquisitions: converted on day
+    1 or later), block counts added: an integer, the same for any thread count."""
+    return int(_count_at_least[_parallel(a.shape[0])](a, value, BLOCK_SIZE))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _scale_in(a, factor):  # pragma: no cover - compiled
+    for i in range(a.shape[0]):
+        a[i] *= factor
+
+
+def _scale_py(a, factor, block):  # pragma: no cover - compiled
+    n = a.shape[0]
+    for b in nb.prange((n + block - 1) // block):
+        _scale_in(a[b * block:min(n, (b + 1) * block)], factor)
+
+
+_scale = _twins(_scale_py)
+
+
+def scale_inplace(a: np.ndarray, factor) -> None:
+    """``a *= factor`` in place (contact fatigue's daily decay over every customer): one
+    multiplication per slot in ``a``'s own dtype (``factor`` is cast to it first, as numpy
+    does for a scalar), so the same bits in any order."""
+    mixed = isinstance(factor, np.generic) and factor.dtype != a.dtype
+    if mixed or not _parallel(a.shape[0]):
+        a *= factor  # (numpy computes a mixed-dtype product in the wider type: kept as it is)
+        return
+    _scale[1](a, a.dtype.type(factor), BLOCK_SIZE)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _max_in(a):  # pragma: no cover - compiled
+    m = a[0]
+    for i in range(1, a.shape[0]):
+        v = a[i]
+        if v != v:  # NaN wins, as in numpy
+            return v
+        m = max(m, v)
+    return m
+
+
+def _max_py(a, block):  # pragma: no cover - compiled
+    n = a.shape[0]
+    nblocks = (n + block - 1) // block
+    out = np.empty(nblocks, dtype=a.dtype)
+    for b in nb.prange(nblocks):
+        out[b] = _max_in(a[b * block:min(n, (b + 1) * block)])
+    return out
+
+
+_max = _twins(_max_py)
+
+
+def array_max(a: np.ndarray) -> float:
+    """``float(a.max())`` (the lifecycle's daily thinning bound over every customer's churn
+    hazard and multipliers), the blocks' maxima in parallel: a maximum does not depend on the
+    order (numpy's NaN propagation kept; a zero maximum, whose sign could, is recomputed by
+    numpy)."""
+    if a.shape[0] == 0 or not _parallel(a.shape[0]):
+        return float(a.max())
+    top = float(_max[1](a, BLOCK_SIZE).max())
+    return float(a.max()) if top == 0.0 else top
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _advocates_in(stage, adv, lo, hi, out, base):  # pragma: no cover - compiled
+    """One block: slots whose advocate flag (``lo <= stage <= hi``) differs from ``adv``
+    (written branch-free at the start of ``out``, + ``base``), ``adv`` updated; returns how
+    many."""
+    k = 0
+    for i in range(stage.shape[0]):
+        s = stage[i]
+        now = (s >= lo) & (s <= hi)
+        out[k] = base + i
+        k += now != adv[i]
+        adv[i] = now
+    return k
+
+
+def _advocates_py(stage, adv, lo, hi, block):  # pragma: no cover - compiled
+    n = stage.shape[0]
+    tmp, counts = _blocks(n, block)
+    for b in nb.prange(counts.shape[0]):
+        s = b * block
+        e = min(n, s + block)
+        counts[b] = _advocates_in(stage[s:e], adv[s:e], lo, hi, tmp[s:e], s)
+    return tmp, counts
+
+
+_advocates = _twins(_advocates_py)
+
+
+def advocate_changes(
+    stage: np.ndarray, adv: np.ndarray, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Word of mouth's daily recount: today's advocate flags (``lo <= stage <= hi``), the
+    slots whose flag changed since ``adv`` (yesterday's) and each one's sign (+1 became an
+    advocate, −1 stopped; int32). On one thread numpy's three SIMD passes (compare, ``!=``,
+    ``flatnonzero``) beat one fused pass and return a new flag array; on more, the blocks
+    run in parallel, update ``adv`` in place (and return it), and their slots are
+    concatenated in block order (sorted, as ``flatnonzero``)."""
+    n = stage.shape[0]
+    if not _parallel(n):
+        now = (stage >= lo) & (stage <= hi)
+        changed = np.flatnonzero(now != adv)
+    else:
+        tmp, counts = _advocates[1](stage, adv, np.int8(lo), np.int8(hi), BLOCK_SIZE)
+        offsets = np.zeros(counts.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        changed = _compact[_parallel(int(offsets[-1]))](tmp, counts, offsets, BLOCK_SIZE)
+        now = adv
+    sign = np.where(now[changed], 1, -1).astype(np.int32)
+    return now, changed, sign

@@ -8,6 +8,7 @@ import mesa
 import numpy as np
 from mesa.agent import AgentSet
 
+from simulation import kernels
 from simulation.accounting import DailyRecorder, Ledger, kpis
 from simulation.errors import ScenarioError
 from simulation.incremental import SharedWorld
@@ -118,7 +119,7 @@ class OperatingMatrixModel(mesa.Model):
                 "customers_won": lambda m: int(
                     m.recorder.stage_counts[m.day][:, list(CUSTOMER_STAGES)].sum()
                 ),
-                "acquisitions": lambda m: int(np.count_nonzero(m.population.converted_day >= 1)),
+                "acquisitions": lambda m: kernels.count_at_least(m.population.converted_day, 1),
                 "spend": lambda m: m.ledger.total_spend(m.day),
             }
         )

@@ -238,6 +238,40 @@ def test_block_scans_equal_numpy_on_any_thread_count(parallel_always, n) -> None
         assert np.array_equal(s1, s2) and np.array_equal(v1, v2)
 
 
+@pytest.mark.parametrize("n", [1, 65_537, 200_003])
+def test_population_passes_equal_numpy_on_any_thread_count(parallel_always, n) -> None:
+    """The daily passes over every customer that left numpy (the data collector's count,
+    contact fatigue's decay, the lifecycle's thinning bound, word of mouth's advocate
+    recount) give numpy's bits on 1 and 2 threads, across block edges."""
+    rng = np.random.default_rng(n)
+    converted = np.where(rng.random(n) < 0.4, rng.integers(-1, 50, n), -1).astype(np.int32)
+    fatigue = rng.random(n).astype(np.float32)
+    hazard = rng.random(n).astype(np.float32)
+    stage = rng.integers(0, 8, n).astype(np.int8)
+    yesterday = (np.roll(stage, 3) >= 3) & (np.roll(stage, 3) <= 5)
+    decay = np.float32(0.5 ** (1 / 3))
+    for threads in (1, 2):
+        kernels.set_threads(threads)
+        assert kernels.count_at_least(converted, 1) == np.count_nonzero(converted >= 1)
+        a, b = fatigue.copy(), fatigue.copy()
+        kernels.scale_inplace(a, decay)
+        b *= decay
+        assert a.dtype == np.float32 and a.tobytes() == b.tobytes()
+        c = hazard.astype(np.float64)
+        kernels.scale_inplace(c, 0.3)  # a Python float: numpy's in-place product
+        assert c.tobytes() == (hazard.astype(np.float64) * 0.3).tobytes()
+        assert kernels.array_max(hazard) == float(hazard.max())
+        with_nan = hazard.copy()
+        with_nan[n // 2] = np.nan
+        assert np.isnan(kernels.array_max(with_nan))
+        adv = yesterday.copy()
+        now, changed, sign = kernels.advocate_changes(stage, adv, 3, 5)
+        want = (stage >= 3) & (stage <= 5)
+        assert np.array_equal(now, want)
+        assert np.array_equal(changed, np.flatnonzero(want != yesterday))
+        assert np.array_equal(sign, np.where(want[changed], 1, -1).astype(np.int32))
+
+
 def test_group_kernels_are_thread_invariant_across_blocks(parallel_always) -> None:
     """Groups' member passes (mutes, sentiment mixing, posts) on ~3 blocks of members: the
     parallel twins on 2 threads give the serial pass's members, in order, and its values."""

@@ -36,6 +36,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
+from simulation import kernels
 from simulation.population.stages import Stage
 from simulation.scenario.types import (
     WEEKDAYS,
@@ -248,7 +249,7 @@ class ContactWindows(StrategyModule):
                     self.calendar_lift[code, on] *= event.response
 
     def step(self, day: Day) -> None:
-        self.fatigue *= self.decay
+        kernels.scale_inplace(self.fatigue, self.decay)  # block-parallel, same bits
         if (day.index - 1) % 7 == 0:
             for counts in self.week_counts:
                 if counts is not None:

@@ -140,9 +140,9 @@ class Lifecycle(StrategyModule):
 
         # Active → at-risk (lapse), hazard scaled by ring. The thinning bound is rounded up to a
         # power of two so that it (and the candidate slots) stay put when hazards move a little.
-        bound = float(pop.churn_hazard.max())
+        bound = kernels.array_max(pop.churn_hazard)
         for m in self.churn_multipliers:
-            bound *= max(1.0, float(m.max()))
+            bound *= max(1.0, kernels.array_max(m))
         p_max = quantize_up(min(bound, 1.0) * float(self.ring_multiplier.max()))
         ring_mult = self.ring_multiplier
 

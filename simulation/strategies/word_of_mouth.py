@@ -19,12 +19,14 @@ from typing import Literal
 import numpy as np
 
 from simulation import kernels
-from simulation.population.stages import PROSPECT_STAGES, Stage
+from simulation.population.stages import ADVOCATE_STAGES, PROSPECT_STAGES, Stage
 from simulation.scenario.types import Probability, StrictModel
 from simulation.strategies.base import Day, StrategyModule
 
 PROSPECT_MAX = max(PROSPECT_STAGES)
 assert set(PROSPECT_STAGES) == set(range(PROSPECT_MAX + 1)), "prospect stages are 0..ENGAGED"
+ADVOCATE_LO, ADVOCATE_HI = min(ADVOCATE_STAGES), max(ADVOCATE_STAGES)
+assert set(ADVOCATE_STAGES) == set(range(ADVOCATE_LO, ADVOCATE_HI + 1)), "advocates: one range"
 
 
 class WordOfMouthConfig(StrictModel):
@@ -63,10 +65,12 @@ class WordOfMouth(StrategyModule):
 
     def _refresh_counts(self) -> None:
         pop = self.model.population
-        now = pop.advocates_mask()
-        changed = np.flatnonzero(now != self.advocates)
+        # today's advocates (pop.advocates_mask()), the customers whose status changed and
+        # their signs, in one block-parallel pass on several threads
+        now, changed, sign = kernels.advocate_changes(
+            pop.stage, self.advocates, ADVOCATE_LO, ADVOCATE_HI
+        )
         if changed.size:
-            sign = np.where(now[changed], 1, -1).astype(np.int32)
             net = self.net
             if net.weights is None:
                 kernels.scatter_add(self.counts, net.indptr, net.indices, changed, sign)
