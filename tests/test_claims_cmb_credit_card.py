@@ -100,10 +100,11 @@ def test_district_groups_pay_back_where_cgbs_pilot_does_not() -> None:
     run district groups win several times more incremental cards than CGB's national pilot run
     by two part-time operators, and earn back more than they cost while CGB's do not (groups
     and the coupons posted in them over the groups-off counterfactual, a year at 10,000, two
-    paired seeds: +1,323 vs +282 cards on seed 0, incremental ROI +59 % vs −42 %). Per
-    incremental card the two no longer order (¥161 vs ¥140): CGB's groups cost only its
-    operators' time (0.4 full-time equivalents at the NBS average wage, scaled here to 0.2),
-    no longer the ¥150 a group-month that was tuned to make CMB cheaper per card; see
+    paired seeds: +1,259 vs +239 cards on seed 0, incremental ROI +46 % vs −28 %; with the
+    card's making, mailing and upkeep costed and CGB's coupons following its operators' rota).
+    Per incremental card the two do not order (¥168 vs ¥146): the article does not say CGB's
+    cards cost more — a pilot that spends little has few, cheap cards — and no published
+    merchant co-funding share exists to make CMB's chain-merchant coupons cheaper; see
     docs/presets.md. The groups must be reasonably full for the comparison to mean the same
     in both presets (at 3,000 customers CMB's 40 city groups hold a few dozen members each),
     so this runs at 10,000 for a year."""
