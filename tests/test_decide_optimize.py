@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO, opmatrix
 from ruamel.yaml import YAML
@@ -262,6 +263,67 @@ def test_robust_over_a_calibrated_posterior(tmp_path: Path) -> None:
     assert "column 'channels.channel_a.reech'" in str(err.value)
 
 
+TWO_OBJECTIVES = """
+name: two_objectives
+scenario: {scenario}
+replicates: 2
+optimize:
+  trials: 4
+  objectives: [{{kpi: acquisitions}}, {{kpi: cost_per_acquisition, direction: minimize}}]
+  parameters: {{channels.channel_a.daily_reach: {{low: 0.001, high: 0.05}}}}
+  selection: {{top_k: 3, delta: 5, {ranking}, initial_replicates: 4, max_replicates: 8}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("ranking", "best"),
+    [("deltas: {cost_per_acquisition: 2}", 0),
+     ("weights: {acquisitions: 1, cost_per_acquisition: 3}", 1)],
+)
+def test_several_objectives_are_selected_honestly(tmp_path: Path, ranking: str, best: int) -> None:
+    """The selection stage of a two-objective optimisation on known per-seed KPIs (the runs
+    replaced by fixed frames): trial 0 has the most acquisitions, trial 1 the lowest CPA, trial 2
+    is worse on both. Screening names each objective's best, separates trial 2 on both and
+    recommends the first objective's best; a declared score 1 × acquisitions − 3 × CPA
+    recommends trial 1 (score 10 − 3·2 = 4 > 12 − 3·4 = 0) and says it ranked by that score."""
+    import pandas as pd
+
+    exp = tmp_path / "two.yaml"
+    exp.write_text(TWO_OBJECTIVES.format(scenario=SCENARIO, ranking=ranking), encoding="utf-8")
+    opt = Optimization(load_optimization(exp), tmp_path, SerialExecutor())
+    means = {"trial-0": (12.0, 4.0), "trial-1": (10.0, 2.0), "trial-2": (6.0, 6.0)}
+    noise = np.array([0.3, -0.2, 0.1, -0.4, 0.2, 0.0, -0.1, 0.3])
+
+    def frames(cands, n):
+        return {c.label: {"base": pd.DataFrame({
+            "acquisitions": means[c.label][0] + noise[:n],
+            "cost_per_acquisition": means[c.label][1] + 0.5 * noise[:n]})} for c in cands}
+
+    opt._frames = frames
+    rows = [{"number": i, "point": {"channels.channel_a.daily_reach": 0.01 * (i + 1)},
+             "feasible": True, "values": [0.0, 0.0],
+             "summary": {"acquisitions": {"mean": means[f"trial-{i}"][0]},
+                         "cost_per_acquisition": {"mean": means[f"trial-{i}"][1]}}}
+            for i in range(3)]
+    top = opt.top_candidates(rows)
+    selection, cands = opt.select(top)
+    record = opt._selection_record(selection, cands)
+    assert cands[selection.best].label == f"trial-{best}"
+    if "deltas" in ranking:
+        by = {o["kpi"]: o for o in record["objectives"]}
+        assert by["acquisitions"]["best"] == "trial-0" and by["acquisitions"]["alpha"] == 0.025
+        assert by["cost_per_acquisition"]["best"] == "trial-1"
+        assert "trial-2" in by["acquisitions"]["separated"]
+        assert "trial-2" in by["cost_per_acquisition"]["separated"]
+        assert "the best on the first objective (acquisitions)" in record["description"]
+    else:
+        assert [r["number"] for r in top] == [1, 0, 2]  # ranked by the declared score
+        assert record["objectives"] == [] and record["weights"] == {
+            "acquisitions": 1.0, "cost_per_acquisition": 3.0}
+        assert record["description"].startswith(
+            "On the declared score 1 × acquisitions − 3 × cost_per_acquisition: Kim–Nelson")
+
+
 def _write(tmp_path: Path, optimize: str, extra: str = "") -> Path:
     path = tmp_path / "bad.yaml"
     path.write_text(
@@ -301,6 +363,18 @@ def _write(tmp_path: Path, optimize: str, extra: str = "") -> Path:
         ("  objectives: [{kpi: acquisitions}]\n  selection: {delta: 1}\n  trails: 5\n"
          "  parameters: {channels.channel_a.daily_reach: {low: 0, high: 0.1}}\n",
          "optimize.trails", ""),
+        ("  objectives: [{kpi: acquisitions}, {kpi: cost_per_acquisition}]\n"
+         "  selection: {delta: 1}\n"
+         "  parameters: {channels.channel_a.daily_reach: {low: 0, high: 0.1}}\n",
+         "optimize.selection", "deltas: {cost_per_acquisition: …}"),
+        ("  objectives: [{kpi: acquisitions}, {kpi: cost_per_acquisition}]\n"
+         "  selection: {delta: 1, weights: {acquisitons: 1, cost_per_acquisition: 2}}\n"
+         "  parameters: {channels.channel_a.daily_reach: {low: 0, high: 0.1}}\n",
+         "optimize.selection.weights.acquisitons", "did you mean 'acquisitions'?"),
+        ("  objectives: [{kpi: acquisitions}]\n"
+         "  selection: {delta: 1, deltas: {spend: 5}}\n"
+         "  parameters: {channels.channel_a.daily_reach: {low: 0, high: 0.1}}\n",
+         "optimize.selection.deltas", "deltas are for several objectives"),
         ("  objectives: [{kpi: acquisitions}]\n  selection: {delta: 1}\n"
          "  constraints: [{kpi: spend}]\n"
          "  parameters: {channels.channel_a.daily_reach: {low: 0, high: 0.1}}\n",

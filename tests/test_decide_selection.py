@@ -61,3 +61,78 @@ def test_kn_constant_and_paired_interval() -> None:
     a = np.array([3.0, 4.0, 5.0, 6.0])
     mean, low, high, n = paired_ci(a, a - 1.0)
     assert (mean, low, high, n) == (1.0, 1.0, 1.0, 4)
+
+
+def _two_objectives(rng: np.random.Generator, acq: list[float], cpa: list[float], n_max: int):
+    """Per-objective observers on common seeds: each seed shifts every candidate alike."""
+    k = len(acq)
+    data = {
+        "acquisitions": np.array(acq)[:, None] + rng.normal(0, 2.0, n_max)[None, :]
+        + rng.normal(0, 1.5, (k, n_max)),
+        "cost_per_acquisition": np.array(cpa)[:, None] + rng.normal(0, 1.0, n_max)[None, :]
+        + rng.normal(0, 1.0, (k, n_max)),
+    }
+
+    def observe_kpi(kpi: str, want: dict[int, int]) -> dict[int, np.ndarray]:
+        return {i: data[kpi][i, :n] for i, n in want.items()}
+
+    return observe_kpi, data
+
+
+def test_each_objective_is_screened_with_its_own_zone_and_the_answer_is_known() -> None:
+    """Candidates: 0 most acquisitions, 1 lowest CPA, 2 worse than both on both, 3 tied with 0
+    on acquisitions (inside the zone: either is a correct choice). Screening each objective
+    (δ 5 acquisitions, δ ¥5, α/2 each) names 0 or 3 best on acquisitions and 1 best on CPA, and
+    separates 1 and 2 on acquisitions, 0, 2 and 3 on CPA. A declared score picks the best of
+    that score: 1 × acquisitions − 2 × CPA favours 1, − 0.5 × CPA favours 0."""
+    from simulation.decide.selection import (
+        describe_screens,
+        scalarised,
+        score_formula,
+        screen_objectives,
+    )
+
+    acq, cpa = [100.0, 80.0, 70.0, 100.0], [50.0, 30.0, 60.0, 52.0]
+    observe_kpi, data = _two_objectives(np.random.default_rng(7), acq, cpa, 40)
+    screens = screen_objectives(
+        observe_kpi, ["acquisitions", "cost_per_acquisition"], ["maximize", "minimize"],
+        [5.0, 5.0], kim_nelson, 0.05, k=4, n0=6, n_max=40, step=2,
+    )
+    by = {s.kpi: s for s in screens}
+    a, c = by["acquisitions"].result, by["cost_per_acquisition"].result
+    assert a.alpha == c.alpha == pytest.approx(0.025)
+    assert a.best in (0, 3) and {1, 2} <= set(by["acquisitions"].separated())
+    assert c.best == 1 and c.resolved and set(by["cost_per_acquisition"].separated()) == {0, 2, 3}
+    text = describe_screens(screens, ["t0", "t1", "t2", "t3"], "kim_nelson")
+    assert "jointly" in text and "≥ 95%" in text and "α/2 = 2.50%" in text
+    assert "cost_per_acquisition (minimize): t1" in text
+    assert f"Recommended: t{a.best}, the best on the first objective (acquisitions)" in text
+
+    ways = {"acquisitions": "maximize", "cost_per_acquisition": "minimize"}
+    for weights, best in (({"acquisitions": 1.0, "cost_per_acquisition": 2.0}, 1),
+                          ({"acquisitions": 1.0, "cost_per_acquisition": 0.5}, 0)):
+        score = scalarised(data, weights, ways)  # (k, seeds): candidate rows
+        res = kim_nelson(lambda want, s=score: {i: s[i, :n] for i, n in want.items()},
+                         4, 5.0, 0.05, n0=6, n_max=40, step=2)
+        assert res.best == best and res.resolved
+    assert score_formula({"acquisitions": 1.0, "cost_per_acquisition": 2.0}, ways) == (
+        "1 × acquisitions − 2 × cost_per_acquisition")
+
+
+def test_joint_confidence_of_per_objective_screening_meets_the_stated_level() -> None:
+    """Slippage on both objectives at once (the best exactly δ better on each, different
+    candidates): both named correctly in at least 1 − α of macro-replications (Bonferroni)."""
+    from simulation.decide.selection import screen_objectives
+
+    rng = np.random.default_rng(11)
+    both = 0
+    macro = 150
+    for _ in range(macro):
+        observe_kpi, _ = _two_objectives(rng, [1.0, 0.0, 0.0], [0.8, 0.0, 0.8], 400)
+        screens = screen_objectives(
+            observe_kpi, ["acquisitions", "cost_per_acquisition"], ["maximize", "minimize"],
+            [1.0, 0.8], kim_nelson, ALPHA, k=3, n0=10, n_max=400, step=2,
+        )
+        assert all(s.result.resolved for s in screens)  # ended by KN's rule, not the cap
+        both += screens[0].result.best == 0 and screens[1].result.best == 1
+    assert both / macro >= 1 - ALPHA - 2 * np.sqrt(ALPHA * (1 - ALPHA) / macro)

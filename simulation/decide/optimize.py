@@ -12,8 +12,10 @@ Phases, all on the same seeds (replicate ``i`` uses seed ``experiment.seed + i``
    and the rerun asks it again under the same trial numbers: every proposal is the one an
    uninterrupted run makes;
 3. **selection**: the top-k feasible candidates are re-run on more common seeds until Kim–Nelson
-   or OCBA picks one (``simulation.decide.selection``); paired differences against the baseline
-   on those seeds, with t intervals;
+   or OCBA picks one (``simulation.decide.selection``) — with several objectives, each screened
+   with its own indifference zone at α/m (the first objective's best is recommended), or ranked
+   by the declared score ``selection.weights``; paired differences against the baseline on
+   those seeds, with t intervals;
 4. **marginals** (budget allocation): each budget +Δ on the selection's seeds → marginal
    acquisitions per yuan, marginal CPA and marginal value per yuan (ratio estimates with
    delta-method intervals);
@@ -48,11 +50,16 @@ from simulation.decide.allocation import (
 )
 from simulation.decide.evaluate import Candidate, Evaluator, column
 from simulation.decide.selection import (
+    ObjectiveScreen,
     SelectionResult,
+    describe_screens,
     kim_nelson,
     mean_ci,
     ocba,
     paired_ci,
+    scalarised,
+    score_formula,
+    screen_objectives,
 )
 from simulation.decide.spec import OptimizationSpec
 from simulation.errors import ScenarioError
@@ -62,6 +69,8 @@ from simulation.runner.store import _write_json, atomic_write
 
 Log = Callable[[str], None]
 STUDY = "opmatrix"
+#: The pseudo-KPI of a declared scalarisation (``selection.weights``) in the selection stage.
+SCORE = "score"
 
 
 def out_dir(spec: OptimizationSpec, results: Path | str, robust: bool = False) -> Path:
@@ -109,6 +118,8 @@ class Optimization:
         self.overhead_seconds = 0.0
         self.overhead_cpu_seconds = 0.0
         self.told = 0
+        #: per-objective screens of the last selection stage (several objectives, no weights)
+        self.screens: list[ObjectiveScreen] = []
 
     # ------------------------------------------------------------------ helpers
     def _frames(self, cands: list[Candidate], n: int) -> dict[str, dict[str, Any]]:
@@ -359,7 +370,8 @@ class Optimization:
         return float(row["summary"][self.spec.objective_kpis[i]]["mean"])
 
     def top_candidates(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Feasible, distinct candidates in order of the first objective (Pareto members first)."""
+        """Feasible, distinct candidates in order of the first objective (Pareto members first),
+        or of the declared score when ``selection.weights`` ranks by a trade-off."""
         ok = [r for r in rows if r["feasible"] and r["values"] is not None]
         seen: set[str] = set()
         unique = []
@@ -369,30 +381,107 @@ class Optimization:
                 seen.add(key)
                 unique.append(r)
         sign = 1.0 if self.directions[0] == "maximize" else -1.0
+        weights = self._weights()
+        if weights is not None:
+            ways = dict(zip(self.spec.objective_kpis, self.directions, strict=True))
+            unique.sort(key=lambda r: -float(scalarised(
+                {k: np.array([self._raw_value(r, i)])
+                 for i, k in enumerate(self.spec.objective_kpis)}, weights, ways)[0]))
+            return unique[: self.spec.config.selection.top_k]
         front = set(pareto_members(unique, self)) if len(self.directions) > 1 else set()
         unique.sort(key=lambda r: (r["number"] not in front, -sign * self._raw_value(r, 0)))
         return unique[: self.spec.config.selection.top_k]
 
+    def _weights(self) -> dict[str, float] | None:
+        """The declared scalarisation (several objectives only), else None."""
+        w = self.spec.config.selection.weights
+        return dict(w) if w is not None and len(self.directions) > 1 else None
+
     def select(self, top: list[dict[str, Any]]) -> tuple[SelectionResult | None, list[Candidate]]:
+        """The selection stage on ``top``: one objective, or a declared score, by one procedure;
+        several objectives without a score by screening each on its own
+        (:func:`~simulation.decide.selection.screen_objectives`, kept in ``self.screens``);
+        the returned result is then the first objective's."""
         cands = [Candidate(f"trial-{r['number']}", r["point"]) for r in top]
+        self.screens: list[ObjectiveScreen] = []
         if len(cands) < 2:
             return None, cands
         cfg = self.spec.config.selection
-        kpi = self.spec.objective_kpis[0]
+        kpis = self.spec.objective_kpis
+        ways = dict(zip(kpis, self.directions, strict=True))
+        weights = self._weights()
 
-        def observe(want: dict[int, int]) -> dict[int, np.ndarray]:
+        def observe_kpi(kpi: str, want: dict[int, int]) -> dict[int, np.ndarray]:
             n = max(want.values())
             frames = self._frames([cands[i] for i in want], n)
-            return {i: self._per_seed(frames[cands[i].label], kpi)[: want[i]] for i in want}
+            out = {}
+            for i in want:
+                f = frames[cands[i].label]
+                x = (scalarised({k: self._per_seed(f, k) for k in kpis}, weights, ways)
+                     if kpi == SCORE else self._per_seed(f, kpi))
+                out[i] = x[: want[i]]
+            return out
 
         n0 = max(cfg.initial_replicates, 2)
-        kw = dict(
-            k=len(cands), delta=cfg.delta, alpha=cfg.alpha, n0=n0,
-            n_max=max(cfg.max_replicates, n0), step=cfg.step,
-            maximize=self.directions[0] == "maximize",
-        )
-        result = kim_nelson(observe, **kw) if cfg.method == "kim_nelson" else ocba(observe, **kw)
-        return result, cands
+        kw = dict(k=len(cands), n0=n0, n_max=max(cfg.max_replicates, n0), step=cfg.step)
+        procedure = kim_nelson if cfg.method == "kim_nelson" else ocba
+        if len(kpis) > 1 and weights is None:
+            deltas = [cfg.delta, *(cfg.deltas[k] for k in kpis[1:])]
+            self.screens = screen_objectives(
+                observe_kpi, kpis, list(self.directions), deltas, procedure, cfg.alpha, **kw
+            )
+            return self.screens[0].result, cands
+        kpi = SCORE if weights is not None else kpis[0]
+        maximize = weights is not None or self.directions[0] == "maximize"
+
+        def observe(want: dict[int, int]) -> dict[int, np.ndarray]:
+            return observe_kpi(kpi, want)
+
+        return procedure(observe, delta=cfg.delta, alpha=cfg.alpha, maximize=maximize, **kw), cands
+
+    def _selection_record(
+        self, selection: SelectionResult, cands: list[Candidate]
+    ) -> dict[str, Any]:
+        """result.json's ``selection``: the procedure, what it guarantees, per objective."""
+        labels = [c.label for c in cands]
+        ways = dict(zip(self.spec.objective_kpis, self.directions, strict=True))
+        weights = self._weights()
+        description = selection.describe()
+        ranking = "single objective"
+        if self.screens:
+            description = describe_screens(self.screens, labels, selection.method)
+            ranking = "each objective screened on its own; recommended by the first"
+        elif weights is not None:
+            ranking = f"declared score {score_formula(weights, ways)}"
+            description = f"On the declared score {score_formula(weights, ways)}: {description}"
+        return {
+            "method": selection.method,
+            "ranking": ranking,
+            "weights": weights,
+            "description": description,
+            "stated_pcs": selection.stated_pcs,
+            "pcs_estimate": selection.pcs_estimate,
+            "resolved": selection.resolved,
+            "delta": selection.delta,
+            "survivors": [labels[i] for i in selection.survivors],
+            "replicates": {labels[i]: n for i, n in selection.replicates.items()},
+            "eliminated_at": {labels[i]: r for i, r in selection.eliminated_at.items()},
+            "objectives": [
+                {
+                    "kpi": sc.kpi,
+                    "direction": sc.direction,
+                    "delta": sc.delta,
+                    "alpha": sc.result.alpha,
+                    "best": labels[sc.result.best],
+                    "resolved": sc.result.resolved,
+                    "separated": [labels[i] for i in sc.separated()],
+                    "not_separated": [labels[i] for i in sc.result.survivors],
+                    "pcs_estimate": sc.result.pcs_estimate,
+                    "replicates": {labels[i]: n for i, n in sc.result.replicates.items()},
+                }
+                for sc in self.screens
+            ],
+        }
 
     def compare_to_baseline(self, cand: Candidate, n: int) -> dict[str, Any]:
         frames = self._frames([cand, Candidate("baseline", {})], n)
@@ -518,6 +607,9 @@ class Optimization:
         selection, cands = self.select(top)
         best = cands[selection.best] if selection else cands[0]
         n_sel = selection.replicates[selection.best] if selection else self.spec.replicates
+        # the recommendation's seeds: the most any objective's screen ran it on
+        n_sel = max([n_sel, *(sc.result.replicates.get(selection.best, 0)
+                              for sc in self.screens)]) if selection else n_sel
         comparison = self.compare_to_baseline(best, n_sel)
         t = lap("selection", t)
         self.log("marginal returns and response curves")
@@ -546,17 +638,9 @@ class Optimization:
             },
             "trials": rows,
             "top": [r["number"] for r in top],
-            "selection": None if selection is None else {
-                "method": selection.method,
-                "description": selection.describe(),
-                "stated_pcs": selection.stated_pcs,
-                "pcs_estimate": selection.pcs_estimate,
-                "resolved": selection.resolved,
-                "delta": selection.delta,
-                "survivors": [cands[i].label for i in selection.survivors],
-                "replicates": {cands[i].label: n for i, n in selection.replicates.items()},
-                "eliminated_at": {cands[i].label: r for i, r in selection.eliminated_at.items()},
-            },
+            "selection": None if selection is None else self._selection_record(
+                selection, cands
+            ),
             "recommended": {
                 "label": best.label,
                 "point": _jsonable(best.point),

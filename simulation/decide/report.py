@@ -206,6 +206,22 @@ def write_optimize_report(result: dict[str, Any], root: Path) -> Path:
                 note=sel["description"],
             )
         )
+    if sel and sel.get("objectives"):
+        # several objectives screened one by one: which candidates each one separates
+        report.tables.append(
+            Table(
+                "Selection per objective (each with its own indifference zone, α/m)",
+                ["objective", "δ", "best", "separated (shown worse)", "not separated"],
+                [
+                    [f"{o['direction']} {o['kpi']}", fmt(o["delta"]), o["best"],
+                     ", ".join(o["separated"]) or "—",
+                     ", ".join(x for x in o["not_separated"] if x != o["best"]) or "—"]
+                    for o in sel["objectives"]
+                ],
+                note="A candidate is separated on an objective when the procedure shows it "
+                "worse there; the recommendation is the first objective's best.",
+            )
+        )
     if result["marginals"]:
         report.tables.append(
             Table(

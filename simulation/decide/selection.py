@@ -18,6 +18,20 @@ seeds until a procedure with a stated guarantee picks one:
   selected is the best) reaches 1 − α. That estimate is approximate (plug-in variances,
   optional stopping), unlike KN's guarantee, and near-ties run to the replicate cap; the
   report says so.
+
+**Several objectives.** A guarantee about "the best" needs one order. Two honest ways
+(:func:`screen_objectives`, :func:`scalarised`):
+
+- *per-objective screening* (default): the procedure runs on each objective separately, with
+  that objective's own indifference zone δ_j (its units) and α/m (Bonferroni over m
+  objectives). With probability ≥ 1 − α, *jointly*, on every objective whose best candidate is
+  at least δ_j better than each other one, that candidate is the one named (for KN; OCBA's
+  estimate is reported per objective). A candidate eliminated on objective j is *separated* on
+  j; the survivors at the cap are not (within δ_j, or too noisy to tell). The recommendation is
+  the first (primary) objective's choice — the other objectives are reported, not traded off;
+- *a declared scalarisation* (``weights``): score = Σ_j w_j · x_j, minimised objectives
+  counting negatively, computed per seed, so the procedure's guarantee holds exactly for that
+  score (δ in the score's units). The trade-off is the user's, stated in the report.
 """
 
 from __future__ import annotations
@@ -229,3 +243,96 @@ def mean_ci(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
         return mean, math.nan, math.nan
     half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
     return mean, mean - half, mean + half
+
+
+@dataclass
+class ObjectiveScreen:
+    """One objective's own selection run (per-objective screening)."""
+
+    kpi: str
+    direction: str
+    delta: float
+    result: SelectionResult
+
+    def separated(self) -> list[int]:
+        """Candidates shown worse on this objective (eliminated), in candidate order."""
+        return sorted(self.result.eliminated_at)
+
+
+def screen_objectives(
+    observe_kpi: Callable[[str, dict[int, int]], dict[int, np.ndarray]],
+    kpis: list[str],
+    directions: list[str],
+    deltas: list[float],
+    procedure: Callable[..., SelectionResult],
+    alpha: float,
+    **kw: object,
+) -> list[ObjectiveScreen]:
+    """Run ``procedure`` (:func:`kim_nelson` or :func:`ocba`) on each objective separately, at
+    α/m each (Bonferroni: jointly ≥ 1 − α), each with its own δ and direction."""
+    m = len(kpis)
+    out = []
+    for kpi, way, delta in zip(kpis, directions, deltas, strict=True):
+        def observe(want: dict[int, int], kpi: str = kpi) -> dict[int, np.ndarray]:
+            return observe_kpi(kpi, want)
+
+        res = procedure(observe, delta=delta, alpha=alpha / m, maximize=way == "maximize", **kw)
+        out.append(ObjectiveScreen(kpi, way, delta, res))
+    return out
+
+
+def scalarised(
+    per_kpi: dict[str, np.ndarray], weights: dict[str, float], directions: dict[str, str]
+) -> np.ndarray:
+    """Σ_j w_j · x_j per seed, minimised objectives counting negatively (larger is better)."""
+    total: np.ndarray | None = None
+    for kpi, w in weights.items():
+        if w == 0:
+            continue
+        sign = 1.0 if directions[kpi] == "maximize" else -1.0
+        term = sign * w * np.asarray(per_kpi[kpi], dtype=float)
+        total = term if total is None else total + term
+    assert total is not None, "at least one weight > 0 (checked when the spec is loaded)"
+    return total
+
+
+def score_formula(weights: dict[str, float], directions: dict[str, str]) -> str:
+    """The declared score as text, e.g. ``1 × acquisitions − 20 × cost_per_acquisition``."""
+    parts = []
+    for kpi, w in weights.items():
+        if w == 0:
+            continue
+        neg = directions[kpi] != "maximize"
+        op = ("− " if neg else "") if not parts else ("− " if neg else "+ ")
+        parts.append(f"{op}{w:g} × {kpi}")
+    return " ".join(parts)
+
+
+def describe_screens(screens: list[ObjectiveScreen], labels: list[str], method: str) -> str:
+    """What per-objective screening found and what it guarantees (for the report)."""
+    m = len(screens)
+    alpha = screens[0].result.alpha * m
+    name = "Kim–Nelson" if method == "kim_nelson" else "OCBA"
+    zones = ", ".join(f"{s.kpi} {s.delta:g}" for s in screens)
+    if method == "kim_nelson":
+        claim = (f"with probability ≥ {1 - alpha:.0%}, jointly, every objective whose best "
+                 "candidate is at least its δ better than the others has that candidate named")
+    else:
+        claim = "OCBA's estimates of P(correct selection) per objective are approximate"
+    per = []
+    for s in screens:
+        r = s.result
+        text = f"{s.kpi} ({s.direction}): {labels[r.best]}"
+        if not r.resolved:
+            tied = ", ".join(labels[i] for i in r.survivors if i != r.best)
+            text += f" (not separated from {tied}: replicate cap)" if tied else " (cap)"
+        if r.pcs_estimate is not None:
+            text += f", estimated P(CS) {r.pcs_estimate:.1%}"
+        per.append(text)
+    first = screens[0]
+    return (
+        f"{name} on each objective separately at α/{m} = {alpha / m:.2%} (δ: {zones}): {claim}. "
+        f"Best per objective — {'; '.join(per)}. Recommended: {labels[first.result.best]}, the "
+        f"best on the first objective ({first.kpi}); the others are reported, not traded off "
+        "(declare selection.weights to rank by a trade-off)"
+    )

@@ -25,6 +25,11 @@ experiment (file, ``optimize.…`` field path, YAML line). Example::
           service_account: {fixed: true}           # held at its current spend
       selection: {method: kim_nelson, top_k: 5, delta: 20, alpha: 0.05}
 
+With several objectives the selection stage either screens each objective with its own
+indifference zone (``delta`` is the first objective's, ``deltas: {kpi: δ}`` the others') or,
+with ``weights: {kpi: w}``, ranks by the declared score Σ w·KPI (minimised KPIs count
+negatively; ``delta`` is then in the score's units) — see :mod:`simulation.decide.selection`.
+
 The budget shares are searched by stick-breaking: free channel ``i`` (in file order) takes a
 share ``u_i ∈ [0, 1]`` of what its bounds and the remaining channels' bounds allow, the last
 free channel takes the rest, so every candidate satisfies the bounds and sums exactly to the
@@ -176,6 +181,12 @@ class SelectionConfig(StrictModel):
     max_replicates: Annotated[int, Field(ge=2, le=10000)] = 60
     #: Seeds added between two checks (fixed, so the choice never depends on the workers).
     step: Annotated[int, Field(ge=1, le=100)] = 2
+    #: Several objectives: the indifference zone of each objective after the first (``delta`` is
+    #: the first's), in that KPI's units; each objective is screened on its own.
+    deltas: dict[str, Positive] = Field(default_factory=dict)
+    #: Several objectives: rank by Σ weight × KPI instead (minimised KPIs count negatively), a
+    #: trade-off the user declares; ``delta`` is then in the score's units.
+    weights: dict[str, NonNegative] | None = None
 
 
 class MarginalConfig(StrictModel):
@@ -330,6 +341,7 @@ def load_optimization(path: Path | str, robust: bool = False) -> OptimizationSpe
         add(("selection", "top_k"), f"top_k {cfg.selection.top_k} > trials {cfg.trials}")
     if cfg.selection.max_replicates < cfg.selection.initial_replicates:
         add(("selection", "max_replicates"), "must be ≥ initial_replicates")
+    _check_multi_objective(cfg, add)
     base_variant = exp.variant_overrides.get(exp.baseline, {})
     base_data = apply_paths(exp.variant_bases.get(exp.baseline, exp.base_data), base_variant)
     worlds = [World(exp.baseline if exp.config.variants else "base", base_data)]
@@ -345,6 +357,46 @@ def load_optimization(path: Path | str, robust: bool = False) -> OptimizationSpe
     if problems:
         raise ScenarioError(source, problems)
     return OptimizationSpec(exp, cfg, worlds, budget_items, directions)
+
+
+def _check_multi_objective(cfg: OptimizeConfig, add: Any) -> None:
+    """``deltas`` / ``weights`` name objectives; several objectives need one of them.
+
+    Why refuse several objectives with neither: one ``delta`` cannot be the indifference zone
+    of KPIs in different units (acquisitions, yuan), and ranking the Pareto members on the first
+    objective alone hid that the others were never compared with a stated confidence."""
+    import difflib
+
+    sel = cfg.selection
+    kpis = [o.kpi for o in cfg.objectives]
+    for field_name, given in (("deltas", sel.deltas), ("weights", sel.weights or {})):
+        for name in given:
+            if len(kpis) == 1:
+                add(("selection", field_name), f"{field_name} are for several objectives; this "
+                    f"optimisation has one ({kpis[0]}), whose indifference zone is delta")
+                break
+            if name not in kpis:
+                close = difflib.get_close_matches(name, kpis, n=1, cutoff=0.6)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                add(("selection", field_name, name),
+                    f"'{name}' is not an objective; {hint}objectives: {', '.join(kpis)}")
+            elif field_name == "deltas" and name == kpis[0]:
+                add(("selection", field_name, name),
+                    f"the first objective's indifference zone is delta; deltas are for the "
+                    f"others: {', '.join(kpis[1:])}")
+    if len(kpis) == 1:
+        return
+    if sel.weights is not None:
+        if not any(sel.weights.get(k, 0.0) > 0 for k in kpis):
+            add(("selection", "weights"), "give at least one objective a weight > 0")
+        return
+    missing = [k for k in kpis[1:] if k not in sel.deltas]
+    if missing:
+        example = ", ".join(f"{k}: …" for k in missing)
+        add(("selection",),
+            f"several objectives: give each objective after the first its indifference zone in "
+            f"its own units (deltas: {{{example}}}; delta is {kpis[0]}'s), or rank by a declared "
+            f"trade-off (weights: {{{', '.join(f'{k}: …' for k in kpis)}}})")
 
 
 def _budget_items(cfg: OptimizeConfig, base: Scenario, add: Any) -> list[BudgetItem]:
