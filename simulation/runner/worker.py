@@ -7,6 +7,7 @@ the store single-writer and lets a remote Dask worker run without a shared files
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 import traceback
@@ -37,6 +38,7 @@ def execute(spec: RunSpec, threads: int | None = None) -> RunOutcome:
 
     ``threads``: kernel threads for this run (``None`` leaves the process's setting)."""
     start = time.perf_counter()
+    _freeze_imports()
     try:
         if threads is not None:
             from simulation.kernels import set_threads
@@ -54,6 +56,27 @@ def execute(spec: RunSpec, threads: int | None = None) -> RunOutcome:
         outcome = RunOutcome(spec.run_id, "failed", error=_describe(exc))
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+_FROZEN = False
+
+
+def _freeze_imports() -> None:
+    """Move everything alive before this process's first run (the imports: numba, pandas,
+    scipy, Mesa — ~200k objects) out of the cyclic garbage collector's sight, once
+    (``gc.freeze``).
+
+    Why: each finished world is freed by a full collection (simulation/incremental.py,
+    ``run_world``), and Python runs its own full collections too; each walked every imported
+    object, ~90 ms a time — a sweep's short runs paid it every run (measured, quickstart
+    10k × 180, one thread: 0.52 → 0.41 CPU-s a run). Objects made later, every run's model
+    among them, are collected as before, so a long sweep does not grow; numbers do not change.
+    """
+    global _FROZEN
+    if not _FROZEN:
+        _FROZEN = True
+        gc.collect()  # what is already garbage is freed, not frozen
+        gc.freeze()
 
 
 def execute_batch(specs: list[RunSpec], threads: int | None = None) -> list[RunOutcome]:
