@@ -422,10 +422,11 @@ def reported_by(scenario: object) -> tuple[str, ...]:
     return tuple(n for n in _REGISTRY if not is_contribution(n) or n in wanted)
 
 
-def outcome_problem(name: str, available: Iterable[str]) -> str | None:
+def outcome_problem(name: str, available: Iterable[str], what: str = "outcome") -> str | None:
     """Why ``name`` is not an outcome these runs have (None if it is): a contribution KPI the
     scenario does not compute says what switches it on; any other name gets the closest valid
-    names and the list of what is allowed (per-lever contributions summarised as a pattern)."""
+    names and the list of what is allowed (per-lever contributions summarised as a pattern).
+    ``what`` names the thing in the message ("metric" for ``compare --constraint``)."""
     import difflib
 
     have = list(dict.fromkeys(available))
@@ -443,6 +444,6 @@ def outcome_problem(name: str, available: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
     levers = ", ".join(ABLATION_LEVERS)
-    return (f"unknown outcome '{name}'; {hint}valid: {', '.join(plain)}; and with "
+    return (f"unknown {what} '{name}'; {hint}valid: {', '.join(plain)}; and with "
             f"incrementality.contributions: loo_<kpi>__<lever>, loi_<kpi>__<lever>, "
             f"interaction_<kpi> (kpi: {', '.join(_CONTRIBUTED)}; lever: {levers})")

@@ -149,7 +149,6 @@ def compare(
     )
     valid = [c for c in runs.columns if c not in ("error",) and runs[c].dtype.kind == "f"]
     constraints = [analysis.parse_constraint(c, valid) for c in constraint or []]
-    from simulation import kpis
 
     chosen = [("--metric", m, m) for m in metric] if metric else [
         (str(experiment), f"outcomes.{i}", m) for i, m in enumerate(metrics)]
@@ -158,10 +157,7 @@ def compare(
             continue
         # the same message as `opmatrix validate` (kpis.outcome_problem), over what these
         # stored runs report; a registered name they lack is not a typo
-        problem = kpis.outcome_problem(name, [v for v in valid if v != "seconds"]) or ""
-        if kpis.is_registered(name) and not kpis.is_contribution(name):
-            problem = f"'{name}' is not in these stored runs (stored by an older version?)"
-        raise ScenarioError.single(source, where, problem)
+        raise ScenarioError.single(source, where, analysis.metric_problem(name, valid))
     done = runs[runs["status"] == "done"]
     failed = len(runs) - len(done)
     expected = len(store.specs())

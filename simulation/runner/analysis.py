@@ -182,6 +182,18 @@ class Constraint:
         return f"{self.metric}{self.op}{self.value:g}"
 
 
+def metric_problem(name: str, valid: Sequence[str], what: str = "outcome") -> str:
+    """Why stored runs cannot answer for ``name`` (their numeric columns are ``valid``): the
+    closest names (did you mean), what switches a contribution KPI on, or that a registered KPI
+    is missing from runs an older version stored — the same words as ``opmatrix validate``
+    (:func:`simulation.kpis.outcome_problem`), so a typo never reads like a missing feature."""
+    from simulation import kpis
+
+    if kpis.is_registered(name) and not kpis.is_contribution(name):
+        return f"'{name}' is not in these stored runs (stored by an older version?)"
+    return kpis.outcome_problem(name, [v for v in valid if v != "seconds"], what) or ""
+
+
 def parse_constraint(text: str, valid: Sequence[str]) -> Constraint:
     """Parse ``metric<=value``; a bad one raises :class:`ScenarioError` naming what is allowed."""
     m = _CONSTRAINT.match(text)
@@ -191,9 +203,7 @@ def parse_constraint(text: str, valid: Sequence[str]) -> Constraint:
         )
     metric, op, raw = m.groups()
     if metric not in valid:
-        raise ScenarioError.single(
-            "--constraint", text, f"unknown metric '{metric}'; valid: {', '.join(valid)}"
-        )
+        raise ScenarioError.single("--constraint", text, metric_problem(metric, valid, "metric"))
     try:
         value = float(raw)
     except ValueError:
