@@ -160,6 +160,16 @@ def test_query_and_compare_on_a_real_store(
     code, _, err = cli("compare", str(two_variant_experiment), "--results", results,
                        "-c", "cpa<=5", capsys=capsys)
     assert code == 2 and "unknown metric 'cpa'" in err
+    # a typo gets the closest names; a contribution KPI the runs lack says what switches it on
+    for text, fragment in (
+        ("cost_per_acqusition<=5", "did you mean 'cost_per_acquisition'"),
+        ("loo_acquisitions__referral>=1", "runs report it only with "
+         "incrementality.contributions: leave_one_out (or both) and the referral lever on"),
+    ):
+        code, out, err = cli("compare", str(two_variant_experiment), "--results", results,
+                             "-c", text, capsys=capsys)
+        assert code == 2 and "Traceback" not in err and fragment in err, err
+        assert err.startswith(f"error in --constraint: {text}: ")
 
 
 def test_failing_runs_are_recorded_and_do_not_stop_the_sweep(
