@@ -45,7 +45,8 @@ def test_event_group_branch_prize_chain_brings_new_customers_and_funds() -> None
     当天成功转化新客户多名，引进新资金百万」: the offline event's chained route
     (match → group_join → branch_visit with the prize → apply, flows.routes.match_to_branch)
     against the same event without the route, on three paired seeds at 3,000 × 150 days:
-    +15 / +17 / +36 customers and +¥0.26M / +¥0.36M / +¥1.04M AUM."""
+    +15 / +17 / +38 customers and +¥0.26M / +¥0.36M / +¥1.02M AUM (re-measured 2026-12-01;
+    seed 2 was +36 and +¥1.04M)."""
     from simulation.money.kpis import money_kpis
 
     for seed in (0, 1, 2):

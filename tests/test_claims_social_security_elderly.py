@@ -96,3 +96,31 @@ def test_recommending_pension_products_wins_more_than_regular_investment() -> No
         won_pension += pension.acquisitions
         won_plans += plans.acquisitions
     assert won_pension > won_plans, (won_pension, won_plans)
+
+
+#: An offline event for the elderly (a community activity): the preset runs none, so the test
+#: adds one with branch_neighbourhood's table-tennis event's magnitudes (all (inf.) there too).
+OFFLINE_EVENT = (
+    "channels.offline_event={kind: offline_event, daily_reach: 0.002, cost_per_contact: 20.0, "
+    "engage_on_contact: 0.5, conversion_on_contact: 0.02}"
+)
+
+
+def test_offline_events_raise_the_elderlys_participation() -> None:
+    """[001] 「辅以更多的关怀性服务及属地特色，多举办线下的活动来增加老年客群的参与感」: more
+    offline activities bring more of the elderly into the private domain. The preset has no
+    event channel (its 1:1 and video channels carry the rest of the article), so the test adds
+    one (``OFFLINE_EVENT``, (inf.) rates) against the preset as it is, three paired seeds at
+    3,000 × 150 days: customers engaged in the private domain at the horizon 1,031 / 1,021 /
+    984 vs 853 / 828 / 834 (higher on seeds 0–5 alike; ≈ 850 event contacts a run). Customers
+    won are not ordered at this size (213 / 201 / 250 vs 210 / 206 / 215), so they are not
+    asserted. Holds by construction once an event engages: the test shows the events' added
+    participants reach the private domain and stay there, not how many an event engages
+    (no published rate). Measured 2026-12-01, ≈ 1.2 CPU-s."""
+    from simulation.population.stages import Stage
+
+    for seed in (0, 1, 2):
+        events, none = run(P, OFFLINE_EVENT, seed=seed), run(P, seed=seed)
+        assert events.events("offline_event", "engaged") > 0, seed
+        assert none.events("offline_event", "contacts") == 0, seed
+        assert events.stage_count(Stage.ENGAGED) > 1.1 * none.stage_count(Stage.ENGAGED), seed
