@@ -56,3 +56,27 @@ def test_bad_card_costs_are_load_errors_with_their_path() -> None:
     assert code == 2
     assert "money.segments.card_holder.card.maintenance_per_year" in err_text
     assert "Traceback" not in err_text
+
+
+def test_lifetime_margin_is_net_of_the_upkeep_of_the_cards_that_stay() -> None:
+    """Beyond the horizon a won card's upkeep goes on while its customer stays, so the margin a
+    year the lifetime KPIs keep (simulation/money/lifetime.py) is lower by exactly
+    ``maintenance_per_year`` × weight for every won card whose customer is alive, and the
+    same elsewhere (upkeep moves no draw: the two runs are the same customers)."""
+    from simulation.money.lifetime import lifetime_arrays
+
+    def margins(upkeep: float) -> tuple[np.ndarray, OperatingMatrixModel]:
+        data = money_dict(days=60)
+        card = {**CARD, "maintenance_per_year": upkeep}
+        data["money"]["segments"]["credit_card"]["card"] = card
+        model = OperatingMatrixModel(scenario_from_dict(data), seed=3)
+        model.run()
+        return lifetime_arrays(model)["margin"].copy(), model
+
+    with_upkeep, model = margins(20.0)
+    without, _ = margins(0.0)
+    pop = model.population
+    won = (pop.converted_day >= 1) & (pop.segment == pop.segment_names.index("credit_card"))
+    kept = won & (pop.stage != Stage.CHURNED)
+    assert kept.any()
+    assert np.allclose(without - with_upkeep, np.where(kept, 20.0 * pop.weight, 0.0))

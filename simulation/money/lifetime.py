@@ -16,7 +16,8 @@ the same seeds and customers):
   last ``money.lifetime.window_days`` (a pay cycle; fewer for customers won inside the window,
   over the days they had) × 365 ÷ those days: deposit margin, wealth fees, card income net of
   expected charge-offs, the flat relationship margin, value multipliers — everything the money
-  layer booked, except loans;
+  layer booked, except loans, less the upkeep of a card won during the run
+  (``card.maintenance_per_year``, charged as spend inside the horizon and going on beyond it);
 - **loans** are not extrapolated from their last month: a loan amortises, so its value beyond
   the horizon is (interest − funding − PD × LGD) on the outstanding principal as it runs off
   linearly to the end of its term, discounted with the same survival;
@@ -168,6 +169,13 @@ def lifetime_arrays(model: Any) -> dict[str, np.ndarray]:
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(days > 0, (earned - loan_window) / np.maximum(days, 1), 0.0)
     margin = np.where(alive, rate * DAYS_PER_YEAR * w, 0.0)
+    # a won card's upkeep (money…card.maintenance_per_year) goes on while its customer stays,
+    # and the run charges it as spend inside the horizon: the margin kept beyond it is net of
+    # it, so a sleeping card's customer is worth less than nothing, as its cost says
+    for s, per_day in layer.maintenance.items():
+        cards = layer.won_cards[s]
+        kept = cards[alive[cards]]
+        margin[kept] -= per_day * DAYS_PER_YEAR * w[kept]
     loans = np.where(alive, outstanding * loan_k, 0.0)  # represented: balances are × w
     # how long each alive customer stays: its own lapse hazard (trait × ring; the levers'
     # churn multipliers stop with the programme) through the lifecycle's lapse path
