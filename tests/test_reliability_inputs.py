@@ -273,3 +273,23 @@ def test_memory_estimate_counts_the_worlds_alive_beside_the_run(monkeypatch) -> 
     assert f"the run and {worlds} of its {worlds} counterfactual/ablation worlds alive" in msg
     assert "with --threads 1 the extra worlds run one after another" in msg
     assert "population.scale" in msg
+
+
+def test_a_set_value_is_blamed_on_the_set_not_on_a_line_of_the_file(tmp_path: Path) -> None:
+    """``--set`` on a field under a section the file lacks used to show the parent section's
+    line (``money:``), and on a field the file has, the line of the value it replaced. Either
+    way the mistake is the override: the message says so and shows no line; a bad value written
+    in the file still gets its line."""
+    payroll = str(Path(__file__).parents[1] / "scenarios" / "payroll.yaml")
+    err = _refused("validate", payroll, "--set", "money.lifetime.window_days=0")
+    assert "money.lifetime.window_days (from --set): input should be greater than or equal " \
+           "to 1, got 0" in err and "(line" not in err
+    err = _refused("validate", payroll, "--set", "population.size=-5", "--set", "days=30")
+    assert "population.size (from --set):" in err and "(line" not in err
+    err = _refused("validate", payroll, "--set", "money.lifetime={window_days: 0}")
+    assert "money.lifetime.window_days (from --set money.lifetime={window_days: 0})" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(Path(payroll).read_text(encoding="utf-8").replace(
+        "  size: 20000", "  size: -5", 1), encoding="utf-8")
+    err = _refused("validate", str(bad), "--set", "days=30")
+    assert "population.size (line " in err and "--set" not in err

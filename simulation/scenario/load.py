@@ -287,10 +287,51 @@ def validate_model(model: type[M], data: Any, source: str, prefix: str = "") -> 
 def load_scenario(path: Path | str, overrides: list[str] | None = None) -> ScenarioCore:
     """Read, override (``a.b.c=value``) and validate a scenario file."""
     data, source = read_yaml(path)
+    original = data
     if overrides:
         data = apply_overrides(data, overrides, source)
     data = absolutize_sources(data, Path(path).resolve().parent)
-    return validate_model(scenario_model(), data, source)
+    try:
+        return validate_model(scenario_model(), data, source)
+    except ScenarioError as exc:
+        if not overrides:
+            raise
+        raise ScenarioError(
+            exc.source, [_blame_override(p, original, overrides) for p in exc.problems]
+        ) from None
+
+
+def _in_file(data: Any, parts: list[str]) -> bool:
+    """Whether the field path ``parts`` exists in the file as written (before any --set)."""
+    node = data
+    for part in parts:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def _blame_override(problem: Problem, original: Any, overrides: list[str]) -> Problem:
+    """A problem about a value ``--set`` gave (or a section it created) says so, without a line.
+
+    Why: the line of a field the file does not have is its nearest parent's (``money:`` for
+    ``--set money.lifetime.window_days=0`` on a scenario without a lifetime section), and the
+    line of a field the override replaced holds the file's value, not the one that failed —
+    either way the line pointed at something that is not the mistake."""
+    path = problem.path
+    for item in reversed(overrides):  # the last override of a path is the one that holds
+        target = item.partition("=")[0].strip()
+        if path == target:
+            return Problem(f"{path} (from --set)", problem.message)
+        if path.startswith(target + "."):
+            return Problem(f"{path} (from --set {item.strip()})", problem.message)
+        if target.startswith(path + ".") and not _in_file(original, path.split(".")):
+            return Problem(f"{path} (from --set {item.strip()}, not in the file)",
+                           problem.message)
+    return problem
 
 
 def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> ScenarioCore:
