@@ -15,6 +15,7 @@ from scipy.integrate import quad
 from simulation import ScenarioError, scenario_from_dict
 from simulation.model import OperatingMatrixModel
 from simulation.money import lifetime
+from simulation.population.stages import Stage
 from tests.conftest import small_scenario_dict
 
 
@@ -122,6 +123,27 @@ def test_customers_who_never_lapse_are_worth_their_margin_over_the_discount_rate
     i_d = 1.1 ** (1 / 365) - 1  # Σ_{t≥1} β^t = 1 ÷ i_d days ≈ 365 ÷ ln 1.1
     assert k["clv_beyond"] == pytest.approx(margin / 365 / i_d, rel=1e-6)
     assert k["clv_beyond_acquired"] == 0.0  # nobody was acquired
+
+
+def test_lifetime_figures_are_kept_for_the_alive_customers_only() -> None:
+    """The per-customer lifetime figures cover the customers alive at the horizon (won, not
+    churned) and nobody else — a population-length array per figure cost ~100 bytes a
+    customer at result time — and the segments' figures add up to the whole."""
+    data = small_scenario_dict(days=150)
+    for seg in data["population"]["segments"].values():
+        seg["churn_hazard"] = 0.02  # some customers churn before the horizon
+    model = OperatingMatrixModel(scenario_from_dict(data), 6)
+    model.run()
+    pop = model.population
+    arr = lifetime.lifetime_arrays(model)
+    alive = np.flatnonzero((pop.converted_day >= 0) & (pop.stage != Stage.CHURNED))
+    assert 0 < alive.size < pop.n and (pop.stage == Stage.CHURNED).any()
+    assert np.array_equal(arr["idx"], alive)
+    assert {v.size for v in arr.values()} == {alive.size}
+    whole = lifetime.lifetime_kpis(model)
+    parts = [lifetime.lifetime_kpis(model, s) for s in range(len(pop.segment_names))]
+    for key in ("margin_rate_end", "clv_beyond", "clv_beyond_acquired"):
+        assert sum(p[key] for p in parts) == pytest.approx(whole[key], rel=1e-9)
 
 
 def test_lifetime_value_is_incremental_over_the_same_seed_counterfactual() -> None:
