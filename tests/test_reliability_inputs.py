@@ -293,3 +293,35 @@ def test_a_set_value_is_blamed_on_the_set_not_on_a_line_of_the_file(tmp_path: Pa
         "  size: 20000", "  size: -5", 1), encoding="utf-8")
     err = _refused("validate", str(bad), "--set", "days=30")
     assert "population.size (line " in err and "--set" not in err
+
+
+def test_validate_warns_when_a_declared_budget_cannot_bind() -> None:
+    """quickstart's Douyin budget (¥100,000) is far beyond what its reach can spend at 20,000
+    customers, operating_matrix's mix budget beyond what all its channels and routes can:
+    validate says so as a warning (exit 0, file, field path and line) — a budget that fits
+    gets none. The bound is an upper bound: no channel, and not the mix, spends more in a run."""
+    from simulation import load_scenario
+    from simulation.model import OperatingMatrixModel
+    from simulation.scenario.budgets import channel_spend_bound, mix_spend_bound
+
+    repo = Path(__file__).parents[1]
+    quickstart = str(repo / "scenarios" / "quickstart.yaml")
+    code, out, err = run_cli("validate", quickstart)
+    assert code == 0 and out.startswith("ok scenario quickstart")
+    assert f"warning in {quickstart}: channels.douyin_ads.budget (line " in err
+    assert "¥100,000 cannot bind: the channel can spend at most ¥1,883 in 365 days" in err
+    code, _, err = run_cli("validate", quickstart, "--set", "channels.douyin_ads.budget=1500")
+    assert code == 0 and "warning" not in err
+    matrix = repo / "scenarios" / "operating_matrix.yaml"
+    code, _, err = run_cli("validate", str(matrix))
+    assert code == 0 and "flows.budget (line " in err and "channel and route" in err
+    sc = load_scenario(matrix, ["population.size=3000", "days=60", "flows.budget=1e9"])
+    model = OperatingMatrixModel(sc, 1)
+    model.run()
+    spent = {k: float(v.sum()) for k, v in model.ledger.spend.items()}
+    for name in sc.channels:
+        bound = channel_spend_bound(sc, name)
+        assert bound is not None and spent.get(name, 0.0) <= bound, name
+    mix = sum(v for k, v in spent.items()
+              if model.ledger.items[k].category in ("channel", "route"))
+    assert 0 < mix <= mix_spend_bound(sc)

@@ -120,6 +120,24 @@ def validate(
         f"[green]ok[/green] scenario {sc.name}: {sc.population.size:,} customers, "
         f"{len(sc.population.segments)} segments, {len(sc.channels)} channels, {sc.days} days"
     )
+    _warn_idle_budgets(sc, data, file)
+
+
+def _warn_idle_budgets(sc: object, data: object, file: Path) -> None:
+    """A declared budget the channels cannot spend is a warning, not an error: the scenario
+    runs, but its budget limits nothing (simulation/scenario/budgets.py says why it matters)."""
+    from rich.markup import escape
+
+    from simulation.scenario.budgets import idle_budget_warnings
+    from simulation.scenario.load import line_of
+
+    for path, _, message in idle_budget_warnings(sc):
+        line = line_of(data, tuple(path.split(".")))
+        at = f" (line {line})" if line else ""
+        err_console.print(
+            f"[yellow]warning[/yellow] in {escape(str(file))}: {path}{at}: {escape(message)}",
+            soft_wrap=True,
+        )
 
 
 def _is_experiment(data: dict) -> bool:
