@@ -34,6 +34,12 @@ RETENTION_DAYS = (30, 90, 180)
 N_RINGS = len(Ring)
 
 
+#: Acquisition sources that no lever paid for (the organic background): last-touch attribution
+#: credits no lever with them, and the money layer books the product costs of their customers
+#: apart (``MoneyLayer.free_product_spend``), so attributed CPA can leave those costs out.
+FREE_SOURCES = ("word_of_mouth", "private_domain")
+
+
 @dataclass(frozen=True)
 class LedgerItem:
     name: str

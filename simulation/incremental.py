@@ -35,13 +35,11 @@ import gc
 from collections.abc import Callable
 from typing import Any
 
+from simulation.accounting import FREE_SOURCES
 from simulation.network.social import SocialNetwork
 from simulation.population.state import PopulationState
 from simulation.scenario.schema import Scenario
 from simulation.strategies.registry import active_strategy_levers, counterfactual_scenario
-
-#: Acquisition sources that no lever paid for (the organic background).
-FREE_SOURCES = ("word_of_mouth", "private_domain")
 
 
 def active_levers(scenario: Scenario) -> list[str]:
@@ -88,14 +86,20 @@ def _ratio(a: float, b: float) -> float | None:
 
 def attributed_kpis(summary: dict[str, Any]) -> dict[str, float | None]:
     """Last-touch numbers of one run: acquisitions a paid lever touched last, their CPA, and
-    the share of acquisitions that cost nothing (word of mouth, private-domain nurture)."""
+    the share of acquisitions that cost nothing (word of mouth, private-domain nurture).
+
+    The CPA's numerator is the spend less the product costs (card issuance and upkeep, loan
+    origination) of the free acquisitions (``free_product_spend``, booked apart by the money
+    layer): the bank bears those whether or not any paid lever runs, so charging them to the
+    paid acquisitions would inflate the attributed CPA by costs no lever caused."""
     by_source = summary.get("acquisitions_by_source", {})
     free = sum(int(by_source.get(s, 0)) for s in FREE_SOURCES)
     acq = _acq(summary)
     attributed = acq - free
-    spend = float(summary["spend"])
+    spend = float(summary["spend"]) - float(summary.get("free_product_spend", 0.0))
     return {
         "attributed_acquisitions": attributed,
+        "attributed_spend": spend,
         "attributed_cpa": _ratio(spend, attributed),
         "free_acquisitions": float(free),
         "free_share": _ratio(free, acq),

@@ -320,7 +320,14 @@ _builtin("attributed_acquisitions", "acquisitions, last-touch paid", "归因获�
          "private-domain nurture)")
 _builtin("attributed_cpa", "CPA, attributed (last touch)", "归因获客成本", "CPA attr.", "money",
          "lower", ["table", "dashboard", "outcome", "runs"],
-         description="spend / last-touch paid acquisitions")
+         description="attributed spend / last-touch paid acquisitions")
+_builtin("attributed_spend", "spend, attributed", "归因投入", "spend attr.", "money", "lower",
+         description="spend − free_product_spend: the levers' spend and the product costs "
+         "(card issuance and upkeep, loan origination) of the attributed acquisitions only")
+_builtin("free_product_spend", "product costs of free acquisitions", "零成本获客的产品成本",
+         "free prod. cost", "money", "neutral",
+         description="card issuance and upkeep and loan origination of customers won through "
+         "word of mouth or private-domain nurture (part of spend)")
 _builtin("free_acquisitions", "acquisitions at no cost", "零成本获客", "free", "count",
          "neutral", description="acquisitions through word of mouth or private-domain nurture")
 _builtin("free_share", "share of acquisitions at no cost", "零成本获客占比", "free share",

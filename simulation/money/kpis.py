@@ -50,6 +50,8 @@ def money_kpis(model: Any, segment: int | None = None) -> dict[str, float | None
     out["credit_losses"] = losses
     out["risk_adjusted_margin"] = value + losses - expected_loss
     out["gmv"] = total(series["gmv_flow"])
+    # part of ``spend``: the products' costs of the customers won for free (attributed CPA)
+    out["free_product_spend"] = float(layer.free_product_spend[cols].sum())
     out.update(lifetime_kpis(model, segment))
     return out
 

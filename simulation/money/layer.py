@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation import kernels
+from simulation.accounting import FREE_SOURCES
 from simulation.money.config import Amount, MoneyConfig, SegmentMoney
 from simulation.population.stages import Ring, Stage
 from simulation.scenario.types import DAYS_PER_MONTH
@@ -421,6 +422,8 @@ class MoneyLayer:
                             for s, b in self.books.items()
                             if b.cfg.card is not None and b.cfg.card.maintenance_per_year > 0}
         self.won_cards = {s: np.zeros(0, np.int64) for s in self.maintenance}
+        #: per segment, parallel to ``won_cards``: whether the card's customer came free
+        self.won_free = {s: np.zeros(0, bool) for s in self.maintenance}
         if self.maintenance:
             ledger.register("card_maintenance", "other")
         #: per segment: yuan to originate a won customer's loan (0: not booked)
@@ -428,6 +431,15 @@ class MoneyLayer:
                             if b.cfg.loan is not None and b.cfg.loan.origination_cost > 0}
         if self.origination:
             ledger.register("loan_origination", "other")
+        #: the part of the product costs above (issuance, upkeep, origination) borne for
+        #: customers whose acquisition was free (word of mouth, private-domain nurture), per
+        #: segment: the bank pays it whether or not a paid lever runs, so the attributed CPA
+        #: (simulation/incremental.py) charges paid acquisitions only with their own products'
+        #: costs. Already inside the ledger's spend; this is a split of it, not more spend.
+        self.free_product_spend = np.zeros(s_count)
+        self._free_codes = np.array(
+            [pop.source_code(name) for name in FREE_SOURCES if name in pop.sources], np.int64
+        )
         if self.books:
             self._open_new(0)
             self._record_state(0)
@@ -451,20 +463,35 @@ class MoneyLayer:
                 book.open(mine, day, pop.weight[mine], out)
                 if day >= 1 and (s in self.issuance or s in self.maintenance):
                     held = mine[book.t_has_card[np.searchsorted(book.members, mine)]]
+                    free = self._came_free(held)
                     if s in self.issuance:  # the card itself: made, mailed, activated
                         cost = np.zeros(len(pop.segment_names))
                         cost[s] = self.issuance[s] * float(pop.weight[held].sum())
                         self.model.ledger.charge("card_issuance", day, cost)
+                        self.free_product_spend[s] += (
+                            self.issuance[s] * float(pop.weight[held[free]].sum())
+                        )
                     if s in self.maintenance:  # kept from today on (_charge_maintenance)
                         self.won_cards[s] = np.concatenate([self.won_cards[s], held])
+                        self.won_free[s] = np.concatenate([self.won_free[s], free])
                 if day >= 1 and book.cfg.loan is not None:
                     drawn = book.loan_amount[book.m - mine.size: book.m]
                     self.series["loans_disbursed_flow"][day, s] += float(drawn.sum())
                     if s in self.origination:  # the lender's cost of making each loan drawn
-                        loans = float(book.weight[book.m - mine.size: book.m][drawn > 0].sum())
+                        weight = book.weight[book.m - mine.size: book.m]
+                        loans = float(weight[drawn > 0].sum())
                         cost = np.zeros(len(pop.segment_names))
                         cost[s] = self.origination[s] * loans
                         self.model.ledger.charge("loan_origination", day, cost)
+                        free = (drawn > 0) & self._came_free(mine)
+                        self.free_product_spend[s] += self.origination[s] * float(
+                            weight[free].sum()
+                        )
+
+    def _came_free(self, idx: np.ndarray) -> np.ndarray:
+        """Whether each of the customers ``idx`` was won through a free source (their
+        ``acquired_via`` on the day they were won, when their product's cost is first booked)."""
+        return np.isin(self.model.population.acquired_via[idx], self._free_codes)
 
     def step(self, day: Day) -> None:
         """Book today's value: the lifecycle's flat margin, then every segment's money; at the
@@ -530,7 +557,11 @@ class MoneyLayer:
             cards = self.won_cards[s]
             if cards.size:
                 kept = pop.stage[cards] != Stage.CHURNED
-                cost[s] = per_day * float(pop.weight[cards][kept].sum())
+                weight = pop.weight[cards]
+                cost[s] = per_day * float(weight[kept].sum())
+                self.free_product_spend[s] += per_day * float(
+                    weight[kept & self.won_free[s]].sum()
+                )
         if cost.any():
             self.model.ledger.charge("card_maintenance", d, cost)
 
