@@ -65,18 +65,21 @@ def test_lifetime_margin_is_net_of_the_upkeep_of_the_cards_that_stay() -> None:
     same elsewhere (upkeep moves no draw: the two runs are the same customers)."""
     from simulation.money.lifetime import lifetime_arrays
 
-    def margins(upkeep: float) -> tuple[np.ndarray, OperatingMatrixModel]:
+    def margins(upkeep: float) -> tuple[np.ndarray, np.ndarray, OperatingMatrixModel]:
         data = money_dict(days=60)
         card = {**CARD, "maintenance_per_year": upkeep}
         data["money"]["segments"]["credit_card"]["card"] = card
         model = OperatingMatrixModel(scenario_from_dict(data), seed=3)
         model.run()
-        return lifetime_arrays(model)["margin"].copy(), model
+        arr = lifetime_arrays(model)  # the alive rows only (``idx``)
+        return arr["margin"].copy(), arr["idx"].copy(), model
 
-    with_upkeep, model = margins(20.0)
-    without, _ = margins(0.0)
+    with_upkeep, idx, model = margins(20.0)
+    without, idx_without, _ = margins(0.0)
+    assert np.array_equal(idx, idx_without)
     pop = model.population
     won = (pop.converted_day >= 1) & (pop.segment == pop.segment_names.index("credit_card"))
     kept = won & (pop.stage != Stage.CHURNED)
     assert kept.any()
-    assert np.allclose(without - with_upkeep, np.where(kept, 20.0 * pop.weight, 0.0))
+    expected = np.where(kept, 20.0 * pop.weight, 0.0)[idx]
+    assert np.allclose(without - with_upkeep, expected)
