@@ -223,13 +223,16 @@ def lifetime_kpis(model: Any, segment: int | None = None) -> dict[str, float | N
     mine = sel[arr["idx"]]  # alive rows of the segment
     rows = arr["idx"][mine]
 
+    full = np.zeros(pop.n)  # one buffer, zero again after each sum (no 8n page faults a sum)
+
     def total(values: np.ndarray, among: np.ndarray | None = None) -> float:
         """Σ over the segment's population-length array of ``values`` (one per alive row of
         the segment, zero elsewhere), or over its ``among`` entries."""
-        full = np.zeros(pop.n)
         full[rows] = values
         part = full if segment is None else full[sel]
-        return float((part if among is None else part[among]).sum())
+        out = float((part if among is None else part[among]).sum())
+        full[rows] = 0.0
+        return out
 
     years = arr["years"][mine]
     loan_margin = arr["loan_margin"][mine]
