@@ -269,6 +269,50 @@ def test_a_kill_inside_the_ask_loop_resumes_to_the_uninterrupted_cmaes_trials(
     assert len(list((killed / "runs").glob("*.json"))) == 12
 
 
+def test_abc_shrinks_its_tolerance_and_resumes_to_the_uninterrupted_posterior(
+    tmp_path: Path,
+) -> None:
+    """ABC-SMC runs one generation per call: each starts from abc.db alone in a fresh ABCSMC.
+    Before, one object served every generation and pyabc's cached calibration sample (the
+    prior's) set every generation's epsilon to generation 0's, while a resumed process (a new
+    object) computed it from the last population — so the tolerance never shrank, and a resumed
+    calibration differed from an uninterrupted one. Now epsilon falls generation by generation,
+    and a process dying in the middle of generation 1 resumes to the same particles."""
+    scenario, targets, params = bass_files(tmp_path, 300, 6, "abcresume", {"trials": 2},
+                                           replicates=1)
+    data = yaml.safe_load(params.read_text(encoding="utf-8"))
+    data.pop("optuna")
+    data["abc"] = {"population_size": 8, "generations": 2}
+    params.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    class Killed(BaseException):
+        pass
+
+    def abc(out: Path, die_at: int | None = None) -> cal_mod.AbcResult:
+        cal = cal_mod.prepare(scenario, targets, params, out)
+        runner = cal_mod.TrialRunner(cal, SerialExecutor(), 1)
+        if die_at is not None:
+            evaluate, calls = runner.evaluate, []
+
+            def dying(points, first_id=0):
+                calls.append(1)
+                if len(calls) == die_at:
+                    raise Killed
+                return evaluate(points, first_id)
+
+            runner.evaluate = dying
+        return cal_mod.run_abc(cal, runner)
+
+    reference = abc(tmp_path / "ref")
+    assert reference.epsilons[0] > reference.epsilons[1]
+    with pytest.raises(Killed):
+        abc(tmp_path / "k", die_at=12)  # generation 0 takes 8 particles; 12 is in generation 1
+    resumed = abc(tmp_path / "k")
+    np.testing.assert_array_equal(resumed.particles, reference.particles)
+    np.testing.assert_array_equal(resumed.weights, reference.weights)
+    assert resumed.epsilons == reference.epsilons
+
+
 def test_bad_targets_and_params_are_clear_errors(tmp_path: Path) -> None:
     scenario = small_bass(tmp_path, 300, 56)
     good_params = write(tmp_path, "params.yaml", {"parameters": PARAMS})

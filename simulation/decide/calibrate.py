@@ -580,24 +580,32 @@ def run_abc(cal: Calibration, runner: TrialRunner, progress: Progress | None = N
             return PENALTY
         return total_deviance(targets, [np.asarray(x[f"t{j}"]) for j in range(len(targets))])
 
-    abc = pyabc.ABCSMC(
-        model, prior, distance, population_size=cfg.population_size,
-        sampler=SingleCoreSampler(), eps=pyabc.epsilon.QuantileEpsilon(alpha=0.5),
-    )
+    def fresh() -> Any:
+        return pyabc.ABCSMC(
+            model, prior, distance, population_size=cfg.population_size,
+            sampler=SingleCoreSampler(), eps=pyabc.epsilon.QuantileEpsilon(alpha=0.5),
+        )
+
     db = f"sqlite:///{(cal.root / 'abc.db').resolve()}"
     observed = {f"t{j}": t.observed for j, t in enumerate(targets)}
     history = None
     if (cal.root / "abc.db").exists():
         try:
-            history = abc.load(db, 1)
+            history = fresh().load(db, 1)
             done = history.max_t + 1
         except Exception:  # an empty database from a run killed before generation 0
             history = None
     if history is None:
         (cal.root / "abc.db").unlink(missing_ok=True)
-        history = abc.new(db, observed)
+        history = fresh().new(db, observed)
         done = 0
     while done < cfg.generations:
+        # Every generation starts from the database alone, in a fresh ABCSMC, so a run resumed
+        # after a kill is the uninterrupted one. (Reusing one object across one-generation runs
+        # also kept pyabc's cached calibration sample, the prior's, so epsilon never shrank:
+        # each generation's tolerance was generation 0's.)
+        abc = fresh()
+        abc.load(db, 1)
         np.random.seed((cal.params.seed * 1_000_003 + done) % (2**32))
         history = abc.run(max_nr_populations=1, minimum_epsilon=cfg.min_epsilon)
         done = history.max_t + 1
