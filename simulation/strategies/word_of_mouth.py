@@ -25,7 +25,9 @@ from simulation.strategies.base import Day, StrategyModule
 
 PROSPECT_MAX = max(PROSPECT_STAGES)
 assert set(PROSPECT_STAGES) == set(range(PROSPECT_MAX + 1)), "prospect stages are 0..ENGAGED"
-ADVOCATE_LO, ADVOCATE_HI = min(ADVOCATE_STAGES), max(ADVOCATE_STAGES)
+# plain ints: numpy compares an int8 array with an IntEnum member by first widening the whole
+# array to int64 (measured at 10M: 35 against 21 ms for the two comparisons)
+ADVOCATE_LO, ADVOCATE_HI = int(min(ADVOCATE_STAGES)), int(max(ADVOCATE_STAGES))
 assert set(ADVOCATE_STAGES) == set(range(ADVOCATE_LO, ADVOCATE_HI + 1)), "advocates: one range"
 
 
