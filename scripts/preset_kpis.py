@@ -105,13 +105,19 @@ def lifetime_row(name: str, summary: dict) -> str:
             f"| {payback(k.get('incremental_payback_days'), k.get('incremental_spend'))} "
             f"| {yuan(k.get('incremental_value'))} | {yuan(k.get('incremental_clv'))} "
             f"| {yuan(k.get('incremental_spend'))} | {pct0(k['roi'])} "
-            f"| {pct0(k.get('lifetime_roi'))} | {'–' if h is None else f'{h:.2f}'} |")
+            f"| {pct0(k.get('lifetime_roi'))} | {'–' if h is None else f'{h:.2f}'} "
+            f"| {yuan(k.get('cost_per_acquisition'))} "
+            f"| {yuan(k.get('lifetime_cost_per_acquisition'))} "
+            f"| {yuan(k.get('incremental_cpa'))} "
+            f"| {yuan(k.get('incremental_lifetime_cost_per_acquisition'))} |")
 
 
 LIFETIME = ["| preset | days | incremental ROI (in horizon) | incremental lifetime ROI | payback "
             "| incremental value (in horizon) | incremental CLV beyond | incremental spend "
-            "| ROI (in horizon) | lifetime ROI | churn hazard / yr at end |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| ROI (in horizon) | lifetime ROI | churn hazard / yr at end "
+            "| CPA (in horizon) | CPA over the card's life "
+            "| incremental CPA | incremental CPA over the card's life |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 HEADLINE = ["| preset | customers | days | conversion | retention 90 d | CPA | LTV | CPU time |",
             "|---|---:|---:|---:|---:|---:|---:|---:|"]
 ECON = ["| preset | CPA | ROI | attributed CPA | incremental CPA | incremental ROI | free share "

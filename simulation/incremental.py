@@ -97,7 +97,11 @@ def attributed_kpis(summary: dict[str, Any]) -> dict[str, float | None]:
     acq = _acq(summary)
     attributed = acq - free
     spend = float(summary["spend"]) - float(summary.get("free_product_spend", 0.0))
-    return {
+    out: dict[str, float | None] = {}
+    if "card_upkeep_beyond" in summary:  # the paid cards' upkeep after the horizon too
+        upkeep = float(summary["card_upkeep_beyond"]) - float(summary["card_upkeep_beyond_free"])
+        out["attributed_lifetime_cost_per_acquisition"] = _ratio(spend + upkeep, attributed)
+    return out | {
         "attributed_acquisitions": attributed,
         "attributed_spend": spend,
         "attributed_cpa": _ratio(spend, attributed),
@@ -114,7 +118,14 @@ def incremental_kpis(
     inc_acq = _acq(factual) - organic
     inc_spend = float(factual["spend"]) - float(counterfactual["spend"])
     inc_value = float(factual["value_total"]) - float(counterfactual["value_total"])
-    return {
+    out: dict[str, float | None] = {}
+    if "card_upkeep_beyond" in factual and "card_upkeep_beyond" in counterfactual:
+        # the added cards' upkeep after the horizon (the counterfactual's free cards cost too)
+        upkeep = float(factual["card_upkeep_beyond"]) - float(counterfactual["card_upkeep_beyond"])
+        out["incremental_lifetime_cost_per_acquisition"] = (
+            _ratio(inc_spend + upkeep, inc_acq) if inc_acq > 0 else None
+        )
+    return out | {
         "organic_acquisitions": organic,
         "incremental_acquisitions": inc_acq,
         "incremental_share": _ratio(inc_acq, _acq(factual)),

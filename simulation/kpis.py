@@ -255,6 +255,20 @@ _builtin("lifetime_value_acquired", "lifetime value acquired", "新客终身价�
 _builtin("lifetime_roi", "ROI, lifetime", "终身投资回报率", "ROI life", "ratio", "higher",
          ["table", "outcome", "runs"],
          description="(lifetime value acquired − spend) / spend, beside the in-horizon ROI")
+# A card's cost over its life (docs/kpis.md "Lifetime value beyond the horizon"): the cited ≥ ¥100
+# a card counts making, mailing, marketing and upkeep (管理维护, docs/sources.md §2.5), which a
+# one-year CPA counts only within the year.
+_builtin("card_upkeep_beyond", "card upkeep after the horizon", "期后卡片维护成本",
+         "upkeep after", "money", "lower",
+         description="maintenance_per_year × discounted stay of the won cards whose customers "
+         "are alive at the horizon, discounted to day 0")
+_builtin("card_upkeep_beyond_free", "card upkeep after the horizon, free acquisitions",
+         "期后卡片维护成本（零成本获客）", "upkeep after free", "money", "neutral",
+         description="card_upkeep_beyond of the cards of customers won through word of mouth "
+         "or private-domain nurture")
+_builtin("lifetime_cost_per_acquisition", "cost per acquisition over the product's life",
+         "全生命周期获客成本", "CPA life", "money", "lower", ["table", "runs"],
+         description="(spend + card upkeep after the horizon) / acquisitions, beside the CPA")
 
 # Money (simulation/money/; formulas in docs/kpis.md "Money"): state at the horizon and flows
 # over it. 资产 assets, 留存 retention, 贷款 loans, 预期损失 expected loss, 消费额 spend.
@@ -328,6 +342,11 @@ _builtin("free_product_spend", "product costs of free acquisitions", "零成本�
          "free prod. cost", "money", "neutral",
          description="card issuance and upkeep and loan origination of customers won through "
          "word of mouth or private-domain nurture (part of spend)")
+_builtin("attributed_lifetime_cost_per_acquisition",
+         "cost per acquisition over the product's life, attributed", "归因全生命周期获客成本",
+         "CPA life attr.", "money", "lower",
+         description="(attributed spend + the attributed cards' upkeep after the horizon) / "
+         "attributed acquisitions")
 _builtin("free_acquisitions", "acquisitions at no cost", "零成本获客", "free", "count",
          "neutral", description="acquisitions through word of mouth or private-domain nurture")
 _builtin("free_share", "share of acquisitions at no cost", "零成本获客占比", "free share",
@@ -349,6 +368,11 @@ _builtin("incremental_value", "incremental value", "增量价值", "incr. value"
 _builtin("incremental_cpa", "CPA, incremental", "增量获客成本", "CPA incr.", "money", "lower",
          ["table", "dashboard", "outcome", "runs"],
          description="incremental spend / incremental acquisitions")
+_builtin("incremental_lifetime_cost_per_acquisition",
+         "cost per acquisition over the product's life, incremental", "增量全生命周期获客成本",
+         "CPA life incr.", "money", "lower", ["table", "runs"],
+         description="(incremental spend + card upkeep after the horizon − the "
+         "counterfactual's) / incremental acquisitions")
 _builtin("incremental_roi", "ROI, incremental", "增量投资回报率", "ROI incr.", "ratio", "higher",
          ["table", "dashboard", "outcome", "runs"],
          description="(incremental value − incremental spend) / incremental spend")

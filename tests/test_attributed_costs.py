@@ -102,3 +102,57 @@ def test_product_costs_split_by_how_the_customer_was_won() -> None:
     # the per-segment summaries split it too, and add up
     seg_sum = sum(s["free_product_spend"] for s in summary["segments"].values())
     assert math.isclose(seg_sum, summary["free_product_spend"], rel_tol=1e-12)
+
+
+def test_cost_per_card_over_its_life_adds_the_discounted_upkeep_still_to_come() -> None:
+    """Card holders who never lapse (churn hazard 0): each won card still held at the horizon T
+    costs ¥20 a year for ever after it, worth 20 × Σ_{t≥1} β^t ÷ 365 = 20 ÷ (365 i_d) at T with
+    the daily rate i_d = 1.1^(1/365) − 1, and (1.1)^(−T/365) of that at day 0 (the discount
+    of lifetime_roi). So ``lifetime_cost_per_acquisition`` = (spend + that × cards) ÷
+    acquisitions exactly, and its attributed version adds only the paid cards' part."""
+    data = _scenario(60)
+    data["population"]["segments"]["credit_card"]["churn_hazard"] = 0.0
+    model = OperatingMatrixModel(scenario_from_dict(data), seed=3)
+    model.run()
+    summary = collect_result(model).summary
+    pop = model.population
+    card_seg = pop.segment_names.index("credit_card")
+    won_cards = (pop.converted_day >= 1) & (pop.segment == card_seg)
+    assert (pop.stage[won_cards] != Stage.CHURNED).all()
+    free = _free_mask(model)
+    assert model.scenario.money.lifetime.discount_rate == 0.10
+    i_d = 1.1 ** (1 / 365) - 1
+    per_card = 1.1 ** (-60 / 365) * 20.0 / (365.0 * i_d)
+    cards = float(pop.weight[won_cards].sum())
+    cards_free = float(pop.weight[won_cards & free].sum())
+    assert 0 < cards_free < cards
+    assert math.isclose(summary["card_upkeep_beyond"], per_card * cards, rel_tol=1e-9)
+    assert math.isclose(summary["card_upkeep_beyond_free"], per_card * cards_free, rel_tol=1e-9)
+    assert math.isclose(
+        summary["lifetime_cost_per_acquisition"],
+        (summary["spend"] + per_card * cards) / summary["acquisitions"], rel_tol=1e-9,
+    )
+    att = attributed_kpis(summary)
+    assert math.isclose(
+        att["attributed_lifetime_cost_per_acquisition"],
+        (att["attributed_spend"] + per_card * (cards - cards_free))
+        / att["attributed_acquisitions"], rel_tol=1e-9,
+    )
+    seg = summary["segments"]["credit_card"]
+    assert math.isclose(seg["card_upkeep_beyond"], summary["card_upkeep_beyond"], rel_tol=1e-12)
+    assert summary["segments"]["payroll"]["card_upkeep_beyond"] == 0.0
+
+
+def test_incremental_cost_over_the_cards_life_nets_out_the_counterfactuals_cards() -> None:
+    """The counterfactual's own (free) cards cost upkeep after the horizon too, so the
+    incremental figure adds only the difference: (¥5,000 − ¥0 + ¥900 − ¥300) ÷ (100 − 40)."""
+    from simulation.incremental import incremental_kpis
+
+    base = {"value_total": 0.0, "aum": 0.0}
+    factual = {**base, "acquisitions": 100, "spend": 5000.0, "card_upkeep_beyond": 900.0}
+    counterfactual = {**base, "acquisitions": 40, "spend": 0.0, "card_upkeep_beyond": 300.0}
+    k = incremental_kpis(factual, counterfactual)
+    assert k["incremental_lifetime_cost_per_acquisition"] == (5000.0 + 600.0) / 60
+    assert k["incremental_cpa"] == 5000.0 / 60
+    no_gain = incremental_kpis(factual, {**counterfactual, "acquisitions": 100})
+    assert no_gain["incremental_lifetime_cost_per_acquisition"] is None

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from simulation.money.layer import RETENTION_WINDOWS
-from simulation.money.lifetime import lifetime_kpis
+from simulation.money.lifetime import card_upkeep_beyond, lifetime_kpis
 
 LOSS_ITEMS = ("card_losses", "loan_losses")
 
@@ -53,6 +53,20 @@ def money_kpis(model: Any, segment: int | None = None) -> dict[str, float | None
     # part of ``spend``: the products' costs of the customers won for free (attributed CPA)
     out["free_product_spend"] = float(layer.free_product_spend[cols].sum())
     out.update(lifetime_kpis(model, segment))
+    # a card's cost over its life: the run's spend plus the upkeep still to come of the won
+    # cards held at the horizon, discounted to day 0 as lifetime_roi discounts their margin
+    upkeep, upkeep_free = card_upkeep_beyond(model, segment)
+    discount = (1.0 + model.scenario.money.lifetime.discount_rate) ** (-d / 365.0)
+    out["card_upkeep_beyond"] = discount * upkeep
+    out["card_upkeep_beyond_free"] = discount * upkeep_free
+    weight = pop.weight if pop.weight is not None else np.ones(pop.n)
+    n_acq = float(weight[acquired].sum())
+    # the CPA's numerator (simulation/accounting.py kpis), over all segments or one
+    spend = (ledger.total_spend() if segment is None
+             else float(sum(a[:, segment].sum() for a in ledger.spend.values())))
+    out["lifetime_cost_per_acquisition"] = (
+        None if n_acq <= 0 else (spend + out["card_upkeep_beyond"]) / n_acq
+    )
     return out
 
 

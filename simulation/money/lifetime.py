@@ -329,3 +329,31 @@ def incremental_payback_days(factual_curve: np.ndarray | None, counterfactual_cu
     flows += [(-m, decay_rate(m, c, rate)) for m, c in counterfactual_segments]
     years = payback_years_beyond(net_at_horizon, flows)
     return None if years is None else horizon + years * DAYS_PER_YEAR
+
+
+def card_upkeep_beyond(model: Any, segment: int | None = None) -> tuple[float, float]:
+    """Upkeep still to come, valued at the horizon, of the cards won during the run whose
+    customers are alive then: ``card.maintenance_per_year`` × weight × the customer's
+    discounted years of stay (:func:`lifetime_arrays`), summed over all segments or one;
+    returned as (all such cards, those whose customer came free).
+
+    Why: a card's cost to the bank runs over its life (the cited ≥ ¥100 a card counts 「管理维护」
+    with making, mailing and marketing, docs/sources.md §2.5), while the run charges upkeep only
+    inside the horizon. The same discounted stay values the margin those customers keep
+    (net of this upkeep), so a cost per card over its life and the lifetime ROI agree."""
+    layer = model.money
+    arr = lifetime_arrays(model)
+    idx, years, w = arr["idx"], arr["years"], arr["alive"]
+    k = idx.size
+    total = free = 0.0
+    for s, per_day in layer.maintenance.items():
+        cards = layer.won_cards[s]
+        if (segment is not None and s != segment) or k == 0 or cards.size == 0:
+            continue
+        pos = np.minimum(np.searchsorted(idx, cards), k - 1)
+        hit = idx[pos] == cards  # won cards whose customer is alive at the horizon
+        rows = pos[hit]
+        pv = per_day * DAYS_PER_YEAR * w[rows] * years[rows]
+        total += float(pv.sum())
+        free += float(pv[layer.won_free[s][hit]].sum())
+    return total, free
