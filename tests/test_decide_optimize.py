@@ -324,6 +324,27 @@ def test_several_objectives_are_selected_honestly(tmp_path: Path, ranking: str, 
             "On the declared score 1 × acquisitions − 3 × cost_per_acquisition: Kim–Nelson")
 
 
+def test_the_robust_p10_takes_each_objectives_bad_tail(tmp_path: Path) -> None:
+    """``robust: {score: p10}`` scores a candidate by its bad tail over the worlds: the 10th
+    percentile of acquisitions (maximised) and the 90th of a minimised CPA (the 10th — its
+    optimistic tail — was taken for every objective after the first)."""
+    import pandas as pd
+
+    from simulation.decide.spec import RobustConfig
+
+    exp = tmp_path / "two.yaml"
+    exp.write_text(TWO_OBJECTIVES.format(scenario=SCENARIO,
+                                         ranking="deltas: {cost_per_acquisition: 2}"))
+    spec = load_optimization(exp)
+    spec.config = spec.config.model_copy(
+        update={"robust": RobustConfig(scenarios=["other.yaml"], score="p10")})
+    opt = Optimization(spec, tmp_path, SerialExecutor())
+    worlds = {f"w{i}": pd.DataFrame({"acquisitions": [10.0 * i], "cost_per_acquisition":
+                                     [10.0 * i]}) for i in range(11)}
+    assert opt._per_seed(worlds, "acquisitions")[0] == pytest.approx(10.0)
+    assert opt._per_seed(worlds, "cost_per_acquisition")[0] == pytest.approx(90.0)
+
+
 def _write(tmp_path: Path, optimize: str, extra: str = "") -> Path:
     path = tmp_path / "bad.yaml"
     path.write_text(

@@ -136,10 +136,22 @@ class Optimization:
             return cols[0]
         score = self.spec.config.robust.score if self.spec.config.robust else "mean"
         if score == "p10":
-            way = self.directions[0] if kpi == self.spec.objective_kpis[0] else "maximize"
-            q = 10 if way == "maximize" else 90
+            q = 10 if self._pessimistic_way(kpi) == "maximize" else 90
             return np.percentile(cols, q, axis=0)
         return cols.mean(axis=0)
+
+    def _pessimistic_way(self, kpi: str) -> str:
+        """Which way is better for ``kpi``, so that p10 takes its bad tail: an objective's own
+        direction (a minimised second objective, a CPA, takes its 90th percentile — it took the
+        10th, the optimistic tail, when only the first objective's direction was read); a KPI
+        only bounded from above by a constraint is minimised; anything else maximised."""
+        ways = dict(zip(self.spec.objective_kpis, self.directions, strict=True))
+        if kpi in ways:
+            return ways[kpi]
+        bounds = [c for c in self.spec.config.constraints if c.kpi == kpi]
+        if bounds and all(c.max is not None and c.min is None for c in bounds):
+            return "minimize"
+        return "maximize"
 
     def _summary(self, per_world: dict[str, Any]) -> dict[str, Any]:
         kpis = set(self.spec.objective_kpis) | {c.kpi for c in self.spec.config.constraints}
