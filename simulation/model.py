@@ -18,7 +18,7 @@ from simulation.network.social import SocialNetwork
 from simulation.population.customer import Customer
 from simulation.population.sampling import sample_population
 from simulation.population.sentiment import Sentiment
-from simulation.population.stages import CUSTOMER_STAGES, Stage
+from simulation.population.stages import CUSTOMER_STAGES, StageCode
 from simulation.population.state import PopulationState
 from simulation.rng import Streams
 from simulation.scenario.schema import WEEKDAYS
@@ -168,7 +168,7 @@ class OperatingMatrixModel(mesa.Model):
                 f"acquisition source {via!r} is not declared by any enabled module; declared: "
                 f"{', '.join(self.population.sources)}"
             )
-        if idx.size and (self.population.stage[idx] > Stage.ENGAGED).any():
+        if idx.size and (self.population.stage[idx] > StageCode.ENGAGED).any():
             raise RuntimeError(f"{via}: converting customers who are not prospects")
         self.population.mark_converted(idx, day, code, self.lifecycle.draw_rings(idx))
         if count_as is not None:  # represented customers (population weights)

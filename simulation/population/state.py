@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simulation.population.stages import ADVOCATE_STAGES, CUSTOMER_STAGES, Ring, Stage
+from simulation.population.stages import (
+    ADVOCATE_STAGES,
+    CUSTOMER_STAGES,
+    Ring,
+    Stage,
+    StageCode,
+)
 
 
 @dataclass
@@ -163,7 +169,7 @@ class PopulationState:
         """Convert customers ``idx`` today through ``via`` (channel index or WOM)."""
         if idx.size == 0:
             return
-        self.stage[idx] = Stage.CONVERTED
+        self.stage[idx] = StageCode.CONVERTED
         self.converted_day[idx] = day
         self.acquired_via[idx] = via
         self.ring[idx] = ring_draw
@@ -173,15 +179,15 @@ class PopulationState:
     def mark_aware(self, idx: np.ndarray, day: int) -> None:
         if idx.size == 0:
             return
-        unaware = idx[self.stage[idx] == Stage.UNAWARE]
-        self.stage[unaware] = Stage.AWARE
+        unaware = idx[self.stage[idx] == StageCode.UNAWARE]
+        self.stage[unaware] = StageCode.AWARE
         self.aware_day[unaware] = day
 
     def mark_engaged(self, idx: np.ndarray, day: int) -> None:
         if idx.size == 0:
             return
-        sel = idx[self.stage[idx] <= Stage.AWARE]
-        self.stage[sel] = Stage.ENGAGED
+        sel = idx[self.stage[idx] <= StageCode.AWARE]
+        self.stage[sel] = StageCode.ENGAGED
         self.engaged_day[sel] = day
         new_aware = sel[self.aware_day[sel] < 0]
         self.aware_day[new_aware] = day

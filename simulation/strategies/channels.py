@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.population.stages import Stage
+from simulation.population.stages import Stage, StageCode
 from simulation.rng import affordable_subset
 from simulation.scenario.types import DAYS_PER_MONTH, resolve_per_segment
 from simulation.strategies.base import Day, State, StrategyModule
@@ -361,7 +361,7 @@ class Channels(StrategyModule):
         """Contacts still prospects after responding move along the channel's hand-over edges
         (each edge drawn on its own: a customer may be handed to two channels)."""
         pop = self.model.population
-        still = idx[pop.stage[idx] <= Stage.ENGAGED]
+        still = idx[pop.stage[idx] <= StageCode.ENGAGED]
         for target, rate in plan.hand_over:
             moved = still[self.rng.random(still.size) < rate]
             if moved.size:
@@ -383,7 +383,7 @@ class Channels(StrategyModule):
 
         seg = pop.segment[idx]
         stage = pop.stage[idx]
-        prospect = stage <= Stage.ENGAGED
+        prospect = stage <= StageCode.ENGAGED
         u = self.rng.random(idx.size)
         won_mask = prospect & (u < scaled(plan.convert[seg]))
         won = idx[won_mask]
@@ -394,7 +394,7 @@ class Channels(StrategyModule):
         rest_pos = np.flatnonzero(rest_mask)
         if plan.engage.any() and rest.size:
             hit = self.rng.random(rest.size) < scaled(plan.engage[pop.segment[rest]], rest_pos)
-            newly = rest[hit & (pop.stage[rest] <= Stage.AWARE)]
+            newly = rest[hit & (pop.stage[rest] <= StageCode.AWARE)]
             pop.mark_engaged(newly, d)
             ledger.count(plan.name, "engaged", d, pop.segment_counts(newly))
             rest, rest_pos = rest[~hit], rest_pos[~hit]
@@ -409,11 +409,11 @@ class Channels(StrategyModule):
         pop.mark_aware(rest, d)
 
         if plan.retain.any():
-            lapsing = np.flatnonzero((stage == Stage.AT_RISK) | (stage == Stage.DORMANT))
+            lapsing = np.flatnonzero((stage == StageCode.AT_RISK) | (stage == StageCode.DORMANT))
             if lapsing.size:
                 p = scaled(plan.retain[seg[lapsing]], lapsing)
                 back = idx[lapsing[self.rng.random(lapsing.size) < p]]
-                pop.stage[back] = Stage.ACTIVE
+                pop.stage[back] = StageCode.ACTIVE
                 ledger.count(plan.name, "retained", d, pop.segment_counts(back))
         if plan.hand_over:
             self._hand_over(plan, idx, d)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulation import kernels
-from simulation.population.stages import Ring, Stage
+from simulation.population.stages import RingCode, Stage, StageCode
 from simulation.population.state import RING_CODES
 from simulation.rng import quantize_up
 from simulation.scenario.types import (
@@ -127,13 +127,13 @@ class Lifecycle(StrategyModule):
 
         if cfg.forget > 0:
             cand = draws.bernoulli("forget", d, n, cfg.forget)
-            stage[cand[stage[cand] == Stage.AWARE]] = Stage.UNAWARE
+            stage[cand[stage[cand] == StageCode.AWARE]] = StageCode.UNAWARE
 
         if self.engaged_conversion.any():
             conv = self.engaged_conversion
 
             def engaged_p(cand: np.ndarray) -> np.ndarray:
-                return np.where(stage[cand] == Stage.ENGAGED, conv[pop.segment[cand]], 0.0)
+                return np.where(stage[cand] == StageCode.ENGAGED, conv[pop.segment[cand]], 0.0)
 
             won = draws.thinned("convert", d, n, float(conv.max()), engaged_p)
             self.model.convert(won, d, "private_domain")
@@ -148,9 +148,9 @@ class Lifecycle(StrategyModule):
 
         def lapse_p(cand: np.ndarray) -> np.ndarray:
             h = self.churn_hazard(cand) * ring_mult[pop.ring[cand]]
-            return np.where(stage[cand] == Stage.ACTIVE, h, 0.0)
+            return np.where(stage[cand] == StageCode.ACTIVE, h, 0.0)
 
-        stage[draws.thinned("lapse", d, n, p_max, lapse_p)] = Stage.AT_RISK
+        stage[draws.thinned("lapse", d, n, p_max, lapse_p)] = StageCode.AT_RISK
 
         at_risk = kernels.where_equal(stage, np.int8(Stage.AT_RISK))
         if at_risk.size:
@@ -159,8 +159,8 @@ class Lifecycle(StrategyModule):
             recover = ~to_dormant & (
                 u < cfg.at_risk_to_dormant + (1 - cfg.at_risk_to_dormant) * cfg.at_risk_recovery
             )
-            stage[at_risk[to_dormant]] = Stage.DORMANT
-            stage[at_risk[recover]] = Stage.ACTIVE
+            stage[at_risk[to_dormant]] = StageCode.DORMANT
+            stage[at_risk[recover]] = StageCode.ACTIVE
 
         dormant = kernels.where_equal(stage, np.int8(Stage.DORMANT))
         if dormant.size:
@@ -169,19 +169,19 @@ class Lifecycle(StrategyModule):
             recover = ~churn & (
                 u < cfg.dormant_to_churned + (1 - cfg.dormant_to_churned) * cfg.dormant_recovery
             )
-            stage[dormant[churn]] = Stage.CHURNED
+            stage[dormant[churn]] = StageCode.CHURNED
             pop.churned_day[dormant[churn]] = d
-            pop.ring[dormant[churn]] = Ring.NONE
-            stage[dormant[recover]] = Stage.ACTIVE
+            pop.ring[dormant[churn]] = RingCode.NONE
+            stage[dormant[recover]] = StageCode.ACTIVE
 
         up = cfg.ring_upgrade
         ring = pop.ring
         if up.middle_to_inner > 0:
             cand = draws.bernoulli("to_inner", d, n, up.middle_to_inner)
-            ring[cand[ring[cand] == Ring.MIDDLE]] = Ring.INNER
+            ring[cand[ring[cand] == RingCode.MIDDLE]] = RingCode.INNER
         if up.outer_to_middle > 0:
             cand = draws.bernoulli("to_middle", d, n, up.outer_to_middle)
-            ring[cand[ring[cand] == Ring.OUTER]] = Ring.MIDDLE
+            ring[cand[ring[cand] == RingCode.OUTER]] = RingCode.MIDDLE
 
     def accrue_value(self, day: Day) -> None:
         """Active and at-risk customers earn their daily value (called at the end of the day),

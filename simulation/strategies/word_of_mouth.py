@@ -19,11 +19,11 @@ from typing import Literal
 import numpy as np
 
 from simulation import kernels
-from simulation.population.stages import ADVOCATE_STAGES, PROSPECT_STAGES, Stage
+from simulation.population.stages import ADVOCATE_STAGES, PROSPECT_STAGES, StageCode
 from simulation.scenario.types import Probability, StrictModel
 from simulation.strategies.base import Day, StrategyModule
 
-PROSPECT_MAX = max(PROSPECT_STAGES)
+PROSPECT_MAX = int(max(PROSPECT_STAGES))  # a plain int (population/stages.py, StageCode)
 assert set(PROSPECT_STAGES) == set(range(PROSPECT_MAX + 1)), "prospect stages are 0..ENGAGED"
 # plain ints: numpy compares an int8 array with an IntEnum member by first widening the whole
 # array to int64 (measured at 10M: 35 against 21 ms for the two comparisons)
@@ -113,4 +113,4 @@ class WordOfMouth(StrategyModule):
         elif self.effect == "engage":
             pop.mark_engaged(won, day.index)
         else:
-            pop.mark_aware(won[pop.stage[won] == Stage.UNAWARE], day.index)
+            pop.mark_aware(won[pop.stage[won] == StageCode.UNAWARE], day.index)
