@@ -255,6 +255,28 @@ def test_operators_are_paid_by_the_full_time_equivalent_and_productivity_lifts_p
     assert conversions(2.0) > 1.5 * conversions(1.0)
 
 
+def test_tool_seats_are_paid_by_head_whatever_the_number_of_groups() -> None:
+    """Tools are sold per operator account, so ``seat_cost_per_year`` costs headcount × seat a
+    year (a part-time head holds a full seat) every day of the run, exactly, and the same with
+    several times the groups: unlike ``cost_per_group_per_month`` it does not grow with them
+    (central content made once for every group, [001] 「内容的统一化」)."""
+    from simulation.scenario.types import DAYS_PER_MONTH
+
+    def spend(join_rate: float) -> tuple[float, int]:
+        data = operated(days=30, headcount=2, time_share=0.25, groups_per_operator=1000,
+                        seat_cost_per_year=1200)
+        data["groups"]["join_rate"] = join_rate
+        model, groups = model_of(data)
+        model.run()
+        return float(model.ledger.spend["groups"].sum()), groups.book.n_groups
+
+    few, n_few = spend(0.002)
+    many, n_many = spend(0.2)
+    assert n_many > 3 * n_few > 0
+    assert few == pytest.approx(30 * 2 * 1200 / (12 * DAYS_PER_MONTH))
+    assert many == pytest.approx(few)
+
+
 def test_operators_who_keep_up_change_nothing_but_the_cost() -> None:
     """Operators with room for every group run them all: the same customers as without
     operators, bit for bit (the groups' KPIs add members per operator)."""
@@ -282,6 +304,8 @@ def test_operators_who_keep_up_change_nothing_but_the_cost() -> None:
          "groups.operators.productivity"),
         ({"headcount": 1, "groups_per_operator": 10, "monthly_cost": -1},
          "groups.operators.monthly_cost"),
+        ({"headcount": 1, "groups_per_operator": 10, "seat_cost_per_year": -50},
+         "groups.operators.seat_cost_per_year"),
         ({"headcount": 1, "groups_per_operator": 10, "staff": 3}, "groups.operators.staff"),
     ],
 )
@@ -299,6 +323,10 @@ def test_a_bad_operator_field_on_the_command_line_exits_2_with_its_path() -> Non
                               "--set", "groups.operators.time_share=1.5")
     assert code == 2
     assert "groups.operators.time_share" in err and "Traceback" not in err
+    code, _out, err = run_cli("validate", str(REPO / "scenarios" / "cmb_credit_card.yaml"),
+                              "--set", "groups.operators.seat_cost_per_year=-1")
+    assert code == 2
+    assert "groups.operators.seat_cost_per_year" in err and "Traceback" not in err
 
 
 def test_members_per_operator_counts_represented_customers() -> None:

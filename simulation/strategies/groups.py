@@ -92,6 +92,10 @@ class GroupOperators(StrictModel):
     time_share: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0  # share of their day on groups
     productivity: Annotated[float, Field(gt=0.0, le=10.0)] = 1.0  # × every response to a post
     monthly_cost: Yuan = 0.0  # per full-time operator
+    #: Tool licences a year per operator account (WeCom's interface licence, an SCRM seat):
+    #: tools are sold per seat, so they cost by ``headcount`` (a part-time operator still holds
+    #: an account), not by the number of groups — one seat posts to all the groups it runs.
+    seat_cost_per_year: Yuan = 0.0
 
     @property
     def full_time_equivalents(self) -> float:
@@ -105,8 +109,11 @@ class GroupOperators(StrictModel):
 
     @property
     def cost(self) -> float:
-        """Operator cost a day (yuan)."""
-        return self.full_time_equivalents * self.monthly_cost / DAYS_PER_MONTH
+        """Operator cost a day (yuan): salaries by full-time equivalents, tool seats by head."""
+        return (
+            self.full_time_equivalents * self.monthly_cost / DAYS_PER_MONTH
+            + self.headcount * self.seat_cost_per_year / (12 * DAYS_PER_MONTH)
+        )
 
 
 class GroupsConfig(StrictModel):
