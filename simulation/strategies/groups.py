@@ -76,7 +76,8 @@ class GroupOperators(StrictModel):
     The same ideas and names as a staffed channel's ``staff`` (channel_config.StaffCapacity):
     ``headcount`` people give ``time_share`` of their day to the groups, so they run
     ``headcount × time_share × groups_per_operator`` groups well a day and cost ``headcount ×
-    time_share × monthly_cost`` a month (paid whether or not the groups need them); every
+    time_share × monthly_cost`` a month plus ``headcount × seat_cost_per_year`` a year for their
+    tools (paid whether or not the groups need them); every
     response of a member to a post (conversion, win-back) is × ``productivity``.
 
     Why: the articles contrast a central team with tools, whose few people run millions of
