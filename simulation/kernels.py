@@ -1072,3 +1072,40 @@ def advocate_changes(
         now = adv
     sign = np.where(now[changed], 1, -1).astype(np.int32)
     return now, changed, sign
+
+
+#: Work of one word-of-mouth candidate, in scan elements: three gathers at random slots of
+#: population-length arrays (ties count, 1 / degree, stage), ~55 ns a candidate at 10M against
+#: ~1.3 ns a scan element (measured: 5.5 ms a day for ~100k candidates, one thread).
+_CANDIDATE_WORK = 40
+
+
+def _wom_hazard_py(cand, counts, inv_degree, stage, q, prospect_max, block):
+    # pragma: no cover - compiled
+    n = cand.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    for b in nb.prange((n + block - 1) // block):
+        for t in range(b * block, min(n, (b + 1) * block)):
+            c = cand[t]
+            h = q * counts[c] * inv_degree[c]
+            out[t] = h if stage[c] <= prospect_max else 0.0
+    return out
+
+
+_wom_hazard = _twins(_wom_hazard_py)
+
+
+def wom_hazard(
+    cand: np.ndarray, counts: np.ndarray, inv_degree: np.ndarray, stage: np.ndarray,
+    q: float, prospect_max: int,
+) -> np.ndarray:
+    """Word of mouth's adoption hazard of candidates ``cand``: ``q`` × advocating ties ×
+    1 / degree for prospects (``stage <= prospect_max``), 0 for the others — numpy's
+    ``np.where(stage[cand] <= prospect_max, q * counts[cand] * inv_degree[cand], 0.0)``, the
+    same two products in the same order per candidate, so the same bits; block-parallel when
+    the gathers pay (numpy on one thread, as before)."""
+    if not _parallel(cand.shape[0] * _CANDIDATE_WORK):
+        h = q * counts[cand] * inv_degree[cand]
+        return np.where(stage[cand] <= prospect_max, h, 0.0)
+    return _wom_hazard[1](cand, counts, inv_degree, stage, float(q), np.int8(prospect_max),
+                          BLOCK_SIZE)

@@ -242,7 +242,7 @@ def test_block_scans_equal_numpy_on_any_thread_count(parallel_always, n) -> None
 def test_population_passes_equal_numpy_on_any_thread_count(parallel_always, n) -> None:
     """The daily passes over every customer that left numpy (the data collector's count,
     contact fatigue's decay, the lifecycle's thinning bound, word of mouth's advocate
-    recount) give numpy's bits on 1 and 2 threads, across block edges."""
+    recount and hazard) give numpy's bits on 1 and 2 threads, across block edges."""
     rng = np.random.default_rng(n)
     converted = np.where(rng.random(n) < 0.4, rng.integers(-1, 50, n), -1).astype(np.int32)
     fatigue = rng.random(n).astype(np.float32)
@@ -270,6 +270,12 @@ def test_population_passes_equal_numpy_on_any_thread_count(parallel_always, n) -
         assert np.array_equal(now, want)
         assert np.array_equal(changed, np.flatnonzero(want != yesterday))
         assert np.array_equal(sign, np.where(want[changed], 1, -1).astype(np.int32))
+        cand = np.flatnonzero(rng.random(n) < 0.5)  # 2 blocks of candidates at n = 200,003
+        inv_degree = 1.0 / rng.integers(1, 20, n)
+        for counts in (rng.integers(0, 9, n).astype(np.int32), rng.random(n) * 5):
+            want_h = np.where(stage[cand] <= 2, 0.01 * counts[cand] * inv_degree[cand], 0.0)
+            got = kernels.wom_hazard(cand, counts, inv_degree, stage, 0.01, 2)
+            assert got.tobytes() == want_h.tobytes()
 
 
 def test_group_kernels_are_thread_invariant_across_blocks(parallel_always) -> None:

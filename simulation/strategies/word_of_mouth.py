@@ -101,8 +101,7 @@ class WordOfMouth(StrategyModule):
             counts, inv_degree, stage = self.counts, self.inv_degree, pop.stage
 
             def hazard(cand: np.ndarray) -> np.ndarray:
-                h = self.q * counts[cand] * inv_degree[cand]
-                return np.where(stage[cand] <= PROSPECT_MAX, h, 0.0)
+                return kernels.wom_hazard(cand, counts, inv_degree, stage, self.q, PROSPECT_MAX)
 
             won = self.draws.thinned("adopt", d, pop.n, self.q, hazard)
         if self.effect == "convert":
