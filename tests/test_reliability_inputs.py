@@ -295,7 +295,7 @@ def test_a_set_value_is_blamed_on_the_set_not_on_a_line_of_the_file(tmp_path: Pa
     assert "population.size (line " in err and "--set" not in err
 
 
-def test_validate_warns_when_a_declared_budget_cannot_bind() -> None:
+def test_validate_warns_when_a_declared_budget_cannot_bind(tmp_path: Path) -> None:
     """quickstart's Douyin budget (¥100,000) is far beyond what its reach can spend at 20,000
     customers, operating_matrix's mix budget beyond what all its channels and routes can:
     validate says so as a warning (exit 0, file, field path and line) — a budget that fits
@@ -311,6 +311,12 @@ def test_validate_warns_when_a_declared_budget_cannot_bind() -> None:
     assert f"warning in {quickstart}: channels.douyin_ads.budget (line " in err
     assert "¥100,000 cannot bind: the channel can spend at most ¥1,883 in 365 days" in err
     code, _, err = run_cli("validate", quickstart, "--set", "channels.douyin_ads.budget=1500")
+    assert code == 0 and "warning" not in err
+    # run says it too before simulating (not with --quiet), so a user who never validates sees it
+    small = ["--set", "population.size=300", "--days", "5", "--no-plots"]
+    code, _, err = run_cli("run", quickstart, *small, "--out", str(tmp_path / "run"))
+    assert code == 0 and f"warning in {quickstart}: channels.douyin_ads.budget (line " in err
+    code, _, err = run_cli("run", quickstart, *small, "--quiet", "--out", str(tmp_path / "q"))
     assert code == 0 and "warning" not in err
     matrix = repo / "scenarios" / "operating_matrix.yaml"
     code, _, err = run_cli("validate", str(matrix))

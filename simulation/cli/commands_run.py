@@ -52,6 +52,8 @@ def run(
     if days is not None:
         overrides.append(f"days={days}")
     sc = load_scenario(path, overrides)
+    if not quiet:  # the same warning as validate's: a budget that cannot bind limits nothing
+        _warn_idle_budgets(sc, read_yaml(path)[0], path)
     target = out or default_out("runs", sc.name, seed)
     check_output_folder(target)  # before the simulation, not after it
     extra = worlds_needed(sc)
