@@ -26,7 +26,7 @@ from simulation.population.stages import (
     N_STAGES,
     STAGE_NAMES,
     Ring,
-    Stage,
+    StageCode,
 )
 from simulation.population.state import PopulationState
 
@@ -257,10 +257,10 @@ def kpis(
         "stock_customers": count(conv_day == 0),
         "acquisitions": n_acq,
         "conversion_rate": _ratio(n_acq, prospects_start),
-        "active": count((stage == Stage.CONVERTED) | (stage == Stage.ACTIVE)),
-        "at_risk": count(stage == Stage.AT_RISK),
-        "dormant": count(stage == Stage.DORMANT),
-        "churned": count(stage == Stage.CHURNED),
+        "active": count((stage == StageCode.CONVERTED) | (stage == StageCode.ACTIVE)),
+        "at_risk": count(stage == StageCode.AT_RISK),
+        "dormant": count(stage == StageCode.DORMANT),
+        "churned": count(stage == StageCode.CHURNED),
     }
     for d in RETENTION_DAYS:
         out[f"retention_{d}d"] = retention(conv_day, churn_day, horizon, d, w)

@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from simulation import kernels
 from simulation.accounting import per_segment_counts
-from simulation.population.stages import Stage
+from simulation.population.stages import Stage, StageCode
 from simulation.rng import bernoulli_indices
 from simulation.scenario.types import (
     DAYS_PER_MONTH,
@@ -270,10 +270,10 @@ class Advisers(StrategyModule):
         if m >= 1.0:
             return
         pop = self.model.population
-        lapsed = np.flatnonzero(self.was_active & (pop.stage == Stage.AT_RISK))
+        lapsed = np.flatnonzero(self.was_active & (pop.stage == StageCode.AT_RISK))
         lapsed = lapsed[self.adviser[lapsed] >= 0]
         kept = lapsed[self.rng.random(lapsed.size) >= m]
-        pop.stage[kept] = Stage.ACTIVE
+        pop.stage[kept] = StageCode.ACTIVE
         self._count("kept", day, kept)
 
     def _release(self, idx: np.ndarray) -> None:
