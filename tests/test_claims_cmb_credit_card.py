@@ -166,7 +166,7 @@ def test_the_520_festival_draws_more_responses_that_day() -> None:
     assert on > off
 
 
-def test_card_cpa_is_at_least_100_yuan_all_in() -> None:
+def test_a_cards_cost_over_its_life_is_at_least_100_yuan() -> None:
     """≥ 100 yuan per card all-in (「一张信用卡的成本包括制作、邮寄、营销和管理维护等……不会低于
     100元」, CCTV citing the Banking Association, docs/sources.md §2.5): the strategies book the
     marketing, ``money…card.issuance_cost`` the card itself once per card won (¥32: a ¥7 chip
