@@ -266,7 +266,7 @@ _builtin("card_upkeep_beyond_free", "card upkeep after the horizon, free acquisi
          "期后卡片维护成本（零成本获客）", "upkeep after free", "money", "neutral",
          description="card_upkeep_beyond of the cards of customers won through word of mouth "
          "or private-domain nurture")
-_builtin("lifetime_cost_per_acquisition", "cost per acquisition over the product's life",
+_builtin("lifetime_cost_per_acquisition", "CPA over the product's life",
          "全生命周期获客成本", "CPA life", "money", "lower", ["table", "runs"],
          description="(spend + card upkeep after the horizon) / acquisitions, beside the CPA")
 
@@ -343,7 +343,7 @@ _builtin("free_product_spend", "product costs of free acquisitions", "零成本�
          description="card issuance and upkeep and loan origination of customers won through "
          "word of mouth or private-domain nurture (part of spend)")
 _builtin("attributed_lifetime_cost_per_acquisition",
-         "cost per acquisition over the product's life, attributed", "归因全生命周期获客成本",
+         "CPA over the product's life, attributed", "归因全生命周期获客成本",
          "CPA life attr.", "money", "lower",
          description="(attributed spend + the attributed cards' upkeep after the horizon) / "
          "attributed acquisitions")
@@ -369,7 +369,7 @@ _builtin("incremental_cpa", "CPA, incremental", "增量获客成本", "CPA incr.
          ["table", "dashboard", "outcome", "runs"],
          description="incremental spend / incremental acquisitions")
 _builtin("incremental_lifetime_cost_per_acquisition",
-         "cost per acquisition over the product's life, incremental", "增量全生命周期获客成本",
+         "CPA over the product's life, incremental", "增量全生命周期获客成本",
          "CPA life incr.", "money", "lower", ["table", "runs"],
          description="(incremental spend + card upkeep after the horizon − the "
          "counterfactual's) / incremental acquisitions")
