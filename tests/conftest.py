@@ -130,3 +130,21 @@ def run_cli(*args: str) -> tuple[int, str, str]:
         finally:
             set_lang(None)  # a --lang zh call must not leak into the next test
     return code, out.getvalue(), err.getvalue()
+
+
+def die_while_asking(trial_number: int) -> str:
+    """A Python script that runs the ``opmatrix`` CLI and kills its own process (SIGKILL, as
+    ``kill -9``) when Optuna's trial ``trial_number`` draws its first parameter: a kill inside
+    the ask loop, for optimize's and calibrate's resume tests."""
+    return f"""
+import os, signal, sys
+import optuna
+from simulation.cli import main
+suggest = optuna.trial.Trial._suggest
+def dying(self, name, distribution):
+    if self.number == {trial_number}:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return suggest(self, name, distribution)
+optuna.trial.Trial._suggest = dying
+main(sys.argv[1:])
+"""

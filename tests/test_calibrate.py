@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import die_while_asking
 
 from simulation.cli.commands_calibrate import calibrate_files
 from simulation.decide import calibrate as cal_mod
@@ -228,18 +229,7 @@ def test_a_kill_while_a_batch_is_told_resumes_to_the_uninterrupted_trials(
 
 #: Runs ``opmatrix calibrate`` and kills the process (SIGKILL, as ``kill -9``) inside the ask
 #: loop: while trial 4 (the second of the second batch) draws its first parameter.
-DIE_IN_ASK = """
-import os, signal, sys
-import optuna
-from simulation.cli import main
-suggest = optuna.trial.Trial._suggest
-def dying(self, name, distribution):
-    if self.number == 4:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return suggest(self, name, distribution)
-optuna.trial.Trial._suggest = dying
-main(sys.argv[1:])
-"""
+DIE_IN_ASK = die_while_asking(4)
 
 
 def test_a_kill_inside_the_ask_loop_resumes_to_the_uninterrupted_cmaes_trials(

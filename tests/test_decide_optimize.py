@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, opmatrix
+from conftest import REPO, die_while_asking, opmatrix
 from ruamel.yaml import YAML
 
 from simulation.decide.optimize import Optimization
@@ -159,18 +159,7 @@ optimize:
 
 #: Runs ``opmatrix optimize`` and kills the process (SIGKILL, as ``kill -9``) inside the ask
 #: loop: while trial 5 (the second of the third batch) draws its first parameter.
-DIE_IN_ASK = """
-import os, signal, sys
-import optuna
-from simulation.cli import main
-suggest = optuna.trial.Trial._suggest
-def dying(self, name, distribution):
-    if self.number == 5:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return suggest(self, name, distribution)
-optuna.trial.Trial._suggest = dying
-main(sys.argv[1:])
-"""
+DIE_IN_ASK = die_while_asking(5)
 
 
 def test_a_kill_inside_the_ask_loop_resumes_to_the_uninterrupted_proposals(
