@@ -129,6 +129,14 @@ def discounted_alive_days(lapse: np.ndarray, start: np.ndarray, cfg: Any,
     return np.where(start == 2, d0 + d1 * v_a, np.where(start == 1, r0 + r1 * v_a, v_a))
 
 
+def _alive_positions(idx: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each population row of ``rows`` sits among the sorted alive rows ``idx`` (not
+    empty), and whether it is one of them: the one lookup the loans, the cards' upkeep and its
+    value beyond the horizon all make from their own books into :func:`lifetime_arrays`' rows."""
+    pos = np.minimum(np.searchsorted(idx, rows), idx.size - 1)
+    return pos, idx[pos] == rows
+
+
 def lifetime_arrays(model: Any) -> dict[str, np.ndarray]:
     """For the customers alive at the horizon (``idx``, sorted rows: won and not churned):
     each one's margin a year kept beyond the horizon (loans excluded), its loans' margin a
@@ -164,8 +172,7 @@ def lifetime_arrays(model: Any) -> dict[str, np.ndarray]:
         if m == 0 or book.cfg.loan is None or k == 0:
             continue
         accounts = book.idx[:m]
-        pos = np.minimum(np.searchsorted(idx, accounts), k - 1)
-        mine = idx[pos] == accounts  # accounts of alive customers
+        pos, mine = _alive_positions(idx, accounts)  # accounts of alive customers
         at = pos[mine]
         now = book.k_loan * book.int_out[:m] - book.losses[:m]
         before = np.zeros(m)
@@ -185,8 +192,8 @@ def lifetime_arrays(model: Any) -> dict[str, np.ndarray]:
         cards = layer.won_cards[s]
         if k == 0 or cards.size == 0:
             continue
-        pos = np.minimum(np.searchsorted(idx, cards), k - 1)
-        kept = pos[idx[pos] == cards]  # the alive rows holding a won card
+        pos, alive = _alive_positions(idx, cards)
+        kept = pos[alive]  # the alive rows holding a won card
         margin[kept] -= per_day * DAYS_PER_YEAR * w[kept]
     loans = outstanding * loan_k  # represented: balances are × w
     # how long each alive customer stays: its own lapse hazard (trait × ring; the levers'
@@ -350,8 +357,7 @@ def card_upkeep_beyond(model: Any, segment: int | None = None) -> tuple[float, f
         cards = layer.won_cards[s]
         if (segment is not None and s != segment) or k == 0 or cards.size == 0:
             continue
-        pos = np.minimum(np.searchsorted(idx, cards), k - 1)
-        hit = idx[pos] == cards  # won cards whose customer is alive at the horizon
+        pos, hit = _alive_positions(idx, cards)  # won cards whose customer is alive
         rows = pos[hit]
         pv = per_day * DAYS_PER_YEAR * w[rows] * years[rows]
         total += float(pv.sum())
