@@ -39,11 +39,28 @@ N_RINGS = len(Ring)
 #: apart (``MoneyLayer.free_product_spend``), so attributed CPA can leave those costs out.
 FREE_SOURCES = ("word_of_mouth", "private_domain")
 
+#: Ledger category of the products' own costs, which the money layer books for the customers
+#: a run wins: a card's making, mailing and activation, its upkeep, a loan's origination. They
+#: are part of every CPA and ROI like any spend, but no lever spends them to reach anyone, so
+#: no customer is won "through" them: figures and tables show them apart from the levers'
+#: categories (channel, perk …) rather than as an item that won no one.
+PRODUCT_CATEGORY = "product"
+#: The ledger items of :data:`PRODUCT_CATEGORY` (runs stored before the category existed
+#: filed them under ``other``; :func:`ledger_category` reads those as products too).
+PRODUCT_ITEMS = ("card_issuance", "card_maintenance", "loan_origination")
+
+
+def ledger_category(item: str, category: str) -> str:
+    """The category ``item`` is shown under: a stored ledger's own, except that a product
+    cost stored under ``other`` (runs written before :data:`PRODUCT_CATEGORY`) is a product."""
+    return PRODUCT_CATEGORY if item in PRODUCT_ITEMS and category == "other" else category
+
 
 @dataclass(frozen=True)
 class LedgerItem:
     name: str
-    #: spend: channel | perk | referral | adviser | group | other;
+    #: spend: a lever's (channel | route | perk | referral | adviser | group | push |
+    #: lifecycle_operations), ``product`` (:data:`PRODUCT_CATEGORY`) or ``other``;
     #: value: margin | fee | interest | loss
     category: str
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -81,11 +82,38 @@ def test_cost_breakdown_bars_are_the_spend_per_item(finished):
     assert widths == pytest.approx(spend.to_list())
     assert [t.get_text() for t in ax_b.get_yticklabels()] == spend.index.to_list()
     texts = [t.get_text() for t in ax_b.texts]
-    assert all("CPA ¥" in t or "no acquisitions" in t for t in texts)
+    assert all("CPA ¥" in t or "none won" in t or "product cost" in t for t in texts)
     total_line = ax_t.get_lines()[-1]
     assert total_line.get_label() == "total"
     assert total_line.get_ydata()[-1] == pytest.approx(result.summary["spend"])
     assert ax_t.get_ylabel() == "cumulative spend (¥)"
+
+
+def test_product_costs_have_their_own_category_and_their_part_of_the_cpa(finished):
+    """A card's issuance and upkeep win no one by themselves: they are ``product`` costs, shown
+    with their part of the run's CPA (the parts of every item add up to the CPA), never as an
+    item that won no acquisitions; a ledger stored under ``other`` (older runs) reads the same."""
+    model, result = finished
+    assert {model.ledger.items[i].category for i in ("card_issuance", "card_maintenance")} == {
+        "product"}
+    table = rp.cost_table(result)
+    assert table["cpa_part"].sum() == pytest.approx(result.summary["cost_per_acquisition"])
+    product = table[table["category"] == "product"]
+    assert set(product["item"]) == {"card_issuance", "card_maintenance"}
+    bars = rp.cost_breakdown(result).axes[0]
+    texts = {t.get_text().split(" · ")[0]: t.get_text() for t in bars.texts}
+    cpa = rp.yuan(result.summary["cost_per_acquisition"])
+    for row in product.itertuples():
+        label = texts[rp.yuan(row.spend)]
+        assert label.endswith(f"product cost: {rp.yuan(row.cpa_part)} of the {cpa} CPA")
+        assert "won" not in label
+    stale = result.ledger.copy()
+    stale["category"] = stale["category"].astype(object)
+    stale.loc[stale["item"].isin(product["item"]), "category"] = "other"
+    old = type(result)(result.summary, result.daily, stale, result.retention)
+    pd.testing.assert_frame_equal(rp.cost_table(old), table, check_dtype=False)
+    legend = [t.get_text() for t in rp.cost_breakdown(old).axes[0].get_legend().get_texts()]
+    assert "product" in legend and "other" not in legend
 
 
 def test_ring_migration_shares_and_missing_columns(finished):

@@ -78,6 +78,8 @@ def test_run_report_holds_kpis_figures_scenario_and_seed(run_report):
     # funnel, conversion/retention, cost breakdown, ring migration and the network snapshot
     assert text.count("data:image/png;base64,") == 6  # 5 run figures (money included) + network
     assert "re-simulation reproduced the recorded KPIs exactly" in text
+    table = text[text.index("Spend by item"):text.index("Figures")]
+    assert re.search(r"<td>card_issuance</td>\s*<td>product</td>", table)  # not "other"
     assert "Resolved scenario" in text and "word_of_mouth:" in text
     assert f"<dd>{summary['seed']}</dd>" in text
     assert f"<dd>{summary['version']}</dd>" in text

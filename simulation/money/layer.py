@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation import kernels
-from simulation.accounting import FREE_SOURCES
+from simulation.accounting import FREE_SOURCES, PRODUCT_CATEGORY
 from simulation.money.config import Amount, MoneyConfig, SegmentMoney
 from simulation.population.stages import Ring, Stage
 from simulation.scenario.types import DAYS_PER_MONTH
@@ -414,7 +414,7 @@ class MoneyLayer:
         self.issuance = {s: b.cfg.card.issuance_cost for s, b in self.books.items()
                          if b.cfg.card is not None and b.cfg.card.issuance_cost > 0}
         if self.issuance:
-            ledger.register("card_issuance", "other")
+            ledger.register("card_issuance", PRODUCT_CATEGORY)
         #: per segment: yuan a day to keep a won customer's card while the customer stays
         #: (statements, alerts, card systems; 0: not booked), and the population indices of
         #: the cards won during the run, in order of winning
@@ -425,12 +425,12 @@ class MoneyLayer:
         #: per segment, parallel to ``won_cards``: whether the card's customer came free
         self.won_free = {s: np.zeros(0, bool) for s in self.maintenance}
         if self.maintenance:
-            ledger.register("card_maintenance", "other")
+            ledger.register("card_maintenance", PRODUCT_CATEGORY)
         #: per segment: yuan to originate a won customer's loan (0: not booked)
         self.origination = {s: b.cfg.loan.origination_cost for s, b in self.books.items()
                             if b.cfg.loan is not None and b.cfg.loan.origination_cost > 0}
         if self.origination:
-            ledger.register("loan_origination", "other")
+            ledger.register("loan_origination", PRODUCT_CATEGORY)
         #: the part of the product costs above (issuance, upkeep, origination) borne for
         #: customers whose acquisition was free (word of mouth, private-domain nurture), per
         #: segment: the bank pays it whether or not a paid lever runs, so the attributed CPA

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from simulation.accounting import PRODUCT_CATEGORY, PRODUCT_ITEMS
 from simulation.plots.style import (
     CATEGORY_COLOURS,
     PALETTE,
@@ -173,11 +174,33 @@ def conversion_retention(result: RunResult) -> Figure:
 # ----------------------------------------------------------------------------------- costs
 
 
+def categorised(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The ledger with each item under the category it is shown under
+    (:func:`~simulation.accounting.ledger_category`: a product cost that a run stored before the
+    ``product`` category existed is shown as a product, not as ``other``)."""
+    if ledger.empty or "category" not in ledger.columns:
+        return ledger
+    stale = ledger["item"].isin(PRODUCT_ITEMS) & (ledger["category"] == "other")
+    if not stale.any():
+        return ledger
+    out = ledger.copy()
+    out["category"] = out["category"].astype(object)
+    out.loc[stale, "category"] = PRODUCT_CATEGORY
+    return out
+
+
 def cost_table(result: RunResult) -> pd.DataFrame:
-    """Spend, acquisitions and CPA per ledger item (channel, perk, referral …), largest first."""
-    ledger = result.ledger
+    """Spend, acquisitions and CPA per ledger item (channel, perk, referral …), largest first.
+
+    ``cpa`` is the item's own (spend ÷ the customers it won), ``NaN`` when it won none;
+    ``cpa_part`` is its part of the run's CPA (spend ÷ all acquisitions): the parts add up to
+    the CPA. A product cost (category ``product``: cards, loans) wins no one by itself, so only
+    its part of the CPA says what it costs per customer won."""
+    ledger = categorised(result.ledger)
     if ledger.empty or "spend" not in ledger.columns:
-        return pd.DataFrame(columns=["item", "category", "spend", "acquisitions", "cpa"])
+        return pd.DataFrame(
+            columns=["item", "category", "spend", "acquisitions", "cpa", "cpa_part"]
+        )
     table = ledger.groupby(["item", "category"], sort=False)["spend"].sum().reset_index()
     by_source = result.summary.get("acquisitions_by_source", {})
     table["acquisitions"] = [int(by_source.get(i, 0)) for i in table["item"]]
@@ -185,12 +208,28 @@ def cost_table(result: RunResult) -> pd.DataFrame:
         table["cpa"] = np.where(
             table["acquisitions"] > 0, table["spend"] / table["acquisitions"].clip(lower=1), np.nan
         )
+    won = float(result.summary.get("acquisitions") or 0)
+    table["cpa_part"] = table["spend"] / won if won > 0 else np.nan
     return table.sort_values("spend", ascending=False, ignore_index=True)
 
 
+def _cost_label(row, cpa: float | None) -> str:
+    """The text beside one bar: spend, then what it bought (a lever: the customers it won and
+    its own CPA; a product cost: its part of the run's CPA)."""
+    spend = yuan(row.spend)
+    if row.category == PRODUCT_CATEGORY:
+        if cpa is None or not np.isfinite(row.cpa_part):
+            return f"{spend} · product cost"
+        return f"{spend} · product cost: {yuan(row.cpa_part)} of the {yuan(cpa)} CPA"
+    if row.acquisitions > 0:
+        return f"{spend} · {row.acquisitions:,} won · CPA {yuan(row.cpa)}"
+    return f"{spend} · none won"
+
+
 def cost_breakdown(result: RunResult) -> Figure:
-    """Left: spend per item coloured by category (channel / perk / referral …) with the
-    customers it won and its CPA. Right: cumulative spend per category over the horizon."""
+    """Left: spend per item coloured by category (channel / perk / referral … / product) with
+    the customers it won and its CPA (a product cost: its part of the run's CPA). Right:
+    cumulative spend per category over the horizon."""
     table = cost_table(result)
     table = table[table["spend"] > 0]
     fig, (ax_b, ax_t) = new_figure(1, 2, width=12.0, height=0.9 + max(3.0, 0.42 * len(table)))
@@ -199,14 +238,13 @@ def cost_breakdown(result: RunResult) -> Figure:
         note(ax_t, "no spend recorded in this run")
         fig.suptitle(f"Cost breakdown · {_title(result)}")
         return fig
+    cpa = result.summary.get("cost_per_acquisition")
     ypos = np.arange(len(table))[::-1]
     colours = [CATEGORY_COLOURS.get(c, CATEGORY_COLOURS["other"]) for c in table["category"]]
     ax_b.barh(ypos, table["spend"], color=colours, height=0.7)
     top = float(table["spend"].max())
     for y, row in zip(ypos, table.itertuples(), strict=True):
-        cpa = f"CPA {yuan(row.cpa)}" if row.acquisitions > 0 else "no acquisitions"
-        label = f"{yuan(row.spend)} · {row.acquisitions:,} won · {cpa}"
-        ax_b.text(row.spend + 0.02 * top, y, label, va="center", fontsize=8)
+        ax_b.text(row.spend + 0.02 * top, y, _cost_label(row, cpa), va="center", fontsize=8)
     ax_b.set_yticks(ypos, table["item"], fontsize=9)
     ax_b.set_xlim(0, top * 1.9)
     money_axis(ax_b, "x")
@@ -222,7 +260,8 @@ def cost_breakdown(result: RunResult) -> Figure:
         fontsize=8,
     )
     per_day = (
-        result.ledger.groupby(["day", "category"])["spend"].sum().unstack(fill_value=0.0)
+        categorised(result.ledger).groupby(["day", "category"])["spend"].sum()
+        .unstack(fill_value=0.0)
     )
     days = np.arange(int(result.daily["day"].max()) + 1)
     per_day = per_day.reindex(days, fill_value=0.0).cumsum()

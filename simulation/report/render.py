@@ -135,6 +135,20 @@ REPORT_ZH: dict[str, str] = {
     "Acquisitions by source": "按来源的获客",
     "source": "来源",
     "share": "占比",
+    "Spend by item": "各项费用",
+    "item": "项目",
+    "spend": "费用",
+    "share of spend": "费用占比",
+    "customers won": "获客数",
+    "own CPA": "自身获客成本",
+    "part of the CPA": "占获客成本",
+    "own CPA = the item's spend ÷ the customers it won (last touch); part of the CPA = its "
+    "spend ÷ all acquisitions, so the parts add up to the run's CPA. Product costs (a won "
+    "customer's card issuance and upkeep, loan origination) win no one by themselves: only "
+    "their part of the CPA is shown. docs/kpis.md.":
+        "自身获客成本 = 该项费用 ÷ 其获得的客户（末次触达）；占获客成本 = 该项费用 ÷ 全部获客，"
+        "各项之和即本次运行的获客成本。产品成本（获得客户的发卡与卡片维护、贷款发放）本身不获客："
+        "只列其占获客成本的部分。见 docs/kpis.md。",
     "variant": "策略",
     "metric": "指标",
     "pairs": "配对数",

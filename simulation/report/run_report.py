@@ -15,12 +15,14 @@ from typing import Any
 
 import pandas as pd
 
+from simulation.accounting import PRODUCT_CATEGORY
 from simulation.errors import ScenarioError
 from simulation.kpis import in_group
 from simulation.plots.run_plots import (
     FigureUnavailable,
     conversion_retention,
     cost_breakdown,
+    cost_table,
     funnel_by_channel,
     money_over_time,
     network_snapshot,
@@ -38,7 +40,8 @@ RUN_FIGURES = (
     ("Conversion and retention by segment", "Left: share of each segment's day-0 prospects "
      "converted. Right: share of its customers ever won not churned.", conversion_retention),
     ("Cost breakdown", "Spend per ledger item (channel, perk, referral …) with the customers "
-     "it won and its CPA; cumulative spend per category.", cost_breakdown),
+     "it won and its CPA; a product cost (cards, loans) with its part of the run's CPA; "
+     "cumulative spend per category.", cost_breakdown),
     ("Ring migration", "Share of won customers in the outer / middle / inner ring ([004]) over "
      "time, and per segment on the first and last day.", ring_migration),
     ("Money", "AUM and loans outstanding over time; cumulative value by ledger item (margins, "
@@ -192,6 +195,9 @@ def build_run_report(
             "Acquisitions by source", ["source", "customers", "share"],
             [[k, fmt(v, "int"), fmt(v / total, "pct")] for k, v in by_source.items()],
         ))
+    spend_table = _spend_table(result)
+    if spend_table is not None:
+        report.tables.append(spend_table)
     steps = len(RUN_FIGURES) + (1 if network else 0)
     for i, (title, caption, fn) in enumerate(RUN_FIGURES):
         if progress:
@@ -205,6 +211,35 @@ def build_run_report(
     if progress:
         progress("done", steps, steps)
     return report
+
+
+def _spend_table(result: RunResult) -> Table | None:
+    """Spend per ledger item: a lever's customers won and own CPA; a product cost (cards,
+    loans: category ``product``) wins no one by itself, so it shows only its part of the CPA."""
+    table = cost_table(result)
+    table = table[table["spend"] > 0]
+    if table.empty:
+        return None
+    total = float(table["spend"].sum())
+    rows = []
+    for row in table.itertuples():
+        product = row.category == PRODUCT_CATEGORY
+        rows.append([
+            row.item, row.category, fmt(row.spend, "money"), fmt(row.spend / total, "pct"),
+            "—" if product else fmt(row.acquisitions, "int"),
+            "—" if product or row.acquisitions == 0 else fmt(row.cpa, "money"),
+            fmt(row.cpa_part, "money"),
+        ])
+    return Table(
+        "Spend by item",
+        ["item", "category", "spend", "share of spend", "customers won", "own CPA",
+         "part of the CPA"],
+        rows,
+        note="own CPA = the item's spend ÷ the customers it won (last touch); part of the CPA "
+             "= its spend ÷ all acquisitions, so the parts add up to the run's CPA. Product "
+             "costs (a won customer's card issuance and upkeep, loan origination) win no one "
+             "by themselves: only their part of the CPA is shown. docs/kpis.md.",
+    )
 
 
 def _add_network(report: Report, result: RunResult, progress: Progress | None, steps: int) -> None:
