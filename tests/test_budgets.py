@@ -62,3 +62,72 @@ def test_pacing_needs_a_price() -> None:
     with pytest.raises(ScenarioError) as err:
         scenario_from_dict(paced(100.0, cost_per_impression=0.0))
     assert "pacing" in str(err.value)
+
+
+def lever_budgets(budget: float) -> dict:
+    """Perks, push and a lifecycle operation, each with its own budget of ``budget`` yuan."""
+    data = small_scenario_dict(days=60)
+    data["population"]["segments"]["credit_card"]["perk_appeal"] = {"voucher": 0.8}
+    data["perks"] = {"budget": budget, "catalogue": {"voucher": {
+        "offer_rate": 0.05, "claim_rate": 0.3, "face_value": 10.0, "redemption_rate": 0.4,
+        "daily_stock": 15, "weekdays": ["friday", "saturday"], "convert_on_redeem": 0.1}}}
+    data["push"] = {"daily_send_rate": {"credit_card": 0.9, "default": 0.5}, "per_week": 2,
+                    "cost_per_push": 0.05, "budget": budget, "conversion_on_open": 0.05}
+    data["lifecycle_operations"] = {"operations": {"recall": {
+        "effect": "recall", "stages": ["at_risk", "dormant"], "reach": 0.2, "success": 0.3,
+        "cost_per_contact": 1.0, "reward_on_success": 5.0, "budget": budget}}}
+    data["incrementality"] = {"counterfactual": False}
+    return data
+
+
+LEVER_BUDGETS = ("perks.budget", "push.budget", "lifecycle_operations.operations.recall.budget")
+
+
+def test_lever_budgets_that_cannot_bind_are_warned_and_the_bound_holds() -> None:
+    """A perks, push or lifecycle-operation budget beyond the most the lever can pay for is a
+    warning (as a channel's); the bound is an upper bound on what a run spends, and a budget at
+    the bound gets no warning."""
+    from simulation.model import OperatingMatrixModel
+    from simulation.scenario.budgets import (
+        idle_budget_warnings,
+        operation_spend_bound,
+        perks_spend_bound,
+        push_spend_bound,
+    )
+
+    sc = scenario_from_dict(lever_budgets(1e6))
+    warned = {path: msg for path, _, msg in idle_budget_warnings(sc)}
+    assert set(LEVER_BUDGETS) <= set(warned)
+    assert "¥1,000,000 cannot bind: the pushes can cost at most ¥" in warned["push.budget"]
+    assert "at most ¥960 in 60 days" in warned["perks.budget"]  # 2 of 7 days, stock 15
+    assert "more than 99.9% of it stays unspent" in warned["perks.budget"]
+    bounds = {"perks.budget": perks_spend_bound(sc), "push.budget": push_spend_bound(sc),
+              LEVER_BUDGETS[2]: operation_spend_bound(sc, "recall")}
+    model = OperatingMatrixModel(sc, 2)
+    model.run()
+    spend = {k: float(v.sum()) for k, v in model.ledger.spend.items()}
+    spent = {"perks.budget": spend["perk:voucher"], "push.budget": spend["push"],
+             LEVER_BUDGETS[2]: spend["lifecycle_ops:recall"]}
+    for path in LEVER_BUDGETS:
+        assert 0 < spent[path] <= bounds[path], path
+    # the pushes' weekly cap binds the bound: 2 a week at most, for everyone
+    assert bounds["push.budget"] == pytest.approx(2000 * 2 * 9 * 0.05)
+    fits = lever_budgets(1e6)
+    fits["perks"]["budget"] = bounds["perks.budget"]
+    fits["push"]["budget"] = bounds["push.budget"]
+    fits["lifecycle_operations"]["operations"]["recall"]["budget"] = bounds[LEVER_BUDGETS[2]]
+    assert idle_budget_warnings(scenario_from_dict(fits)) == []
+
+
+def test_validate_names_the_perks_budget_that_cannot_bind() -> None:
+    """webank_public_to_private's ¥100,000 perks budget: its perks can pay for about a tenth."""
+    from pathlib import Path
+
+    from tests.conftest import run_cli
+
+    preset = str(Path(__file__).parents[1] / "scenarios" / "webank_public_to_private.yaml")
+    code, out, err = run_cli("validate", preset)
+    assert code == 0 and out.startswith("ok scenario")
+    assert f"warning in {preset}: perks.budget (line 75): ¥100,000 cannot bind" in err
+    code, _, err = run_cli("validate", preset, "--set", "perks.budget=9000")
+    assert code == 0 and "warning" not in err

@@ -1,4 +1,4 @@
-"""Budgets that cannot bind: an upper bound on what the channels can spend, for ``validate``.
+"""Budgets that cannot bind: an upper bound on what a lever can spend, for ``validate``/``run``.
 
 Why: a channel budget larger than anything the channel can spend (its daily reach of the
 whole population at its prices, every day of the horizon) never limits anything. The run is
@@ -16,15 +16,30 @@ frequency cap for an evenly paced impression budget) and ``cost_per_contact``, p
 and staff costs; the mix budget (``flows.budget``) adds every route's step costs for every
 contact of the channels feeding it. A channel other channels hand customers to, or with
 ``traffic_match``, has no such bound (its audience depends on the others): budgets that
-depend on one are not checked. Other budgets (perks, referral, lifecycle operations, push) are
-not checked either.
+depend on one are not checked.
+
+The other levers' budgets, bounded the same way (every customer counted as a target, at the
+highest probability the scenario allows, expected counts):
+
+- ``perks.budget``: every perk shown to ``offer_rate`` of everyone on its weekdays, claimed with
+  ``claim_rate`` × the segment's appeal × 1.5 (the most ``0.5 + price_sensitivity`` can be) ×
+  the urgency multiplier, within the daily stock, redeemed at the perk's redemption rate, each
+  redemption paying ``unit_cost``;
+- ``push.budget``: ``daily_send_rate`` of everyone sent a push a day, never more than
+  ``per_week`` a customer in a calendar week, at ``cost_per_push``;
+- ``lifecycle_operations.operations.<name>.budget``: the operation's ``reach`` of everyone a
+  day (only within ``after_payday`` of the segment's payday when set), each contact paying
+  ``cost_per_contact`` and ``reward_on_success`` × the segment's ``success``.
+
+The referral lever has no budget (it pays its reward schedule for every successful referral,
+capped per referrer), so there is nothing to check. A route's own budget is not checked.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from simulation.scenario.types import DAYS_PER_MONTH, resolve_per_segment
+from simulation.scenario.types import DAYS_PER_MONTH, WEEKDAYS, resolve_per_segment
 
 #: Expected spend within this share of a budget counts as able to bind (sampling noise).
 MARGIN = 0.95
@@ -96,9 +111,91 @@ def mix_spend_bound(scenario: Any) -> float | None:
     return total
 
 
+def _days_on(scenario: Any, weekdays: list[str] | None) -> int:
+    """Days of the horizon (1 … days) that fall on one of ``weekdays`` (None: every day);
+    day d is weekday (start_weekday + d − 1) mod 7, as the model counts."""
+    days = scenario.days
+    if weekdays is None:
+        return days
+    first = WEEKDAYS.index(scenario.start_weekday)
+    wanted = {WEEKDAYS.index(w) for w in weekdays}
+    return sum(1 for d in range(1, days + 1) if (first + d - 1) % 7 in wanted)
+
+
+def perks_spend_bound(scenario: Any) -> float | None:
+    """Most the perks catalogue can spend over the horizon (yuan), or None (customer table)."""
+    people = _customers(scenario)
+    perks = getattr(scenario, "perks", None)
+    if people is None or perks is None:
+        return None
+    total = 0.0
+    for name, perk in perks.catalogue.items():
+        if perk.offer_rate <= 0 or perk.cost <= 0:
+            continue
+        urgency = perk.urgency_multiplier if perk.daily_stock is not None else 1.0
+        claims = 0.0
+        for s, n in people.items():
+            appeal = scenario.population.segments[s].perk_appeal.get(name, 0.0)
+            claims += n * perk.offer_rate * min(1.0, perk.claim_rate * appeal * 1.5 * urgency)
+        if perk.daily_stock is not None:  # the stock counts simulated customers' claims
+            claims = min(claims, perk.daily_stock * scenario.population.scale)
+        total += claims * perk.redemption * perk.cost * _days_on(scenario, perk.weekdays)
+    return total
+
+
+def push_spend_bound(scenario: Any) -> float | None:
+    """Most the app pushes can spend over the horizon (yuan), or None (customer table)."""
+    people = _customers(scenario)
+    push = getattr(scenario, "push", None)
+    if people is None or push is None:
+        return None
+    rates = resolve_per_segment(push.daily_send_rate, list(people))
+    sends = sum(n * r for n, r in zip(people.values(), rates, strict=True)) * scenario.days
+    first = WEEKDAYS.index(scenario.start_weekday)
+    weeks = (first + scenario.days - 1) // 7 + 1  # calendar weeks the horizon touches
+    sends = min(sends, sum(people.values()) * push.per_week * weeks)
+    return sends * push.cost_per_push
+
+
+def operation_spend_bound(scenario: Any, name: str) -> float | None:
+    """Most the lifecycle operation ``name`` can spend over the horizon (yuan), or None."""
+    from simulation.money.layer import days_since_payday
+
+    people = _customers(scenario)
+    if people is None:
+        return None
+    op = scenario.lifecycle_operations.operations[name]
+    segments = list(people)
+    reach = resolve_per_segment(op.reach, segments)
+    success = resolve_per_segment(op.success, segments)
+    money = getattr(scenario, "money", None)
+    total = 0.0
+    for s, n, r, p in zip(segments, people.values(), reach, success, strict=True):
+        days = scenario.days
+        if op.after_payday is not None:  # only within the window after the segment's payday
+            book = None if money is None else money.segments.get(s)
+            payroll = None if book is None else book.payroll
+            days = 0 if payroll is None else sum(
+                1 for d in range(1, scenario.days + 1)
+                if days_since_payday(d, payroll.payday) <= op.after_payday
+            )
+        total += n * r * (op.cost_per_contact + op.reward_on_success * p) * days
+    return total
+
+
+def _unspent(bound: float, budget: float) -> str:
+    """'at least 62%' of the budget stays unspent ('all of it' at a bound of 0; never a
+    rounded-up '100%' while something can be spent)."""
+    if bound <= 0:
+        return "all of it"
+    share = 1 - bound / budget
+    return f"more than {share:.1%}" if share >= 0.995 else f"at least {share:.0%}"
+
+
 def idle_budget_warnings(scenario: Any) -> list[tuple[str, float, str]]:
-    """(field path, budget, message) for each declared channel or mix budget that cannot
-    bind: the most the channels can spend is below :data:`MARGIN` of it."""
+    """(field path, budget, message) for each declared budget (a channel's, the mix's, the
+    perks', the pushes', a lifecycle operation's) that cannot bind: the most it can pay for is
+    below :data:`MARGIN` of it."""
     out: list[tuple[str, float, str]] = []
     days = scenario.days
     advice = ("CPA and ROI count only what is spent (budget_used shows the rest); lower the "
@@ -111,14 +208,51 @@ def idle_budget_warnings(scenario: Any) -> list[tuple[str, float, str]]:
             out.append((f"channels.{name}.budget", float(cfg.budget),
                         f"¥{cfg.budget:,.0f} cannot bind: the channel can spend at most "
                         f"¥{bound:,.0f} in {days} days (reaching every customer it can at its "
-                        f"prices, fixed costs included), so at least "
-                        f"{1 - bound / cfg.budget:.0%} of it stays unspent; {advice}"))
+                        f"prices, fixed costs included), so {_unspent(bound, cfg.budget)} of it "
+                        f"stays unspent; {advice}"))
     budget = scenario.flows.budget
     if budget is not None and budget > 0:
         bound = mix_spend_bound(scenario)
         if bound is not None and bound < MARGIN * budget:
             out.append(("flows.budget", float(budget),
                         f"¥{budget:,.0f} cannot bind: every channel and route together can "
-                        f"spend at most ¥{bound:,.0f} in {days} days, so at least "
-                        f"{1 - bound / budget:.0%} of it stays unspent; {advice}"))
+                        f"spend at most ¥{bound:,.0f} in {days} days, so "
+                        f"{_unspent(bound, budget)} of it stays unspent; {advice}"))
+    out += _lever_budget_warnings(scenario)
+    return out
+
+
+def _lever_budget_warnings(scenario: Any) -> list[tuple[str, float, str]]:
+    """The perks', the pushes' and the lifecycle operations' budgets that cannot bind."""
+    days = scenario.days
+    spent = ("CPA and ROI count only what is spent, and no KPI reports this budget's unspent "
+             "part")
+    checks: list[tuple[str, float | None, float | None, str, str]] = []
+    perks = getattr(scenario, "perks", None)
+    if perks is not None and perks.catalogue:
+        checks.append(("perks.budget", perks.budget, perks_spend_bound(scenario),
+                       "the perks can pay for at most", "(every customer shown every perk at "
+                       "its offer rate, claiming at the most their segment's appeal allows, "
+                       "within the daily stock)", ))
+    push = getattr(scenario, "push", None)
+    if push is not None and any(resolve_per_segment(push.daily_send_rate,
+                                                    scenario.segment_names)):
+        checks.append(("push.budget", push.budget, push_spend_bound(scenario),
+                       "the pushes can cost at most", f"(every customer sent pushes at the "
+                       f"send rate, within {push.per_week} a week, at "
+                       f"¥{push.cost_per_push:g} a push)"))
+    ops = getattr(scenario, "lifecycle_operations", None)
+    for name, op in ({} if ops is None else ops.operations).items():
+        checks.append((f"lifecycle_operations.operations.{name}.budget", op.budget,
+                       operation_spend_bound(scenario, name), "the operation can spend at most",
+                       "(every customer reached at its reach, each contact paying its cost and "
+                       "the reward of its success rate)"))
+    out: list[tuple[str, float, str]] = []
+    for path, budget, bound, what, how in checks:
+        if budget is None or budget <= 0 or bound is None or bound >= MARGIN * budget:
+            continue
+        out.append((path, float(budget),
+                    f"¥{budget:,.0f} cannot bind: {what} ¥{bound:,.0f} in {days} days {how}, "
+                    f"so {_unspent(bound, budget)} of it stays unspent; {spent}; lower the "
+                    f"budget, or raise the rates it pays for"))
     return out
