@@ -13,7 +13,12 @@ Measures, on quickstart at 10,000 customers × 180 days:
 4. parallel efficiency (throughput with w workers ÷ w × throughput with 1) at 1/2/4/8/16 local
    workers, capped by the cores of this machine (the core count is printed; sizes above it are
    reported as not measurable here, never extrapolated), and the per-run overhead share: the
-   fraction of the workers' core time not spent simulating (dispatch, pickling, storing).
+   fraction of the workers' core time not spent simulating (dispatch, pickling, storing);
+5. the CPU split (:func:`cpu_split`, process and thread CPU clocks, not wall time) on the local
+   and the Dask executor with 2 workers: ``t_sim`` (a worker's CPU inside the simulation),
+   ``c_worker_overhead`` (its other CPU per run) and ``c_parent`` (the sweep process's CPU per
+   stored run), and from them the efficiency ceiling at 4/8/16/32 workers (:func:`ceiling`) —
+   an EXTRAPOLATION to cores this machine does not have, printed as such with the core count.
 
 Wall times include pool and cluster start-up, as a user would see them. The machine may be
 shared: run it when idle and report the load average printed beside the table.
@@ -25,6 +30,7 @@ Run: ``.venv/bin/python benchmarks/bench_sweep.py [--runs 200] [--throughput-run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -117,10 +123,178 @@ def efficiency(folder: Path, runs: int) -> dict[str, Any]:
     return out
 
 
+#: worker counts the efficiency ceiling is extrapolated to (issue 14: ≥ 80 % at 16)
+CEILING_WORKERS = (4, 8, 16, 32)
+
+
+def _cpu(times: Any) -> float:
+    return float(times.user + times.system)
+
+
+def cpu_split(
+    folder: Path, kind: str, workers: int, runs: int, seed: int, idle_s: float = 5.0
+) -> dict[str, Any]:
+    """Process CPU per stored run, measured with the processes' own clocks (not wall time).
+
+    A warm-up sweep first starts every worker and pays each one's first-run costs (lazy imports,
+    numba's cache load); then, for a sweep of ``runs`` fresh runs on the same executor:
+
+    - ``c_parent_ms``: the sweep process's CPU per run (all its threads: the dispatch loop, the
+      executor's threads pickling specs and unpickling outcomes, the store's writer thread; for
+      ``dask-local`` also the in-process scheduler and the client), without the progress bar's
+      refresh thread, which costs CPU per second, not per run (``progress_core_share``: the
+      share of one core it took; drawn as ``opmatrix sweep`` draws it, into /dev/null), and
+      without what the parent burns per second while idle (``parent_idle_core_share``,
+      measured over ``idle_s`` seconds before the sweep: Dask's periodic callbacks);
+      ``c_write_ms`` is the writer thread's part (``time.thread_time`` around each
+      ``ResultStore.write``), ``parent_threads_ms`` every thread's;
+    - ``t_sim_ms``: the workers' CPU inside ``api.run`` (``RunOutcome.cpu_seconds``);
+    - ``c_worker_overhead_ms``: every other CPU second of the worker processes (and of Dask's
+      nannies) per run — unpickling specs, pickling outcomes, the task protocol.
+
+    Thread CPU comes from the kernel in clock ticks (10 ms): use enough runs.
+    """
+    import threading
+
+    import psutil
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from simulation.cli.common import progress
+
+    me = psutil.Process()
+
+    def children() -> dict[int, float]:
+        out = {}
+        for child in me.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                out[child.pid] = _cpu(child.cpu_times())
+        return out
+
+    def threads() -> dict[str, float]:
+        """CPU of this process's threads by name (``Thread-N`` by its class's name)."""
+        names = {
+            t.native_id: type(t).__name__ if t.name.startswith("Thread-") else t.name
+            for t in threading.enumerate()
+        }
+        out: dict[str, float] = {}
+        for t in me.threads():
+            name = names.get(t.id, "native (no Python thread)")
+            out[name] = out.get(name, 0.0) + t.user_time + t.system_time
+        return out
+
+    warm = ResultStore.for_experiment(
+        load_experiment(_experiment(folder, f"warm-{kind}-{workers}", 2 * workers, seed + 1)),
+        folder / "results",
+    )
+    store = ResultStore.for_experiment(
+        load_experiment(_experiment(folder, f"cpu-{kind}-{workers}", runs, seed)),
+        folder / "results",
+    )
+    write_cpu = [0.0]
+    lock = threading.Lock()
+    plain_write = store.write
+
+    def timed_write(*args: Any) -> None:
+        start = time.thread_time()
+        try:
+            plain_write(*args)
+        finally:
+            with lock:
+                write_cpu[0] += time.thread_time() - start
+
+    store.write = timed_write  # type: ignore[method-assign]
+    with open_executor(kind, workers) as pool:
+        run_sweep(warm, pool, workers=workers)
+        # The parent's CPU per second with nothing to do (Dask's periodic callbacks, the
+        # executor's threads waiting): subtracted from its busy CPU, so c_parent is per run.
+        idle0, start = _cpu(me.cpu_times()), time.perf_counter()
+        time.sleep(idle_s)
+        idle_share = (_cpu(me.cpu_times()) - idle0) / (time.perf_counter() - start)
+        with open(os.devnull, "w") as sink:
+            # the columns of `opmatrix sweep`'s bar, drawn as on a terminal, into /dev/null
+            bar = Progress(
+                *progress().columns, console=Console(file=sink, force_terminal=True, width=100)
+            )
+            with bar:
+                task = bar.add_task("runs", total=runs)
+                refresh = getattr(bar.live, "_refresh_thread", None)
+                if refresh is not None:
+                    refresh.name = "progress bar refresh"
+                kids0, threads0 = children(), threads()
+                parent0 = _cpu(me.cpu_times())
+                report = run_sweep(
+                    store, pool, workers=workers,
+                    on_progress=lambda done, _t, _o: bar.update(task, completed=done),
+                )
+                parent1 = _cpu(me.cpu_times())
+                threads1, kids1 = threads(), children()
+    assert report.failed == 0, report.errors
+    n = report.done
+    per_thread = {
+        name: 1000 * (cpu - threads0.get(name, 0.0)) / n for name, cpu in threads1.items()
+    }
+    bar_ms = per_thread.pop("progress bar refresh", 0.0)
+    worker_cpu = sum(cpu - kids0.get(pid, 0.0) for pid, cpu in kids1.items())
+    t_sim = report.simulate_cpu_seconds / n
+    return {
+        "executor": kind,
+        "workers": workers,
+        "runs": n,
+        "wall_s": report.seconds,
+        "t_sim_ms": 1000 * t_sim,
+        "c_worker_overhead_ms": 1000 * (worker_cpu / n - t_sim),
+        # the idle rate is measured on a shared machine: never below the parent's work that is
+        # per run by construction (the dispatch loop and the store's writes)
+        "c_parent_ms": max(
+            1000 * (parent1 - parent0 - idle_share * report.seconds) / n - bar_ms,
+            1000 * write_cpu[0] / n + per_thread.get("MainThread", 0.0),
+        ),
+        "c_parent_busy_ms": 1000 * (parent1 - parent0) / n - bar_ms,
+        "parent_idle_core_share": idle_share,
+        "c_write_ms": 1000 * write_cpu[0] / n,
+        "progress_core_share": bar_ms * n / 1000 / report.seconds,
+        "parent_threads_ms": per_thread,
+        "load_average": os.getloadavg(),
+    }
+
+
+def ceiling(split: dict[str, Any], workers: int) -> dict[str, float]:
+    """Upper bounds on parallel efficiency at ``workers`` workers from one CPU split.
+
+    An EXTRAPOLATION, not a measurement: it assumes a core per worker as fast as this
+    machine's, and memory bandwidth, turbo and the OS scheduler costing nothing. Efficiency is
+    against the ideal throughput ``workers / t_sim`` (every core simulating all the time):
+
+    - ``parent_load``: the share of one core the sweep process needs when every worker is
+      busy: ``workers × c_parent / (t_sim + c_worker_overhead)`` plus the shares of a core the
+      progress bar and the idle parent take (per second, whatever the number of workers);
+      its Python work holds one GIL, so above 1 the parent is the bottleneck;
+    - ``parent_bound``: at most ``(1 − those shares) / c_parent`` runs a second, so
+      efficiency ≤ ``t_sim × (1 − those shares) / (workers × c_parent)``;
+    - ``overhead_bound``: a run's whole CPU — simulation, the worker's overhead and the
+      parent's, which takes a worker's core when no core is spare — shares the cores:
+      ``t_sim / (t_sim + c_worker_overhead + c_parent)``.
+    """
+    t, cp = split["t_sim_ms"], split["c_parent_ms"]
+    cw = max(0.0, split["c_worker_overhead_ms"])
+    bar = split["progress_core_share"] + split["parent_idle_core_share"]
+    parent_bound = t * (1.0 - bar) / (workers * cp) if cp > 0 else float("inf")
+    overhead_bound = t / (t + cw + cp)
+    return {
+        "parent_load": workers * cp / (t + cw) + bar,
+        "parent_bound": parent_bound,
+        "overhead_bound": overhead_bound,
+        "ceiling": min(1.0, parent_bound, overhead_bound),
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200, help="runs in the big sweep")
     parser.add_argument("--throughput-runs", type=int, default=60, help="runs per executor")
+    parser.add_argument("--cpu-runs", type=int, default=40,
+                        help="runs per executor in the CPU split (0: skip it)")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
     load_before = os.getloadavg()
     figures: dict[str, Any] = {}
@@ -147,6 +321,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         figures["dask_speedup_2_vs_1_with_startup"] = rates["dask-local 2"] / rates["dask-local 1"]
         figures["local_speedup_2_vs_1"] = steady["local 2"] / steady["local 1"]
         figures["efficiency"] = efficiency(folder, args.throughput_runs)
+        if args.cpu_runs > 0:
+            splits = {
+                kind: cpu_split(folder, kind, 2, args.cpu_runs, seed=6_000 + 100 * i)
+                for i, kind in enumerate(("local", "dask-local"))
+            }
+            figures["cpu_split"] = splits
+            figures["ceiling"] = {
+                kind: {str(w): ceiling(split, w) for w in CEILING_WORKERS}
+                for kind, split in splits.items()
+            }
     figures["load_average_before"] = load_before
     figures["load_average_after"] = os.getloadavg()
     _print(figures, args.runs)
@@ -180,8 +364,42 @@ def _print(f: dict[str, Any], runs: int) -> None:
             print(f"  {w:>2} workers: {res['runs_per_min']:.0f} runs/min, efficiency "
                   f"{100 * res['efficiency']:.0f} %, "
                   f"overhead share {100 * res['overhead_share']:.1f} %")
+    for line in ceiling_lines(f):
+        print(line)
     print(f"load average before {f['load_average_before']}, after {f['load_average_after']}"
           " (shared machine: figures are noisy)")
+
+
+def ceiling_lines(f: dict[str, Any]) -> list[str]:
+    """The CPU split and the efficiency ceiling it implies, as text lines (also for
+    benchmarks/run_all.py); [] when the split was skipped."""
+    if "cpu_split" not in f:
+        return []
+    cores = f["efficiency"]["cores"]
+    lines = [
+        f"CPU per stored run (process clocks, {cores} cores on this machine, 2 workers, "
+        "quickstart 10k × 180 d):",
+    ]
+    for kind, sp in f["cpu_split"].items():
+        load = ", ".join(f"{x:.1f}" for x in sp["load_average"])
+        lines.append(
+            f"  {kind:<10} t_sim {sp['t_sim_ms']:.0f} ms · worker overhead "
+            f"{sp['c_worker_overhead_ms']:.1f} ms · parent {sp['c_parent_ms']:.1f} ms "
+            f"(store writes {sp['c_write_ms']:.1f}) + {100 * sp['parent_idle_core_share']:.1f} % "
+            f"of a core idle, progress bar {100 * sp['progress_core_share']:.1f} % · "
+            f"{sp['runs']} runs, load {load}"
+        )
+    lines.append(
+        "EXTRAPOLATION, not measured (this machine has "
+        f"{cores} cores): efficiency ceiling = min(parent-bound, overhead-bound), one core a worker"
+    )
+    for kind, by_w in f["ceiling"].items():
+        cells = " · ".join(
+            f"{w}: {100 * c['ceiling']:.0f} % (parent {100 * c['parent_load']:.0f} % busy)"
+            for w, c in by_w.items()
+        )
+        lines.append(f"  {kind:<10} {cells}")
+    return lines
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ largest measured one at its agent-days/s (memory linearly), and marked so. A sec
 fails says so in the report; the others still run.
 
 Duration on a quiet 2-core machine: ~25 min in full (optimize and calibrate at their full
-sizes ~7 min each, the 10M rows ~3.5, sweeps ~3.5, the rest ~4); ``--skip optimize calibrate``
+sizes ~7 min each, the 10M rows ~3.5, sweeps ~4.5 with bench_sweep's CPU split, the rest ~4);
+``--skip optimize calibrate``
 (or ``--optimize-candidates 0 --calibrate-trials 0``) ~11 min; ``--quick`` ~2 min (baseline
 at 10k, no preset/sweep/optimize/calibrate/10M rows). ``--skip``, ``--scale-sizes``,
 ``--preset-sizes``, ``--sweep-runs``, ``--sweep-throughput-runs``, ``--optimize-candidates``
@@ -273,10 +274,11 @@ def bench_sweep(runs: int | None = None, throughput_runs: int | None = None) -> 
     result = module.main(argv)
     if not isinstance(result, dict):
         return "see the output of benchmarks/bench_sweep.py above"
-    return sweep_report(result)
+    ceiling = module.ceiling_lines(result) if hasattr(module, "ceiling_lines") else []
+    return sweep_report(result, ceiling)
 
 
-def sweep_report(f: dict) -> str:
+def sweep_report(f: dict, ceiling: list[str] | None = None) -> str:
     """The sweep figures as tables (the raw dict follows for the record)."""
     big = f["sweep_local_2_workers"]
     eff = f["efficiency"]
@@ -306,6 +308,7 @@ def sweep_report(f: dict) -> str:
         f"- load average before {tuple(round(x, 1) for x in f['load_average_before'])}, after "
         f"{tuple(round(x, 1) for x in f['load_average_after'])}",
         "",
+        *(["```", *ceiling, "```", ""] if ceiling else []),
         "<details><summary>raw figures</summary>",
         "",
         "```",

@@ -94,6 +94,7 @@ def test_same_numbers_from_every_executor(
         with open_executor(kind, workers) as pool:
             report = run_sweep(store, pool, workers=workers)
         assert (report.done, report.failed) == (6, 0), kind
+        assert report.simulate_cpu_seconds > 0, kind  # the workers' own clocks came back
         runs, daily = _numbers(store)
         pd.testing.assert_frame_equal(runs, ref_runs, check_exact=True)
         pd.testing.assert_frame_equal(daily, ref_daily, check_exact=True)

@@ -38,6 +38,8 @@ class SweepReport:
     failed: int = 0
     seconds: float = 0.0
     simulate_seconds: float = 0.0
+    #: the workers' process CPU inside the simulations (``RunOutcome.cpu_seconds``)
+    simulate_cpu_seconds: float = 0.0
     errors: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -121,6 +123,7 @@ def run_sweep(
                 for spec, outcome in zip(chunk, _outcomes(future, chunk), strict=True):
                     writes.append(writer.submit(store.write, spec, outcome))
                     report.simulate_seconds += outcome.seconds
+                    report.simulate_cpu_seconds += outcome.cpu_seconds
                     if outcome.status == "done":
                         report.done += 1
                     else:

@@ -31,6 +31,9 @@ class RunOutcome:
     daily: pd.DataFrame | None = None
     error: str | None = None
     seconds: float = 0.0
+    #: Process CPU seconds of the simulation itself (``api.run``), without the runner's own
+    #: work around it: what ``benchmarks/bench_sweep.py`` splits a worker's CPU by.
+    cpu_seconds: float = 0.0
 
 
 def execute(spec: RunSpec, threads: int | None = None) -> RunOutcome:
@@ -88,7 +91,9 @@ def _simulate(spec: RunSpec) -> RunOutcome:
     from simulation.api import run
 
     assert spec.scenario is not None
+    cpu = time.process_time()
     result = run(spec.scenario, spec.seed)
+    cpu = time.process_time() - cpu
     kpis: dict[str, float | None] = {}
     details: dict[str, Any] = {}
     for key, value in result.summary.items():
@@ -96,7 +101,9 @@ def _simulate(spec: RunSpec) -> RunOutcome:
             details[key] = value
         elif value is None or isinstance(value, int | float):
             kpis[key] = _finite(value)
-    return RunOutcome(spec.run_id, "done", kpis=kpis, details=details, daily=result.daily)
+    return RunOutcome(
+        spec.run_id, "done", kpis=kpis, details=details, daily=result.daily, cpu_seconds=cpu
+    )
 
 
 def _finite(value: float | int | None) -> float | None:
