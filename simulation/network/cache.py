@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulation.network import builders, social
+from simulation.network import builders, kernels, social
 from simulation.network.social import SocialNetwork, build_network
 from simulation.population.state import PopulationState
 from simulation.scenario.schema import (
@@ -52,7 +52,7 @@ def cache_dir() -> Path | None:
 def _code_fingerprint() -> bytes:
     """The generator code: editing a generator invalidates every graph it built."""
     h = hashlib.sha256()
-    for module in (builders, social):
+    for module in (builders, kernels, social):
         h.update(Path(module.__file__).read_bytes())
     return h.digest()
 

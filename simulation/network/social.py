@@ -8,6 +8,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
+from simulation.network import kernels
 from simulation.network.builders import build_edges, weak_tie_edges
 from simulation.population.state import PopulationState
 from simulation.scenario.schema import (
@@ -15,6 +16,7 @@ from simulation.scenario.schema import (
     EdgeListGraph,
     GraphConfig,
     PopulationConfig,
+    WattsStrogatzGraph,
 )
 
 
@@ -47,28 +49,23 @@ class SocialNetwork:
 
     @classmethod
     def from_edges(
-        cls, n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None = None
+        cls,
+        n: int,
+        src: np.ndarray,
+        dst: np.ndarray,
+        weight: np.ndarray | None = None,
+        layers: int = 1,
     ) -> SocialNetwork:
         """CSR adjacency of undirected ties; a pair listed twice is one tie. With ``weight``
         (one per edge, > 0) the tie's strength is the sum of its listings' weights; weights that
-        are all 1 are dropped, so an unweighted list gives exactly the unweighted network."""
-        rows = np.concatenate([src, dst])
-        cols = np.concatenate([dst, src])
+        are all 1 are dropped, so an unweighted list gives exactly the unweighted network.
+        ``layers`` is a speed hint only (the list is that many equal runs over the same rows,
+        as a ring lattice's; :func:`simulation.network.kernels.csr_from_edges`)."""
         weighted = weight is not None and not np.all(np.asarray(weight) == 1.0)
-        data = (
-            np.concatenate([weight, weight]).astype(np.float64)
-            if weighted and weight is not None
-            else np.ones(rows.size, dtype=np.int8)
+        indptr, indices, data = kernels.csr_from_edges(
+            n, src, dst, np.asarray(weight) if weighted else None, layers
         )
-        m = sp.csr_array(
-            (data, (rows.astype(np.int32), cols.astype(np.int32))),
-            shape=(n, n),
-        )
-        m.sum_duplicates()
-        return cls(
-            n, m.indptr.astype(np.int64), m.indices.astype(np.int32),
-            np.asarray(m.data, dtype=np.float64) if weighted else None,
-        )
+        return cls(n, indptr, indices, data)
 
     @property
     def is_complete(self) -> bool:
@@ -154,12 +151,17 @@ class SocialNetwork:
         return np.cumsum(self.weights)
 
     def count_neighbours_in(self, mask: np.ndarray) -> np.ndarray:
-        """For every customer, how many of its ties are in ``mask`` (their summed weight on a
-        weighted network)."""
-        if self.indptr is None:
+        """For every customer, how many of its ties are in ``mask`` (int32; int64 on a complete
+        network), or their summed weight on a weighted network (float64: the bits of
+        ``adjacency @ mask``). One pass over each CSR row, rows in parallel (no adjacency
+        copy: at 10M customers the scipy matvec took 1.7 s, most of it building one)."""
+        if self.indptr is None or self.indices is None:
             total = int(mask.sum())
             return np.full(self.n, total, dtype=np.int64) - mask.astype(np.int64)
-        return self.adjacency @ mask.astype(np.float32)
+        flags = np.ascontiguousarray(mask, dtype=np.bool_)
+        if self.weights is None:
+            return kernels.count_in(self.indptr, self.indices, flags)
+        return kernels.weight_in(self.indptr, self.indices, self.weights, flags)
 
     def to_networkx(self) -> nx.Graph:
         """A networkx copy for analysis and drawing (small networks; built on demand)."""
@@ -197,11 +199,13 @@ def build_network(
             gsrc, gdst = build_edges(cfg.synthetic, population, rng)
             src, dst = np.concatenate([src, gsrc]), np.concatenate([dst, gdst])
             strong_w = np.concatenate([strong_w, np.ones(gsrc.size)])  # generated ties: 1
+        layers = 1
     else:
         src, dst = build_edges(cfg, population, rng)
+        layers = cfg.k // 2 if isinstance(cfg, WattsStrogatzGraph) else 1
     # tie weights (a tie list's weight column) scale each tie's word of mouth and how often a
     # referral or shared perk travels along it; generated ties weigh 1
-    net = SocialNetwork.from_edges(population.n, src, dst, strong_w)
+    net = SocialNetwork.from_edges(population.n, src, dst, strong_w, layers)
     weak = cfg.weak_ties
     wsrc = np.empty(0, dtype=np.int64)
     wdst = np.empty(0, dtype=np.int64)

@@ -56,7 +56,10 @@ class WordOfMouth(StrategyModule):
         self.net = model.network
         if not self.net.is_complete:
             if self.net.weights is None:
-                self.counts = self.net.count_neighbours_in(self.advocates).astype(np.int32)
+                # int32 from the CSR row kernel: no copy (simulation/network/kernels.py)
+                self.counts = np.asarray(
+                    self.net.count_neighbours_in(self.advocates), dtype=np.int32
+                )
                 deg = self.net.degree
             else:  # weighted share: Σ advocating ties' weight / Σ ties' weight
                 self.counts = np.asarray(
