@@ -408,3 +408,47 @@ def test_missing_section_and_cli_exit_code(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "no 'optimize:' section" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_the_regret_table_covers_every_objective_or_the_declared_score(tmp_path: Path) -> None:
+    """Minimax regret over two worlds with two objectives (acquisitions up, CPA down), known
+    by hand: trial 1 is minimax on acquisitions (worst shortfall 2), trial 2 on CPA (0); rows
+    sorted by the first objective's regret and each objective's minimax kept. With a declared
+    score 1 × acquisitions − 3 × CPA the table is that score's regret (trial 2: 1)."""
+    from simulation.decide.report import _regret_table
+
+    worlds = {0: ({"acquisitions": 10, "cost_per_acquisition": 5},
+                  {"acquisitions": 4, "cost_per_acquisition": 9}),
+              1: ({"acquisitions": 8, "cost_per_acquisition": 6},
+                  {"acquisitions": 8, "cost_per_acquisition": 6}),
+              2: ({"acquisitions": 6, "cost_per_acquisition": 4},
+                  {"acquisitions": 5, "cost_per_acquisition": 5})}
+    rows = [{"number": n, "feasible": True, "summary": {"worlds": {"w0": a, "w1": b}}}
+            for n, (a, b) in worlds.items()]
+    for ranking, expect in (
+        ("deltas: {cost_per_acquisition: 2}",
+         [(1, {"acquisitions": 2, "cost_per_acquisition": 2}, ["acquisitions"]),
+          (0, {"acquisitions": 4, "cost_per_acquisition": 4}, []),
+          (2, {"acquisitions": 4, "cost_per_acquisition": 0}, ["cost_per_acquisition"])]),
+        ("weights: {acquisitions: 1, cost_per_acquisition: 3}",
+         [(2, {"score": 1}, ["score"]), (1, {"score": 5}, []), (0, {"score": 13}, [])]),
+    ):
+        exp = tmp_path / "two.yaml"
+        exp.write_text(TWO_OBJECTIVES.format(scenario=SCENARIO, ranking=ranking))
+        opt = Optimization(load_optimization(exp), tmp_path, SerialExecutor())
+        table = opt.regret_table(rows)
+        assert [(r["trial"], r["regrets"], r["minimax_on"]) for r in table] == expect
+        assert [r["max_regret"] for r in table] == [next(iter(e[1].values())) for e in expect]
+        weights = ({"acquisitions": 1.0, "cost_per_acquisition": 3.0} if "weights" in ranking
+                   else None)
+        html = _regret_table({"regret": table, "selection": {"weights": weights},
+                              "objectives": [{"kpi": "acquisitions", "direction": "maximize"},
+                                             {"kpi": "cost_per_acquisition",
+                                              "direction": "minimize"}]})
+        if weights:
+            assert html.columns == ["trial", "max regret of 1 × acquisitions − 3 × "
+                                    "cost_per_acquisition"]
+        else:
+            assert html.columns == ["trial", "max regret: acquisitions",
+                                    "max regret: cost_per_acquisition", "minimax on"]
+            assert html.rows[2] == ["2", "4", "¥0.00", "cost_per_acquisition"]

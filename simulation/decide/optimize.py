@@ -53,6 +53,7 @@ from simulation.decide.selection import (
     ObjectiveScreen,
     SelectionResult,
     describe_screens,
+    joint_pcs_estimate,
     kim_nelson,
     mean_ci,
     ocba,
@@ -473,6 +474,8 @@ class Optimization:
             "description": description,
             "stated_pcs": selection.stated_pcs,
             "pcs_estimate": selection.pcs_estimate,
+            # OCBA on several objectives: Bonferroni over the objectives' own estimates
+            "joint_pcs_estimate": joint_pcs_estimate(self.screens) if self.screens else None,
             "resolved": selection.resolved,
             "delta": selection.delta,
             "survivors": [labels[i] for i in selection.survivors],
@@ -676,20 +679,50 @@ class Optimization:
         return result
 
     def regret_table(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Per candidate: its worst shortfall to the best candidate of each world (minimax)."""
+        """Per candidate: its worst shortfall, over the worlds, to the best candidate of each
+        world (minimax regret), from the search's replicate means (descriptive: no CI).
+
+        One objective: its regret (``max_regret``). A declared score (``selection.weights``):
+        the regret of that score, the one order the file declared. Several objectives screened
+        on their own: every objective's regret in its own units and direction
+        (``regrets[kpi]``); no order across them is declared, so the table is sorted by the
+        first objective's (``max_regret``), as the recommendation is, and each other
+        objective's minimax candidate is kept in it (``minimax_on`` names the objectives a
+        candidate is minimax on). The regret of world w is best_w − value_w, each objective
+        turned so that larger is better (a minimised CPA's regret is how much higher it is)."""
         ok = [r for r in rows if r["feasible"] and "worlds" in r["summary"]]
         if not ok:
             return []
-        kpi = self.spec.objective_kpis[0]
-        sign = 1.0 if self.directions[0] == "maximize" else -1.0
+        kpis = list(self.spec.objective_kpis)
+        ways = dict(zip(kpis, self.directions, strict=True))
         worlds = list(ok[0]["summary"]["worlds"])
-        best = {w: max(sign * r["summary"]["worlds"][w][kpi] for r in ok) for w in worlds}
-        table = []
-        for r in ok:
-            reg = max(best[w] - sign * r["summary"]["worlds"][w][kpi] for w in worlds)
-            table.append({"trial": r["number"], "max_regret": reg})
-        table.sort(key=lambda x: x["max_regret"])
-        return table[:10]
+        weights = self._weights()
+
+        def value(r: dict[str, Any], w: str, kpi: str) -> float:
+            x = r["summary"]["worlds"][w]
+            if kpi == SCORE and weights is not None:
+                return float(scalarised({k: np.array([x[k]]) for k in kpis}, weights, ways)[0])
+            return (1.0 if ways[kpi] == "maximize" else -1.0) * float(x[kpi])
+
+        measures = [SCORE] if weights is not None else kpis
+        regrets: dict[str, dict[int, float]] = {}
+        for kpi in measures:
+            best = {w: max(value(r, w, kpi) for r in ok) for w in worlds}
+            regrets[kpi] = {r["number"]: max(best[w] - value(r, w, kpi) for w in worlds)
+                            for r in ok}
+        first = measures[0]
+        minimax = {kpi: min(regrets[kpi], key=lambda n: (regrets[kpi][n], n)) for kpi in measures}
+        order = sorted(regrets[first], key=lambda n: (regrets[first][n], n))
+        keep = order[:10] + [n for n in dict.fromkeys(minimax.values()) if n not in order[:10]]
+        return [
+            {
+                "trial": n,
+                "max_regret": regrets[first][n],
+                "regrets": {kpi: regrets[kpi][n] for kpi in measures},
+                "minimax_on": [kpi for kpi in measures if minimax[kpi] == n],
+            }
+            for n in keep
+        ]
 
     def write(self, result: dict[str, Any], best: Candidate) -> None:
         from simulation.report.render import to_yaml

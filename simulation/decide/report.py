@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from simulation.decide.selection import score_formula
 from simulation.formatting import fmt_ci
 from simulation.plots.style import PALETTE, money_axis, new_figure, save
 from simulation.report.render import Report, Table, fmt, write_html
@@ -206,7 +207,27 @@ def write_optimize_report(result: dict[str, Any], root: Path) -> Path:
                 note=sel["description"],
             )
         )
-    if sel and sel.get("objectives"):
+    if sel and sel.get("objectives") and sel["method"] == "ocba":
+        # OCBA eliminates no one: what it has per objective is its estimate, and jointly
+        # their Bonferroni combination (simulation/decide/selection.py)
+        joint = sel.get("joint_pcs_estimate")
+        report.tables.append(
+            Table(
+                "Selection per objective (OCBA on each, α/m)",
+                ["objective", "δ", "best", "estimated P(CS)", "target", "seeds of the best"],
+                [
+                    [f"{o['direction']} {o['kpi']}", fmt(o["delta"]), o["best"],
+                     fmt(o["pcs_estimate"], "pct"), fmt(1 - o["alpha"], "pct"),
+                     str(o["replicates"].get(o["best"], "—"))]
+                    for o in sel["objectives"]
+                ],
+                note="Each objective's seeds are allocated by its own OCBA ratios. Jointly, by "
+                f"Bonferroni, the estimated P(every objective's best is named) ≥ "
+                f"1 − Σ(1 − P̂) = {fmt(joint, 'pct')}: an estimate, not a guarantee. The "
+                "recommendation is the first objective's best.",
+            )
+        )
+    elif sel and sel.get("objectives"):
         # several objectives screened one by one: which candidates each one separates
         report.tables.append(
             Table(
@@ -256,10 +277,7 @@ def write_optimize_report(result: dict[str, Any], root: Path) -> Path:
             )
         )
     if result.get("regret"):
-        report.tables.append(
-            Table("Minimax regret across worlds (best 10)", ["trial", "max regret"],
-                  [[str(r["trial"]), fmt(r["max_regret"])] for r in result["regret"]])
-        )
+        report.tables.append(_regret_table(result))
     figures = [("Search convergence", "Replicate means; grey = violates a constraint.",
                 convergence_figure(result), "convergence.png")]
     if rec["budgets"]:
@@ -384,3 +402,44 @@ def write_discover_report(result: dict[str, Any], root: Path) -> Path:
         report.add_figure(title, caption, fig)
         save(fig, root / name)
     return write_html(report, root / "report.html")
+
+
+def _kind(kpi: str) -> str:
+    """A KPI's number format (a plain number for the declared score or an unknown name)."""
+    from simulation import kpis
+
+    return kpis.format_of(kpi)
+
+
+def _regret_table(result: dict[str, Any]) -> Table:
+    """Minimax regret across worlds: one column per objective (or the declared score)."""
+    rows = result["regret"]
+    measures = list(rows[0].get("regrets") or {"max regret": None})
+    sel = result.get("selection") or {}
+    weights = sel.get("weights")
+    if weights:
+        ways = {o["kpi"]: o["direction"] for o in result["objectives"]}
+        heads = [f"max regret of {score_formula(weights, ways)}"]
+    else:
+        heads = [f"max regret: {k}" for k in measures] if rows[0].get("regrets") else [
+            "max regret"]
+    several = len(measures) > 1
+    body = []
+    for r in rows:
+        values = ([r["regrets"][k] for k in measures] if r.get("regrets")
+                  else [r["max_regret"]])
+        cells = [str(r["trial"]), *(fmt(v, _kind(k)) for k, v in zip(measures, values,
+                                                                    strict=True))]
+        if several:
+            cells.append(", ".join(r.get("minimax_on") or []) or "—")
+        body.append(cells)
+    note = ("Regret in a world = the best candidate's replicate mean there − this one's (each "
+            "objective turned so that larger is better, in its own units); max over the worlds. "
+            "From the search's means, without confidence intervals: the recommendation comes "
+            "from the selection stage.")
+    if several:
+        note += (" No order across the objectives is declared, so rows are sorted by the first "
+                 "objective's regret and each objective's minimax candidate is kept ('minimax "
+                 "on'); declare selection.weights to rank by one score.")
+    return Table("Minimax regret across worlds", ["trial", *heads, *(["minimax on"] if several
+                                                                      else [])], body, note=note)

@@ -25,10 +25,14 @@ seeds until a procedure with a stated guarantee picks one:
 - *per-objective screening* (default): the procedure runs on each objective separately, with
   that objective's own indifference zone δ_j (its units) and α/m (Bonferroni over m
   objectives). With probability ≥ 1 − α, *jointly*, on every objective whose best candidate is
-  at least δ_j better than each other one, that candidate is the one named (for KN; OCBA's
-  estimate is reported per objective). A candidate eliminated on objective j is *separated* on
-  j; the survivors at the cap are not (within δ_j, or too noisy to tell). The recommendation is
-  the first (primary) objective's choice — the other objectives are reported, not traded off;
+  at least δ_j better than each other one, that candidate is the one named (for KN). A
+  candidate eliminated on objective j is *separated* on j; the survivors at the cap are not
+  (within δ_j, or too noisy to tell). OCBA allocates each objective's seeds by that objective's
+  own ratios and stops it at an estimated P(correct selection) P̂_j ≥ 1 − α/m; it eliminates no
+  one, so what it offers jointly is the Bonferroni combination of its estimates,
+  1 − Σ_j (1 − P̂_j) (:func:`joint_pcs_estimate`) — an estimate (plug-in variances, optional
+  stopping), not KN's guarantee. The recommendation is the first (primary) objective's choice —
+  the other objectives are reported, not traded off;
 - *a declared scalarisation* (``weights``): score = Σ_j w_j · x_j, minimised objectives
   counting negatively, computed per seed, so the procedure's guarantee holds exactly for that
   score (δ in the score's units). The trade-off is the user's, stated in the report.
@@ -184,14 +188,17 @@ def ocba(
                 "ocba", b, [b], dict(n), alpha, delta, pcs >= 1 - alpha, pcs_estimate=pcs
             )
         # OCBA ratios on the paired-difference spreads; the best's own spread is that of the
-        # closest rival's difference (what limits telling them apart).
+        # hardest rival's difference (the largest (σ_i / d_i)²: what limits telling them
+        # apart). Not the smallest spread: a rival whose difference to the best barely varies
+        # would then starve the best of seeds, and a paired difference only shrinks when both
+        # sides get them, so the procedure would stall at the cap.
         d_i = np.maximum(gap, delta)
         ratio = np.zeros(k)
         for i in range(k):
             if i != b:
                 ratio[i] = (max(sd[i], 1e-12) / d_i[i]) ** 2
         others = [i for i in range(k) if i != b]
-        sd_b = max(min(sd[i] for i in others), 1e-12)
+        sd_b = max(sd[max(others, key=lambda i: ratio[i])], 1e-12)
         ratio[b] = sd_b * math.sqrt(sum(ratio[i] ** 2 / max(sd[i], 1e-12) ** 2 for i in others))
         total = sum(n.values()) + step * k
         target = ratio / ratio.sum() * total
@@ -308,6 +315,17 @@ def score_formula(weights: dict[str, float], directions: dict[str, str]) -> str:
     return " ".join(parts)
 
 
+def joint_pcs_estimate(screens: list[ObjectiveScreen]) -> float | None:
+    """OCBA's estimate that every objective's named candidate is its best, jointly: by
+    Bonferroni, at least 1 − Σ_j (1 − P̂_j) over the objectives' own estimates P̂_j (0 at worst).
+    Each P̂_j is a plug-in estimate, so this is one too. None when a screen has no estimate
+    (Kim–Nelson, whose guarantee is stated instead)."""
+    if not screens or any(s.result.pcs_estimate is None for s in screens):
+        return None
+    miss = sum(1.0 - float(s.result.pcs_estimate) for s in screens)  # type: ignore[arg-type]
+    return max(0.0, 1.0 - miss)
+
+
 def describe_screens(screens: list[ObjectiveScreen], labels: list[str], method: str) -> str:
     """What per-objective screening found and what it guarantees (for the report)."""
     m = len(screens)
@@ -318,7 +336,17 @@ def describe_screens(screens: list[ObjectiveScreen], labels: list[str], method: 
         claim = (f"with probability ≥ {1 - alpha:.0%}, jointly, every objective whose best "
                  "candidate is at least its δ better than the others has that candidate named")
     else:
-        claim = "OCBA's estimates of P(correct selection) per objective are approximate"
+        joint = joint_pcs_estimate(screens)
+        est = "—" if joint is None else f"{joint:.1%}"
+        unresolved = [s.kpi for s in screens if not s.result.resolved]
+        short = (f"; below the target because {', '.join(unresolved)} reached the replicate "
+                 "cap first" if unresolved else "")
+        claim = (f"each objective's seeds are allocated by its own OCBA ratios until its "
+                 f"estimated P(correct selection) reaches {1 - alpha / m:.1%}; jointly, by "
+                 f"Bonferroni, the estimated P(every objective's best is named) ≥ "
+                 f"1 − Σ(1 − P̂_j) = {est} (target {1 - alpha:.0%}{short}) — an estimate "
+                 "(plug-in variances, optional stopping), not a guarantee, and OCBA separates "
+                 "no candidate")
     per = []
     for s in screens:
         r = s.result
