@@ -314,3 +314,80 @@ def test_group_kernels_are_thread_invariant_across_blocks(parallel_always) -> No
     assert serial[2] and serial[0].size > 0 and serial[5].size > 0 and serial[6].size > 0
     for a, b in zip(serial, parallel, strict=True):
         assert np.array_equal(a, b)
+
+
+def _book(m: int, n: int, rng: np.random.Generator) -> dict:
+    """Random money accounts of ``m`` customers of an ``n``-customer population."""
+    f = lambda: rng.random(m) * 1000.0  # noqa: E731
+    loan_a = f()
+    return {
+        "idx": rng.permutation(n)[:m].astype(np.int64), "savings": f(), "pool": f(),
+        "target": f(), "salary": f(), "wealth_w": rng.random(m) * 1e-4,
+        "wshare": rng.random(m), "card_spend": f(), "loan_a": loan_a,
+        "loan_b": loan_a / rng.integers(30, 400, m), "default_int": rng.integers(0, 60, m),
+        "log_keep": np.zeros(m), "int_sav": np.zeros(m), "int_pool": np.zeros(m),
+        "int_spend": np.zeros(m), "int_out": np.zeros(m), "losses": np.zeros(m),
+        "s_in": np.zeros(m), "p_in": np.zeros(m),
+    }
+
+
+@pytest.mark.parametrize("vm_mode", [0, 2, 3])
+def test_money_accounts_are_thread_invariant_and_summed_in_block_order(
+    parallel_always, monkeypatch, vm_mode
+) -> None:
+    """The money layer's account pass on several blocks of accounts: 1 and 2 threads give
+    the same accounts and totals; every total is the blocks' sequential sums added in block
+    order; per account the numbers do not depend on the blocks; two multipliers read at the
+    customer (mode 3) equal numpy's product of the two gathers (mode 2)."""
+    monkeypatch.setattr(kernels, "BLOCK_SIZE", 1000)
+    rng = np.random.default_rng(vm_mode)
+    n, m, day = 9000, 3501, 20
+    stage = rng.integers(0, 8, n).astype(np.int8)
+    ring = rng.integers(0, 4, n).astype(np.int8)
+    keep = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.97, 0.9, 0.0])
+    vm1, vm2 = 1.0 + rng.random(n) * 0.2, 1.0 + rng.random(n) * 0.1
+    book0 = _book(m, n, rng)
+
+    def once(threads: int, mode: int) -> tuple:
+        kernels.set_threads(threads)
+        b = {k: v.copy() for k, v in book0.items()}
+        vm = {0: np.zeros(0), 2: vm1[b["idx"]] * vm2[b["idx"]], 3: vm1}[mode]
+        tot = kernels.money_book_day(
+            b["idx"], stage, ring, keep, np.log(np.maximum(keep, 1e-300)),
+            np.linspace(0.5, 1.0, 8), np.array([0.0, 0.8, 1.0, 1.3]), b["savings"],
+            b["pool"], b["target"], b["salary"], b["wealth_w"], b["wshare"],
+            b["card_spend"], b["loan_a"], b["loan_b"], b["default_int"], b["log_keep"],
+            b["int_sav"], b["int_pool"], b["int_spend"], b["int_out"], b["losses"],
+            b["s_in"], b["p_in"], day, True, True, True, True, True, 0.4, 0.05, 0.98, 0.6,
+            vm, mode, 0.02, vm2 if mode == 3 else None,
+        )
+        return tot, b
+
+    tot1, b1 = once(1, vm_mode)
+    tot2, b2 = once(2, vm_mode)
+    assert tot1 == tot2 and tot1[8] > 0  # defaults happened
+    for k in b1:
+        assert b1[k].tobytes() == b2[k].tobytes(), k
+
+    def block_order(x: np.ndarray) -> float:
+        total = 0.0
+        for lo in range(0, m, 1000):
+            total += float(np.cumsum(x[lo:lo + 1000])[-1])  # the block's sequential sum
+        return total
+
+    names = kernels.MONEY_TOTALS
+    assert tot1[names.index("sav_total")] == block_order(b1["savings"])
+    assert tot1[names.index("pool_total")] == block_order(b1["pool"])
+    assert tot1[names.index("loans_v")] == block_order(b1["int_out"])  # started at 0
+    monkeypatch.setattr(kernels, "BLOCK_SIZE", 1 << 16)  # one block: the sequential pass
+    tot_one, b_one = once(2, vm_mode)
+    for k in b1:
+        assert b1[k].tobytes() == b_one[k].tobytes(), k
+    assert np.allclose(tot1, tot_one, rtol=1e-12, atol=0.0)
+    assert tot_one[names.index("sav_total")] == float(np.cumsum(b_one["savings"])[-1])
+    if vm_mode == 3:
+        monkeypatch.setattr(kernels, "BLOCK_SIZE", 1000)
+        tot_g, b_g = once(2, 2)
+        assert tot_g == tot1
+        for k in b1:
+            assert b1[k].tobytes() == b_g[k].tobytes(), k

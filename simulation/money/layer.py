@@ -587,10 +587,15 @@ class MoneyLayer:
         # are. One multiplier is read inside the kernel (no daily gather); several are
         # multiplied here first, in the order the modules declare them.
         mults = self.value_multipliers
+        vm2 = None
         if not mults:
             vm, vm_mode = _EMPTY, 0
         elif len(mults) == 1 and mults[0].dtype == np.float64:
             vm, vm_mode = mults[0], 1
+        elif len(mults) == 2 and all(v.dtype == np.float64 for v in mults):
+            # (e.g. advisers' and referral's uplifts): read both at each account's customer,
+            # multiplied in declared order as numpy's gathers were (1.6 CPU-s a 1M × 365 run)
+            vm, vm2, vm_mode = mults[0], mults[1], 3
         else:
             vm = np.asarray(self._value_multiplier(book.idx[:m]), dtype=np.float64)
             vm_mode = 2
@@ -607,7 +612,7 @@ class MoneyLayer:
             book.int_out, book.losses, s_in, p_in, d, payday, book.has_payroll,
             cfg.deposits is not None, cfg.card is not None, loan is not None,
             cfg.payroll.savings_share if book.has_payroll else 0.0, float(book.ramp), pk,
-            float(book.lgd), vm, vm_mode, float(book.k_card_loss),
+            float(book.lgd), vm, vm_mode, float(book.k_card_loss), vm2,
         )
         if payday:
             series["inflow_flow"][d, s] += pay_sum
@@ -627,7 +632,10 @@ class MoneyLayer:
                 )
             delta = book.pool[:m] * (corr - 1.0)
             book.pool[:m] += delta
-            per_account = vm[book.idx[:m]] if vm_mode == 1 else vm  # mode 1: per customer
+            if vm_mode in (1, 3):  # read per customer: the accounts' products
+                per_account = np.asarray(self._value_multiplier(book.idx[:m]), np.float64)
+            else:
+                per_account = vm
             delta_v = delta if vm_mode == 0 else delta * per_account
             book.int_pool[:m] += delta_v
             pool_total += float(delta.sum())

@@ -231,7 +231,12 @@ class Advisers(StrategyModule):
         self.value_mult = self.state("adviser_value_multiplier")
         self.holidays = set(cfg.triggers.holidays)
         self.last_messages = np.empty(0, dtype=np.int64)
-        self.was_active = np.zeros(pop.n, dtype=bool)  # served and active at yesterday's end
+        # served and active at yesterday's end (sorted slots)
+        self.was_active = np.empty(0, dtype=np.int64)
+        # the served customers (sorted slots, adviser >= 0), kept as they are added and
+        # released instead of two daily scans of the whole population; None until read
+        self._served: np.ndarray | None = None
+        self._uplifted: np.ndarray | None = None  # whose value multiplier is raised now
         model.ledger.register("advisers", "adviser")
         tags = cfg.tags
         self.n_tags = len(tags.interests)
@@ -244,24 +249,34 @@ class Advisers(StrategyModule):
             tag = np.searchsorted(edges, u, side="right")
             self.state("interest_tag")[:] = np.where(tag < self.n_tags, tag, -1)
 
+    def served(self) -> np.ndarray:
+        """The customers an adviser serves now (sorted slots, ``adviser >= 0``; do not
+        modify)."""
+        if self._served is None:
+            self._served = kernels.where_at_least(self.adviser, np.int32(0))
+        return self._served
+
     def step(self, day: Day) -> None:
         pop = self.model.population
-        served = kernels.where_at_least(self.adviser, np.int32(0))
-        release = pop.stage[served] == Stage.CHURNED
+        served = self.served()
+        release = pop.stage[served] == StageCode.CHURNED
         opted = self.model.read_state("opted_out")
         if opted is not None:
             release |= opted[served].astype(bool)
         self._release(served[release])
         self._keep(day)
         self._add(day)
-        served = kernels.where_at_least(self.adviser, np.int32(0))
+        served = self.served()
         self._message(day, served)
         self._charge(day, served)
         if self.cfg.holdings_uplift > 0:  # today's book earns × (1 + uplift) (money runs later)
-            self.value_mult[:] = 1.0
+            if self._uplifted is None:
+                self.value_mult[:] = 1.0
+            else:  # only yesterday's served were raised: the rest is 1 already
+                self.value_mult[self._uplifted] = 1.0
             self.value_mult[served] = 1.0 + self.cfg.holdings_uplift
-        self.was_active[:] = False
-        self.was_active[served[pop.stage[served] == Stage.ACTIVE]] = True
+            self._uplifted = served
+        self.was_active = served[pop.stage[served] == StageCode.ACTIVE]
 
     def _keep(self, day: Day) -> None:
         """Undo a share 1 − ``churn_multiplier`` of today's lapses among served customers, so
@@ -270,7 +285,8 @@ class Advisers(StrategyModule):
         if m >= 1.0:
             return
         pop = self.model.population
-        lapsed = np.flatnonzero(self.was_active & (pop.stage == StageCode.AT_RISK))
+        was = self.was_active
+        lapsed = was[pop.stage[was] == StageCode.AT_RISK]
         lapsed = lapsed[self.adviser[lapsed] >= 0]
         kept = lapsed[self.rng.random(lapsed.size) >= m]
         pop.stage[kept] = StageCode.ACTIVE
@@ -280,6 +296,8 @@ class Advisers(StrategyModule):
         if idx.size:
             self.load -= np.bincount(self.adviser[idx], minlength=self.load.size)
             self.adviser[idx] = -1
+            if self._served is not None:
+                self._served = self._served[self.adviser[self._served] >= 0]
 
     def _add(self, day: Day) -> None:
         pop = self.model.population
@@ -293,7 +311,9 @@ class Advisers(StrategyModule):
         adv = assign_to_advisers(self.pool_of[cand], self.adviser_pool, self.load, self.capacity)
         added = cand[adv >= 0]
         self.adviser[added] = adv[adv >= 0]
-        pop.mark_engaged(added[pop.stage[added] <= Stage.AWARE], day.index)
+        if self._served is not None and added.size:  # added: sorted, none served before
+            self._served = np.insert(self._served, np.searchsorted(self._served, added), added)
+        pop.mark_engaged(added[pop.stage[added] <= StageCode.AWARE], day.index)
         self._count("adds", day, added)
 
     def triggered(self, day: Day, served: np.ndarray) -> np.ndarray:
@@ -349,10 +369,10 @@ class Advisers(StrategyModule):
         seg = pop.segment[idx]
         stage = pop.stage[idx]
         v = rng.random(idx.size)
-        won = idx[(stage == Stage.ENGAGED) & (v < self.convert[seg] * lift)]
+        won = idx[(stage == StageCode.ENGAGED) & (v < self.convert[seg] * lift)]
         self.model.convert(won, day.index, "advisers")
         self._count("conversions", day, won)
-        lapsing = (stage == Stage.AT_RISK) | (stage == Stage.DORMANT)
+        lapsing = (stage == StageCode.AT_RISK) | (stage == StageCode.DORMANT)
         back = idx[lapsing & (v < self.recover[seg] * lift)]
         pop.stage[back] = Stage.ACTIVE
         self._count("recoveries", day, back)
