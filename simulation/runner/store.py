@@ -40,6 +40,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -122,6 +123,56 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
+@dataclass(frozen=True)
+class EncodedRun:
+    """One run's files as bytes, ready to write: its Parquet table (None when it has none)
+    and its JSON record, whose ``table`` field already names the table's size and SHA-256."""
+
+    run_id: str
+    table: bytes | None
+    record: str
+
+
+def encode_run(spec: RunSpec, outcome: RunOutcome) -> EncodedRun:
+    """Everything :meth:`ResultStore.write` puts on disk for one run, as bytes.
+
+    Why a function of its own: a sweep's workers call it (``execute_batch(..., encode=True)``),
+    so the Parquet encoding, the JSON record and both checksums — ~10 ms of CPU a run, most of
+    the sweep process's own CPU before (benchmarks/bench_sweep.py's CPU split) — run in
+    parallel beside the simulations instead of one after another in the parent, which is left
+    with writing bytes. The bytes are those writing the table to a file gives (same pyarrow
+    call, into a buffer), so stored runs are identical either way.
+    """
+    has_daily = outcome.status == "done" and outcome.daily is not None
+    table_bytes: bytes | None = None
+    table_digest: dict[str, Any] | None = None
+    if has_daily:
+        assert outcome.daily is not None
+        table_bytes = _parquet_bytes(outcome.daily.assign(run_id=spec.run_id))
+        table_digest = {
+            "size": len(table_bytes), "sha256": hashlib.sha256(table_bytes).hexdigest()
+        }
+    record = {
+        **spec.labels(),
+        "status": outcome.status,
+        "error": outcome.error,
+        "seconds": round(outcome.seconds, 4),
+        "code_version": code_version(),
+        "has_daily": has_daily,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "kpis": outcome.kpis,
+        "details": outcome.details,
+        "scenario": spec.scenario.model_dump(mode="json") if spec.scenario else None,
+        "inputs": spec.inputs,
+        "table": table_digest,
+    }
+    # Round-trip through JSON first so the digest is over exactly what a reader sees.
+    record = json.loads(json.dumps(record, default=_json_default))
+    record["integrity"] = record_digest(record)
+    text = json.dumps(record, indent=1, default=_json_default) + "\n"
+    return EncodedRun(spec.run_id, table_bytes, text)
+
+
 class ResultStore:
     """Runs of one experiment on disk (see the module docstring for layout and columns)."""
 
@@ -202,33 +253,24 @@ class ResultStore:
         atomic_write(self.root / "manifest.json", _write_json(manifest))
 
     def write(self, spec: RunSpec, outcome: RunOutcome) -> None:
-        """Store one finished (or failed) run: Parquet table first, JSON record last."""
-        has_daily = outcome.status == "done" and outcome.daily is not None
-        table_digest: dict[str, Any] | None = None
-        if has_daily:
-            assert outcome.daily is not None
-            table = outcome.daily.assign(run_id=spec.run_id)
-            atomic_write(self.parquet_path(spec.run_id), _parquet_writer(table))
-            size, sha = file_digest(self.parquet_path(spec.run_id))
-            table_digest = {"size": size, "sha256": sha}
-        record = {
-            **spec.labels(),
-            "status": outcome.status,
-            "error": outcome.error,
-            "seconds": round(outcome.seconds, 4),
-            "code_version": code_version(),
-            "has_daily": has_daily,
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "kpis": outcome.kpis,
-            "details": outcome.details,
-            "scenario": spec.scenario.model_dump(mode="json") if spec.scenario else None,
-            "inputs": spec.inputs,
-            "table": table_digest,
-        }
-        # Round-trip through JSON first so the digest is over exactly what a reader sees.
-        record = json.loads(json.dumps(record, default=_json_default))
-        record["integrity"] = record_digest(record)
-        atomic_write(self.record_path(spec.run_id), _write_json(record))
+        """Store one finished (or failed) run: Parquet table first, JSON record last.
+
+        A sweep's outcomes come encoded by the worker (:func:`encode_run`), so this process
+        only writes their bytes; an outcome without them is encoded here."""
+        encoded = outcome.encoded if outcome.encoded is not None else encode_run(spec, outcome)
+        if encoded.run_id != spec.run_id:
+            raise ValueError(f"outcome of run {encoded.run_id} stored as {spec.run_id}")
+        self.write_encoded(encoded)
+
+    def write_encoded(self, encoded: EncodedRun) -> None:
+        """Write an encoded run's files, each atomically, the table before the record."""
+        if encoded.table is not None:
+            table = encoded.table
+            atomic_write(self.parquet_path(encoded.run_id), lambda p: p.write_bytes(table))
+        text = encoded.record
+        atomic_write(
+            self.record_path(encoded.run_id), lambda p: p.write_text(text, encoding="utf-8")
+        )
 
     # ------------------------------------------------------------------ reading
 
@@ -547,12 +589,14 @@ def left_out_note(left_out: LeftOut, limit: int = 3) -> str | None:
     )
 
 
-def _parquet_writer(frame: pd.DataFrame) -> Callable[[Path], None]:
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as a Parquet file's bytes (what ``pq.write_table`` would write to a file)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    return lambda p: pq.write_table(table, p)
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+    return sink.getvalue().to_pybytes()
 
 
 def _sweep_info(exp: Experiment) -> dict[str, Any] | None:

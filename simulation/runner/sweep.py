@@ -9,7 +9,11 @@ Throughput (issue 14): specs go to the workers in small **batches** (one task, o
 and one pickled scenario list per batch, :func:`~simulation.runner.worker.execute_batch`), and
 results are stored by a **writer thread**, so the dispatch loop hands the next batch to an idle
 worker while the previous one's Parquet and JSON are still being written. The store keeps a
-single writer (that thread); a batch's runs are stored one by one, each atomically.
+single writer (that thread); a batch's runs are stored one by one, each atomically. The workers
+**encode** each run's files (Parquet bytes, JSON record, checksums: ``execute_batch(...,
+encode=True)``), so the parent's CPU per run — what caps a sweep's workers, since they all wait
+on this one process — is writing bytes, unpickling and dispatch (benchmarks/bench_sweep.py
+measures it).
 """
 
 from __future__ import annotations
@@ -105,7 +109,7 @@ def run_sweep(
             chunk = next(queue, None)
             if chunk is None:
                 return
-            running[executor.submit(execute_batch, chunk, per_run_threads)] = chunk
+            running[executor.submit(execute_batch, chunk, per_run_threads, True)] = chunk
 
     def drain_writes(keep: int) -> None:
         """Wait for stored runs until at most ``keep`` writes are pending (memory stays flat);

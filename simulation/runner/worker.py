@@ -2,7 +2,8 @@
 
 An exception inside the simulation becomes a ``failed`` outcome carrying its error text, so one
 bad run never stops a sweep. Files are written by the parent (``ResultStore.write``), which keeps
-the store single-writer and lets a remote Dask worker run without a shared filesystem.
+the store single-writer and lets a remote Dask worker run without a shared filesystem; a sweep's
+worker encodes them (``execute_batch(..., encode=True)``), so the parent only writes bytes.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import math
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from simulation.runner import testmodels
 from simulation.runner.specs import RunSpec
+
+if TYPE_CHECKING:
+    from simulation.runner.store import EncodedRun
 
 
 @dataclass
@@ -34,6 +38,9 @@ class RunOutcome:
     #: Process CPU seconds of the simulation itself (``api.run``), without the runner's own
     #: work around it: what ``benchmarks/bench_sweep.py`` splits a worker's CPU by.
     cpu_seconds: float = 0.0
+    #: the run's files as the store writes them (``execute_batch(..., encode=True)``); the
+    #: daily table then travels only inside them
+    encoded: EncodedRun | None = None
 
 
 def execute(spec: RunSpec, threads: int | None = None) -> RunOutcome:
@@ -82,9 +89,22 @@ def _freeze_imports() -> None:
         gc.freeze()
 
 
-def execute_batch(specs: list[RunSpec], threads: int | None = None) -> list[RunOutcome]:
-    """:func:`execute` each spec in turn: one task and one round trip for a few short runs."""
-    return [execute(spec, threads) for spec in specs]
+def execute_batch(
+    specs: list[RunSpec], threads: int | None = None, encode: bool = False
+) -> list[RunOutcome]:
+    """:func:`execute` each spec in turn: one task and one round trip for a few short runs.
+
+    ``encode``: also encode each run's files here (:func:`~simulation.runner.store.encode_run`:
+    Parquet bytes, JSON record, checksums), so the sweep process only writes them; the
+    outcome then carries its daily table inside those bytes only (one copy to pickle)."""
+    outcomes = [execute(spec, threads) for spec in specs]
+    if encode:
+        from simulation.runner.store import encode_run
+
+        for spec, outcome in zip(specs, outcomes, strict=True):
+            outcome.encoded = encode_run(spec, outcome)
+            outcome.daily = None
+    return outcomes
 
 
 def _simulate(spec: RunSpec) -> RunOutcome:
