@@ -89,8 +89,9 @@ ZH: dict[str, str] = {
         "重复运行（及扫描点）的均值 [95% 置信区间]",
     "paired difference vs {baseline} (same seeds), mean [95 % CI]; * CI excludes 0":
         "相对 {baseline} 的配对差（相同随机种子），均值 [95% 置信区间]；* 置信区间不含 0",
-    "ranking by {objective} ({rule}); pareto: no arm has lower CPA and higher conversion":
-        "按{objective}排名（{rule}）；帕累托：没有其他策略获客成本更低且转化率更高",
+    "ranking by {objective} ({rule}); pareto = yes: no other arm has both a lower CPA and a "
+    "higher conversion":
+        "按{objective}排名（{rule}）；帕累托为“是”：没有其他策略获客成本更低且转化率更高",
     "no constraint": "无约束",
     "sensitivity of {metric} (SALib)": "{metric}的敏感性（SALib）",
     "{done} done, {failed} failed, {missing} not run of {expected} runs":
@@ -99,11 +100,16 @@ ZH: dict[str, str] = {
     "fall below 0.05 by chance alone; the Holm column controls the family-wise error rate":
         "共 {tests} 项检验（{metrics} 个指标 × {variants} 个策略）：即使没有真实差异，也约有 "
         "{expect} 项 p 值会偶然低于 0.05；Holm 列控制了族系错误率",
+    "p-values of {tests} tests ({metrics} metrics of one variant): about {expect} would fall "
+    "below 0.05 by chance alone; the Holm column controls the family-wise error rate":
+        "共 {tests} 项检验（1 个策略的 {metrics} 个指标）：即使没有真实差异，也约有 "
+        "{expect} 项 p 值会偶然低于 0.05；Holm 列控制了族系错误率",
     "{metric}: undefined in {k} of {n} run(s) (a horizon shorter than the window, or no "
     "acquisition for a CPA); the mean is over the rest":
         "{metric}：{n} 次运行中有 {k} 次无定义（模拟期短于统计窗口，或无获客时的获客成本）；"
         "均值按其余运行计算",
     "{label} (table {i} of {n})": "{label}（表 {i}/{n}）",
+    "{n} rows without a value in these columns left out": "此表中无数值的 {n} 行已省略",
     "{tests} tests at once: about {expect} p-values below 0.05 are expected by chance alone "
     "even with no real difference; the Holm column adjusts for that (family-wise error rate).":
         "同时进行 {tests} 项检验：即使没有真实差异，也约有 {expect} 个 p 值会偶然低于 0.05；"

@@ -313,12 +313,15 @@ def _diff_table(diffs: Any, baseline: str) -> OutTable:
     tests = int(diffs["p_value"].notna().sum())
     notes = []
     if tests > 1:
-        notes.append(tr(
+        template = (
             "p-values of {tests} tests ({metrics} metrics × {variants} variants): about {expect} "
             "would fall below 0.05 by chance alone; the Holm column controls the family-wise "
-            "error rate", tests=tests, metrics=len(metrics), variants=len(variants),
-            expect=f"{0.05 * tests:.1f}",
-        ) + tr(" († Holm-adjusted p < 0.05)"))
+            "error rate" if len(variants) > 1 else
+            "p-values of {tests} tests ({metrics} metrics of one variant): about {expect} "
+            "would fall below 0.05 by chance alone; the Holm column controls the family-wise "
+            "error rate")
+        notes.append(tr(template, tests=tests, metrics=len(metrics), variants=len(variants),
+                        expect=f"{0.05 * tests:.1f}") + tr(" († Holm-adjusted p < 0.05)"))
     keys = ("variant", "metric", "n_pairs", "mean_diff", "ci_low", "ci_high", "p_value", "p_holm")
     cols = [Column(k, tr(k), align="left" if k in ("variant", "metric") else "right")
             for k in keys]
@@ -333,17 +336,33 @@ def _diff_table(diffs: Any, baseline: str) -> OutTable:
             kind = "pp" if kind == "pct" else kind
             star = "*" if r.ci_low > 0 or r.ci_high < 0 else ""
             dagger = "†" if r.p_holm < 0.05 else ""
-            by[r.metric] = fmt_ci(r.mean_diff, r.ci_low, r.ci_high, kind) + star + dagger
+            by[r.metric] = _signed_ci(r.mean_diff, r.ci_low, r.ci_high, kind) + star + dagger
         cells.append([str(variant), *(by.get(m, "—") for m in metrics)])
     table = OutTable(title, cols, rows, None, notes, 2)
     table.view = OutTable.of_cells(title, view_cols, cells, notes)
     return table
 
 
+def _signed_ci(mean: float, low: float, high: float, kind: str) -> str:
+    """A difference with its interval, every number signed ("+180 [+158, +203]",
+    "−¥426 [−¥465, −¥387]"), as percentage points already are: an unsigned "180" next to a
+    "+1.8 pp" reads as a level, not a change."""
+    if kind in ("pp", "days"):
+        return fmt_ci(mean, low, high, kind)
+
+    def signed(v: float) -> str:
+        text = fmt(v, kind)
+        return f"+{text}" if isinstance(v, int | float) and math.isfinite(v) and v > 0 else text
+
+    if low is None or (isinstance(low, float) and math.isnan(low)):
+        return signed(mean)
+    return f"{signed(mean)} [{signed(low)}, {signed(high)}]"
+
+
 def _rank_table(ranked: Any, objective: str, constraints: list[Any], swept: list[str]) -> OutTable:
     rule = ", ".join(map(str, constraints)) or tr("no constraint")
-    title = tr("ranking by {objective} ({rule}); pareto: no arm has lower CPA and higher "
-               "conversion", objective=_label(objective), rule=rule)
+    title = tr("ranking by {objective} ({rule}); pareto = yes: no other arm has both a lower "
+               "CPA and a higher conversion", objective=_label(objective), rule=rule)
     keys = ["rank", "variant", *(["sample_id"] if swept else []), *swept, "n"]
     flags = [c for c in ("feasible", "pareto") if c in ranked.columns]
     metric_cols = [c for c in ranked.columns if c not in (*keys, *flags)]

@@ -134,23 +134,31 @@ def _widths(table: OutTable) -> list[int]:
 
 
 def _parts(table: OutTable, width: int) -> list[list[int]]:
-    """Column index groups that each fit ``width`` (rich's box: 3 characters per column + 1)."""
+    """Column index groups that each fit ``width`` (rich's box: 3 characters per column + 1).
+
+    A table that does not fit in one is split, and each part then shows only the rows with a
+    value in its own columns (:func:`_rows_with_values`), so a part is as wide as the rows it
+    shows: the KPI labels of the total-only rows no longer widen the segments' parts."""
     w = _widths(table)
     k = min(table.key_columns, len(w))
     keys = list(range(k))
-    base = 1 + sum(w[i] + 3 for i in keys)
+    if 1 + sum(x + 3 for x in w) <= width or len(w) <= k + 1:
+        return [keys + list(range(k, len(w)))]
+    cells = table.display()
+    labels = [cell_len(c.label) for c in table.columns]
+
+    def need(cols: list[int]) -> int:
+        rows = [cells[j] for j in _rows_with_values(table, cols)]
+        return 1 + sum(max([labels[i], *(cell_len(r[i]) for r in rows)]) + 3 for i in cols)
+
     parts: list[list[int]] = []
     current: list[int] = []
-    used = base
     for i in range(k, len(w)):
-        need = w[i] + 3
-        if current and used + need > width:
+        if current and need(keys + current + [i]) > width:
             parts.append(keys + current)
-            current, used = [], base
+            current = []
         current.append(i)
-        used += need
-    if current or not parts:
-        parts.append(keys + current)
+    parts.append(keys + current)
     return parts
 
 
@@ -166,16 +174,26 @@ def fit(table: OutTable, width: int) -> list[tuple[OutTable, list[int]]]:
     return [(table, p) for p in plain]
 
 
-def _rich(table: OutTable, columns: Sequence[int]) -> Table:
+def _rich(table: OutTable, columns: Sequence[int], rows: Sequence[int] | None = None) -> Table:
     out = Table()
     cells = table.display()
     for i in columns:
         c = table.columns[i]
         out.add_column(c.label, justify="left" if c.align == "left" else "right",
                        no_wrap=True, overflow="fold")
-    for r in cells:
-        out.add_row(*(r[i] for i in columns), )
+    for j, r in enumerate(cells):
+        if rows is None or j in rows:
+            out.add_row(*(r[i] for i in columns), )
     return out
+
+
+def _rows_with_values(table: OutTable, columns: Sequence[int]) -> list[int]:
+    """Rows of one part of a split table with a value in at least one of its own columns: a
+    part holding only segment columns repeats every KPI that exists only for the total
+    (incremental, budget …) as a row of dashes otherwise."""
+    cells = table.display()
+    own = [i for i in columns if i >= table.key_columns]
+    return [j for j, r in enumerate(cells) if not own or any(r[i] != "—" for i in own)]
 
 
 def _markdown(table: OutTable) -> str:
@@ -233,7 +251,12 @@ def emit(
                     title = tr("{label} (table {i} of {n})", label=title, i=i + 1, n=len(groups))
                 # the title on its own line: a rich title would wrap at the table's width
                 console.print(title, markup=False, highlight=False, style="italic")
-                console.print(_rich(shape, cols))
+                rows = _rows_with_values(shape, cols) if len(groups) > 1 else None
+                console.print(_rich(shape, cols, rows))
+                left = 0 if rows is None else len(shape.display()) - len(rows)
+                if left:
+                    console.print(tr("{n} rows without a value in these columns left out",
+                                     n=left), markup=False, highlight=False, style="dim")
             for note in table.notes:
                 console.print(note, soft_wrap=False, markup=False, highlight=False)
         return

@@ -1,0 +1,64 @@
+"""What the terminal shows at 80 columns: a run's KPI table split into parts without rows of
+dashes, and compare's paired differences signed, with its note in the right number."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from rich.console import Console
+
+from simulation.cli.output import Column, OutTable, emit
+
+SEGMENTS = ["credit_card", "payroll", "social_security_elderly", "branch_neighbourhood"]
+
+
+def _render(table: OutTable, width: int = 80) -> str:
+    buf = io.StringIO()
+    emit(table, "table", Console(file=buf, width=width, no_color=True, legacy_windows=False))
+    return buf.getvalue()
+
+
+def test_a_split_kpi_table_leaves_out_the_rows_its_part_has_no_value_for() -> None:
+    """A run table (total + 4 segments): KPIs defined for the total only (incremental ones)
+    show in the total's part, not as rows of dashes in every segment's part, and the shorter
+    labels let two segments share a part."""
+    cols = [Column("kpi", "KPI", align="left"), Column("total", "total")]
+    cols += [Column(s, s) for s in SEGMENTS]
+    both = [[f"AUM of acquired customers {i}", "¥10,470,244", *(["¥1,440,860"] * 4)]
+            for i in range(5)]
+    total_only = [["CPA over the product's life, incremental", "¥199", *(["—"] * 4)],
+                  ["ROI, incremental lifetime", "687.8%", *(["—"] * 4)]]
+    text = _render(OutTable.of_cells("quickstart · seed 0", cols, both + total_only))
+    assert max(len(line) for line in text.splitlines()) <= 80
+    parts = text.split("quickstart · seed 0 (table ")[1:]
+    assert len(parts) == 3  # total + credit_card | payroll + elderly | branch
+    assert "CPA over the product's life, incremental" in parts[0]
+    assert "payroll" in parts[1] and "social_security_elderly" in parts[1]
+    for part in parts[1:]:
+        assert "incremental" not in part and "—" not in part
+        assert "2 rows without a value in these columns left out" in part
+    assert "left out" not in parts[0]
+    # a table that fits keeps every row, dashes included
+    small = OutTable.of_cells("t", cols[:3], [r[:3] for r in both + total_only])
+    assert "left out" not in _render(small) and "—" in _render(small)
+
+
+def test_paired_differences_are_signed_and_the_note_counts_one_variant() -> None:
+    """"Δ acquisitions 180 [158, 203]" read as a level next to "+1.8 pp": every difference is
+    signed; the multiple-testing note says "of one variant", not "× 1 variants"."""
+    from simulation.cli.commands_sweep import _diff_table
+
+    diffs = pd.DataFrame({
+        "variant": ["b"] * 3,
+        "metric": ["acquisitions", "cost_per_acquisition", "conversion_rate"],
+        "n_pairs": [10] * 3,
+        "mean_diff": [180.0, -426.0, 0.018], "ci_low": [158.0, -465.0, 0.016],
+        "ci_high": [203.0, -387.0, 0.020], "p_value": [0.001] * 3, "p_holm": [0.003] * 3,
+    })
+    table = _diff_table(diffs, "a")
+    cells = table.view.cells[0]
+    assert cells[1] == "+180 [+158, +203]*†"
+    assert cells[2] == "\u2212¥426 [\u2212¥465, \u2212¥387]*†"
+    assert cells[3] == "+1.8 pp [+1.6 pp, +2.0 pp]*†"
+    assert table.notes[0].startswith("p-values of 3 tests (3 metrics of one variant)")
