@@ -5,8 +5,10 @@ The simulation produces data only; writing files and drawing plots live elsewher
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -60,13 +62,39 @@ def scenario_hash(resolved: dict[str, Any]) -> str:
     return stable_hash(resolved)
 
 
+class _BuiltOnRead:
+    """A table field given as a frame or as a function that builds it on first read.
+
+    Why: a sweep's worker keeps only a run's summary and daily table, and building the ledger
+    table (pandas, one frame per item) was ~10 % of a quickstart 10k × 180 run's CPU
+    (benchmarks/bench_sweep.py) spent on a table every sweep threw away. Whoever reads it —
+    ``opmatrix run`` writing ledger.parquet, the plots — gets the same frame, built once.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}_table"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> pd.DataFrame:
+        if obj is None:  # read on the class: the dataclass field has no default
+            raise AttributeError(self._slot)
+        value = obj.__dict__[self._slot]
+        if callable(value):
+            value = obj.__dict__[self._slot] = value()
+        return value
+
+    def __set__(self, obj: Any, value: pd.DataFrame | Callable[[], pd.DataFrame]) -> None:
+        obj.__dict__[self._slot] = value
+
+
 @dataclass
 class RunResult:
-    """Daily tidy table, cost ledger, summary KPIs and provenance of one run."""
+    """Daily tidy table, cost ledger, summary KPIs and provenance of one run.
+
+    ``ledger`` may be given as a function of no arguments; it is called on the first read."""
 
     summary: dict[str, Any]
     daily: pd.DataFrame
-    ledger: pd.DataFrame
+    ledger: pd.DataFrame = _BuiltOnRead()  # type: ignore[assignment]
     retention: pd.DataFrame
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -127,8 +155,12 @@ def daily_table(model: Any) -> pd.DataFrame:
 def ledger_table(model: Any) -> pd.DataFrame:
     """Spend, value (margins, fees, interest; losses negative) and event counts per day × item ×
     segment (only non-zero rows)."""
-    ledger = model.ledger
-    segs = model.population.segment_names
+    return _ledger_frame(model.ledger, model.population.segment_names)
+
+
+def _ledger_frame(ledger: Any, segs: list[str]) -> pd.DataFrame:
+    """:func:`ledger_table` from the ledger and the segment names alone (what a result keeps
+    to build it later, instead of the whole model)."""
     rows: list[pd.DataFrame] = []
     metrics: dict[str, dict[str, np.ndarray]] = {}
     for item, arr in ledger.spend.items():
@@ -205,7 +237,8 @@ def collect_result(model: Any) -> RunResult:
     return RunResult(
         summary=summary,
         daily=daily_table(model),
-        ledger=ledger_table(model),
+        # built when first read (a sweep never reads it), from the finished ledger only
+        ledger=functools.partial(_ledger_frame, model.ledger, list(pop.segment_names)),
         retention=retention,
         provenance=provenance,
     )

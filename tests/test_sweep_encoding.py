@@ -1,5 +1,6 @@
 """A sweep's workers encode each run's files (Parquet bytes, JSON record, checksums) and the
-sweep process only writes them: the stored run must be the one the parent would have written."""
+sweep process only writes them: the stored run must be the one the parent would have written.
+And a worker never builds the tables a sweep does not store (the ledger table)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import json
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+import simulation.result as result_mod
 from simulation.runner import ResultStore, expand, load_experiment
 from simulation.runner.experiment import Experiment
 from simulation.runner.specs import RunSpec
@@ -74,3 +77,29 @@ def test_a_failed_outcome_encodes_without_a_table(tmp_path: Path) -> None:
     other.encoded = encode_run(dataclasses.replace(spec, run_id="another-run"), other)
     with pytest.raises(ValueError, match="stored as"):
         store.write(spec, other)
+
+
+def test_a_sweep_worker_never_builds_the_ledger_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simulation.api import run_model
+    from simulation.incremental import worlds_needed
+    from simulation.model import OperatingMatrixModel
+
+    _, spec = _spec(tmp_path)
+    calls: list[int] = []
+    real = result_mod._ledger_frame
+    monkeypatch.setattr(result_mod, "_ledger_frame", lambda *a: calls.append(1) or real(*a))
+    (outcome,) = execute_batch([spec], encode=True)
+    assert outcome.status == "done" and calls == []
+    scenario = spec.scenario
+    assert scenario is not None
+    model = OperatingMatrixModel(
+        scenario, spec.seed, share_world=worlds_needed(scenario) > 0
+    )
+    result = run_model(model, scenario, spec.seed)
+    assert calls == []
+    ledger = result.ledger  # built on the first read, once, the same table as before
+    assert result.ledger is ledger and calls == [1]
+    pd.testing.assert_frame_equal(ledger, result_mod.ledger_table(model), check_exact=True)
+    assert len(ledger) > 0 and {"day", "item", "category", "segment", "spend"} <= set(ledger)
