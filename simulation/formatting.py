@@ -54,3 +54,22 @@ def fmt_ci(mean: float, low: float, high: float, kind: str = "", pct_digits: int
         f"{fmt(mean, kind, pct_digits)} [{fmt(low, kind, pct_digits)}, "
         f"{fmt(high, kind, pct_digits)}]"
     )
+
+
+def fmt_diff_ci(mean: float, low: float, high: float, kind: str = "",
+                pct_digits: int = 1) -> str:
+    """A difference with its interval, every number signed ("+180 [+158, +203]",
+    "−¥426 [−¥465, −¥387]"); a share's difference in percentage points ("+1.8 pp"). An
+    unsigned "180" next to a "+1.8 pp" reads as a level, not a change."""
+    if kind == "pct":
+        kind = "pp"
+    if kind in ("pp", "days"):
+        return fmt_ci(mean, low, high, kind, pct_digits)
+
+    def signed(v: float) -> str:
+        text = fmt(v, kind, pct_digits)
+        return f"+{text}" if isinstance(v, int | float) and math.isfinite(v) and v > 0 else text
+
+    if low is None or (isinstance(low, float) and math.isnan(low)):
+        return signed(mean)
+    return f"{signed(mean)} [{signed(low)}, {signed(high)}]"

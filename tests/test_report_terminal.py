@@ -62,3 +62,15 @@ def test_paired_differences_are_signed_and_the_note_counts_one_variant() -> None
     assert cells[2] == "\u2212¥426 [\u2212¥465, \u2212¥387]*†"
     assert cells[3] == "+1.8 pp [+1.6 pp, +2.0 pp]*†"
     assert table.notes[0].startswith("p-values of 3 tests (3 metrics of one variant)")
+
+
+def test_searched_parameters_read_as_a_user_writes_them() -> None:
+    """optimize's recommended parameters: a budget searched as a parameter in yuan (it was
+    '4.219e+04', and left out of the report's table altogether), integers whole."""
+    from simulation.decide.report import param_text
+
+    assert param_text("perks.budget", 42194.92) == "¥42,195"
+    assert param_text("channels.branch.cost_per_contact", 2.5) == "¥2.50"
+    assert param_text("referral.cap_per_referrer", 12) == "12"
+    assert param_text("groups.posts_per_week", 14.0) == "14"
+    assert param_text("referral.invite_rate", 0.037056855833694106) == "0.03706"

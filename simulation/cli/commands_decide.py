@@ -10,7 +10,8 @@ from rich.markup import escape
 
 from simulation.cli import app
 from simulation.cli.common import console, err_console
-from simulation.formatting import fmt, fmt_ci
+from simulation.formatting import fmt, fmt_ci, fmt_diff_ci
+from simulation.i18n import kpi_label
 
 ResultsOption = Annotated[
     Path, typer.Option("--results", help="Root folder; results go to <root>/<experiment>/…")
@@ -101,15 +102,25 @@ def _print_optimize(result: dict, root: Path) -> None:
         for name, v in rec["budgets"].items():
             table.add_row(name, fmt(v, "money"), f"{v / total:.1%}")
         console.print(table)
+    split = {b["path"] for b in (result.get("allocation") or {}).get("bounds", [])}
+    params = {k: v for k, v in rec["point"].items() if k not in split}
+    if params:  # what to set, besides the budget split: the searched parameters
+        from simulation.decide.report import param_text
+
+        table = Table(title="recommended parameters", title_justify="left")
+        table.add_column("path")
+        table.add_column("value", justify="right")
+        for k, v in params.items():
+            table.add_row(k, param_text(k, v))
+        console.print(table)
     table = Table(title="vs baseline (paired, 95% CI)", title_justify="left")
     for col in ("KPI", "recommended", "baseline", "difference"):
         table.add_column(col, justify="right" if col != "KPI" else "left")
     for kpi, d in rec["vs_baseline"].items():
         k = _kind(kpi)
-        diff_kind = "pp" if k == "pct" else k
         table.add_row(
-            kpi, fmt(d["candidate"], k), fmt(d["baseline"], k),
-            fmt_ci(d["diff"], d["low"], d["high"], diff_kind),
+            kpi_label(kpi), fmt(d["candidate"], k), fmt(d["baseline"], k),
+            fmt_diff_ci(d["diff"], d["low"], d["high"], k),
         )
     console.print(table)
     if result["marginals"]:

@@ -13,7 +13,7 @@ from simulation.cli import app
 from simulation.cli.common import console, err_console, fmt, progress
 from simulation.cli.output import Column, FormatOption, LangOption, OutTable, emit
 from simulation.errors import ScenarioError
-from simulation.formatting import fmt_ci
+from simulation.formatting import fmt_ci, fmt_diff_ci
 from simulation.i18n import kpi_label, tr
 from simulation.kpis import format_of
 
@@ -336,27 +336,11 @@ def _diff_table(diffs: Any, baseline: str) -> OutTable:
             kind = "pp" if kind == "pct" else kind
             star = "*" if r.ci_low > 0 or r.ci_high < 0 else ""
             dagger = "†" if r.p_holm < 0.05 else ""
-            by[r.metric] = _signed_ci(r.mean_diff, r.ci_low, r.ci_high, kind) + star + dagger
+            by[r.metric] = fmt_diff_ci(r.mean_diff, r.ci_low, r.ci_high, kind) + star + dagger
         cells.append([str(variant), *(by.get(m, "—") for m in metrics)])
     table = OutTable(title, cols, rows, None, notes, 2)
     table.view = OutTable.of_cells(title, view_cols, cells, notes)
     return table
-
-
-def _signed_ci(mean: float, low: float, high: float, kind: str) -> str:
-    """A difference with its interval, every number signed ("+180 [+158, +203]",
-    "−¥426 [−¥465, −¥387]"), as percentage points already are: an unsigned "180" next to a
-    "+1.8 pp" reads as a level, not a change."""
-    if kind in ("pp", "days"):
-        return fmt_ci(mean, low, high, kind)
-
-    def signed(v: float) -> str:
-        text = fmt(v, kind)
-        return f"+{text}" if isinstance(v, int | float) and math.isfinite(v) and v > 0 else text
-
-    if low is None or (isinstance(low, float) and math.isnan(low)):
-        return signed(mean)
-    return f"{signed(mean)} [{signed(low)}, {signed(high)}]"
 
 
 def _rank_table(ranked: Any, objective: str, constraints: list[Any], swept: list[str]) -> OutTable:

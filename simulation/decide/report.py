@@ -14,7 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from simulation.decide.selection import score_formula
-from simulation.formatting import fmt_ci
+from simulation.formatting import fmt_ci, fmt_diff_ci
+from simulation.i18n import kpi_label
 from simulation.plots.style import PALETTE, money_axis, new_figure, save
 from simulation.report.render import Report, Table, fmt, write_html
 
@@ -176,19 +177,22 @@ def write_optimize_report(result: dict[str, Any], root: Path) -> Path:
             )
         )
     if rec["point"]:
-        others = {k: v for k, v in rec["point"].items() if not k.endswith(".budget")}
+        # the allocation's budgets are in the budget split; any other budget searched as a
+        # parameter (perks.budget …) is a parameter like the rest
+        split = {b["path"] for b in (result.get("allocation") or {}).get("bounds", [])}
+        others = {k: v for k, v in rec["point"].items() if k not in split}
         if others:
             report.tables.append(
                 Table("Recommended parameters", ["path", "value"],
-                      [[k, fmt(v)] for k, v in others.items()])
+                      [[k, param_text(k, v)] for k, v in others.items()])
             )
     report.tables.append(
         Table(
             "Recommended vs baseline (paired on common seeds, 95% CI)",
             ["KPI", "recommended", "baseline", "difference", "seeds"],
             [
-                [k, fmt(d["candidate"]), fmt(d["baseline"]),
-                 fmt_ci(d["diff"], d["low"], d["high"]), str(d["n"])]
+                [kpi_label(k), fmt(d["candidate"], _kind(k)), fmt(d["baseline"], _kind(k)),
+                 fmt_diff_ci(d["diff"], d["low"], d["high"], _kind(k)), str(d["n"])]
                 for k, d in rec["vs_baseline"].items()
             ],
         )
@@ -402,6 +406,19 @@ def write_discover_report(result: dict[str, Any], root: Path) -> Path:
         report.add_figure(title, caption, fig)
         save(fig, root / name)
     return write_html(report, root / "report.html")
+
+
+def param_text(path: str, value: Any) -> str:
+    """A searched parameter's value as a user writes it: yuan for a budget or a cost, whole
+    numbers as integers, else up to four significant digits ("4.219e+04" read badly)."""
+    leaf = path.rsplit(".", 1)[-1]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if leaf == "budget" or leaf.startswith("cost") or leaf.endswith("_cost"):
+            return fmt(value, "money")
+        if float(value).is_integer():
+            return f"{int(value):,}"
+        return f"{value:.4g}"
+    return str(value)
 
 
 def _kind(kpi: str) -> str:
