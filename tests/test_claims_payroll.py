@@ -70,18 +70,22 @@ def test_screened_employers_keep_more_salary_per_visit() -> None:
     of the salary the customer would still move out, so it keeps the most at the employers
     that retain the least. Against the same programme spread over every employer with as many
     visits and retention contacts (reach ÷ the screened share), the screened programme keeps
-    more salary per visit on each of three paired seeds (¥1,430 vs ¥1,343, ¥1,604 vs ¥1,266,
-    ¥1,366 vs ¥1,186), and more per retention contact over the three (pooled +12 %; per seed
-    ¥780 vs ¥687, ¥837 vs ¥734, ¥789 vs ¥726 — only the pooled figure is asserted: the screen
-    does not select on salary, and before the lifecycle operations drew from their own streams
-    one seed of three went the other way). New customers stay about as many (93 vs 92, 107 vs
-    97, 108 vs 111: the same visits land on fewer staff). Measured 2026-12-01.
-    ``population.scale: 10`` gives ≈ 170 employers (instead of 17) so that the screen is not
-    decided by two or three."""
+    more salary per visit and per retention contact. The screen does not select on salary, so
+    one seed's ratio is noisy (per retention contact 0.97–1.39 over seeds 0–19; a re-keyed
+    population sampler gave 1.040 pooled over three seeds, under the 1.05 this test once
+    asserted): the claim is asserted in distribution, as the 95 % interval of the per-seed
+    ratio over 10 paired seeds lying above 1. Over 20 seeds (claims helper, 2026-12-01): per
+    visit ×1.28 [1.21, 1.35], per retention contact ×1.20 [1.15, 1.25], higher on 20 / 20 and
+    19 / 20 seeds; at 10 seeds the interval excludes 1 with probability > 0.998 (noncentral t
+    at the measured spread). ``population.scale: 10`` gives ≈ 170 employers (instead of 17)
+    so that the screen is not decided by two or three."""
+    from tests.claims import mean_ci
+
     size = ("population.scale=10", "incrementality.counterfactual=false")
     ops = "lifecycle_operations.operations.payday_retention"
-    pooled = [0.0, 0.0, 0.0, 0.0]
-    for seed in (0, 1, 2):
+    per_visit, per_contact = [], []
+    effort = [0, 0, 0, 0]
+    for seed in range(10):
         share = _screened_share(seed, "population.size=3000", *size)
         assert 0.1 < share < 0.9
         screened = run(P, *size, f"channels.enterprise_visit.daily_reach={0.002 / share}",
@@ -96,12 +100,16 @@ def test_screened_employers_keep_more_salary_per_visit() -> None:
             kept = float(arm.model.money.series["outflow_kept_flow"].sum())
             arms.append((visits, contacts, kept))
         (v_s, c_s, k_s), (v_e, c_e, k_e) = arms
-        assert 0.85 < v_s / v_e < 1.15 and 0.85 < c_s / c_e < 1.15  # equal effort
-        assert k_s / v_s > k_e / v_e  # the programme keeps more salary per visit
-        for i, x in enumerate((c_s, k_s, c_e, k_e)):
-            pooled[i] += x
-    c_s, k_s, c_e, k_e = pooled
-    assert k_s / c_s > 1.05 * k_e / c_e  # each retention contact keeps more, over the seeds
+        per_visit.append((k_s / v_s) / (k_e / v_e))
+        per_contact.append((k_s / c_s) / (k_e / c_e))
+        for i, x in enumerate((v_s, c_s, v_e, c_e)):
+            effort[i] += x
+    v_s, c_s, v_e, c_e = effort
+    assert 0.9 < v_s / v_e < 1.1 and 0.9 < c_s / c_e < 1.1  # equal effort over the seeds
+    _mean, low, _high = mean_ci(per_visit)
+    assert low > 1.0, ("per visit", mean_ci(per_visit))
+    _mean, low, _high = mean_ci(per_contact)
+    assert low > 1.0, ("per retention contact", mean_ci(per_contact))
 
 
 def test_the_payroll_programme_pays_back_over_the_customers_lifetime() -> None:
