@@ -204,8 +204,22 @@ def cpu_split(
                 write_cpu[0] += time.thread_time() - start
 
     store.write = timed_write  # type: ignore[method-assign]
+    def forkservers() -> dict[int, float]:
+        """CPU of the forkserver process(es) this process started (they import the
+        simulation once, before any worker can start: a serial start-up cost)."""
+        out = {}
+        for child in me.children():
+            with contextlib.suppress(psutil.Error):
+                if "forkserver" in " ".join(child.cmdline()) and child.children():
+                    out[child.pid] = _cpu(child.cpu_times())
+        return out
+
+    parent_start, wall_start = _cpu(me.cpu_times()), time.perf_counter()
     with open_executor(kind, workers) as pool:
-        run_sweep(warm, pool, workers=workers)
+        warm_report = run_sweep(warm, pool, workers=workers)
+        warm_wall = time.perf_counter() - wall_start
+        parent_warm = _cpu(me.cpu_times()) - parent_start
+        servers, kids_warm = forkservers(), children()
         # The parent's CPU per second with nothing to do (Dask's periodic callbacks, the
         # executor's threads waiting): subtracted from its busy CPU, so c_parent is per run.
         idle0, start = _cpu(me.cpu_times()), time.perf_counter()
@@ -237,25 +251,43 @@ def cpu_split(
     bar_ms = per_thread.pop("progress bar refresh", 0.0)
     worker_cpu = sum(cpu - kids0.get(pid, 0.0) for pid, cpu in kids1.items())
     t_sim = report.simulate_cpu_seconds / n
+    c_worker = worker_cpu / n - t_sim
+    c_parent = max(
+        (parent1 - parent0 - idle_share * report.seconds) / n - bar_ms / 1000,
+        write_cpu[0] / n + per_thread.get("MainThread", 0.0) / 1000,
+    )
+    # Start-up, from the warm-up sweep: what its processes burnt beyond its runs at the
+    # steady per-run figures. The forkserver's imports come before any worker (serial); each
+    # worker's first-run costs (numba's cache loads, lazy imports) are paid in parallel.
+    warm_runs = warm_report.done
+    serial_start = sum(servers.values())
+    in_workers = sum(cpu for pid, cpu in kids_warm.items() if pid not in servers)
+    worker_start = max(0.0, in_workers - warm_runs * (t_sim + c_worker)) / workers
+    parent_start_cpu = max(0.0, parent_warm - warm_runs * c_parent)
     return {
         "executor": kind,
         "workers": workers,
         "runs": n,
         "wall_s": report.seconds,
         "t_sim_ms": 1000 * t_sim,
-        "c_worker_overhead_ms": 1000 * (worker_cpu / n - t_sim),
+        "c_worker_overhead_ms": 1000 * c_worker,
         # the idle rate is measured on a shared machine: never below the parent's work that is
         # per run by construction (the dispatch loop and the store's writes)
-        "c_parent_ms": max(
-            1000 * (parent1 - parent0 - idle_share * report.seconds) / n - bar_ms,
-            1000 * write_cpu[0] / n + per_thread.get("MainThread", 0.0),
-        ),
+        "c_parent_ms": 1000 * c_parent,
         "c_parent_busy_ms": 1000 * (parent1 - parent0) / n - bar_ms,
         "parent_idle_core_share": idle_share,
         "c_write_ms": 1000 * write_cpu[0] / n,
         "progress_core_share": bar_ms * n / 1000 / report.seconds,
         "parent_threads_ms": per_thread,
         "load_average": os.getloadavg(),
+        "startup": {
+            "serial_s": serial_start + parent_start_cpu,
+            "forkserver_s": serial_start,
+            "parent_s": parent_start_cpu,
+            "per_worker_s": worker_start,
+            "warm_up_wall_s": warm_wall,
+            "warm_up_runs": warm_runs,
+        },
     }
 
 
@@ -287,6 +319,22 @@ def ceiling(split: dict[str, Any], workers: int) -> dict[str, float]:
         "overhead_bound": overhead_bound,
         "ceiling": min(1.0, parent_bound, overhead_bound),
     }
+
+
+def finite_sweep(split: dict[str, Any], workers: int, runs: int = 320) -> float:
+    """Extrapolated efficiency ``T(1) / (workers × T(workers))`` of a sweep of ``runs`` runs,
+    start-up included (the issue's benchmark is 320 runs): ``T(w) = serial start-up + one
+    worker's start-up + ⌈runs / w⌉ × (t_sim + c_worker_overhead)``, or the parent's
+    ``runs × c_parent`` when that is longer. An EXTRAPOLATION like :func:`ceiling`."""
+    up = split["startup"]
+    per_run = (split["t_sim_ms"] + max(0.0, split["c_worker_overhead_ms"])) / 1000
+    share = split["progress_core_share"] + split["parent_idle_core_share"]
+    parent = runs * split["c_parent_ms"] / 1000 / max(1e-9, 1.0 - share)
+
+    def wall(w: int) -> float:
+        return up["serial_s"] + up["per_worker_s"] + max(-(-runs // w) * per_run, parent)
+
+    return wall(1) / (workers * wall(workers))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -329,6 +377,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             figures["cpu_split"] = splits
             figures["ceiling"] = {
                 kind: {str(w): ceiling(split, w) for w in CEILING_WORKERS}
+                for kind, split in splits.items()
+            }
+            figures["ceiling_320_runs"] = {
+                kind: {str(w): finite_sweep(split, w) for w in CEILING_WORKERS}
                 for kind, split in splits.items()
             }
     figures["load_average_before"] = load_before
@@ -399,6 +451,13 @@ def ceiling_lines(f: dict[str, Any]) -> list[str]:
             for w, c in by_w.items()
         )
         lines.append(f"  {kind:<10} {cells}")
+    lines.append("  a 320-run sweep (the issue's), start-up included (serial: the forkserver's "
+                 "imports / Dask's cluster; then each worker's first run):")
+    for kind, by_w in f["ceiling_320_runs"].items():
+        up = f["cpu_split"][kind]["startup"]
+        cells = " · ".join(f"{w}: {100 * e:.0f} %" for w, e in by_w.items())
+        lines.append(f"  {kind:<10} {cells}  (start-up {up['serial_s']:.2f} s serial + "
+                     f"{up['per_worker_s']:.2f} s a worker, CPU)")
     return lines
 
 
