@@ -29,3 +29,22 @@ def test_kept_member_sets_equal_a_scan_every_day() -> None:
         seen[0] = max(seen[0], groups.members().size)
         seen[1] = max(seen[1], advisers.served().size)
     assert min(seen) > 0  # both sets were non-trivial
+
+
+def test_sorted_set_kernels_equal_numpy() -> None:
+    """The merge passes that keep those sets: drop = setdiff1d, merge = union1d, and the
+    lifecycle's paired scan = two flatnonzero."""
+    from simulation import kernels
+
+    rng = np.random.default_rng(4)
+    for n in (0, 1, 1000, 70_001):
+        a = np.flatnonzero(rng.random(n) < 0.4)
+        b = a[rng.random(a.size) < 0.3]
+        c = np.setdiff1d(np.arange(n), a)[:: 3]
+        assert np.array_equal(kernels.drop_sorted(a, b), np.setdiff1d(a, b))
+        assert np.array_equal(kernels.drop_sorted(a, c), a)  # absent ones are ignored
+        assert np.array_equal(kernels.merge_sorted(a, c), np.union1d(a, c))
+        stage = rng.integers(0, 8, n).astype(np.int8)
+        one, two = kernels.where_equal_pair(stage, np.int8(5), np.int8(6))
+        assert np.array_equal(one, np.flatnonzero(stage == 5))
+        assert np.array_equal(two, np.flatnonzero(stage == 6))

@@ -450,7 +450,8 @@ class MoneyLayer:
 
     def _open_new(self, day: int) -> None:
         pop = self.model.population
-        new = np.flatnonzero(pop.converted_day == day)
+        cd = pop.converted_day
+        new = kernels.where_equal(cd, cd.dtype.type(day))  # one pass, no mask
         new = new[~self.has_account[new]]
         if new.size == 0:
             return

@@ -25,7 +25,6 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from simulation import kernels
-from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage, StageCode
 from simulation.rng import bernoulli_indices
 from simulation.scenario.types import (
@@ -296,8 +295,8 @@ class Advisers(StrategyModule):
         if idx.size:
             self.load -= np.bincount(self.adviser[idx], minlength=self.load.size)
             self.adviser[idx] = -1
-            if self._served is not None:
-                self._served = self._served[self.adviser[self._served] >= 0]
+            if self._served is not None:  # idx: sorted, served
+                self._served = kernels.drop_sorted(self._served, idx.astype(np.int64, copy=False))
 
     def _add(self, day: Day) -> None:
         pop = self.model.population
@@ -312,7 +311,7 @@ class Advisers(StrategyModule):
         added = cand[adv >= 0]
         self.adviser[added] = adv[adv >= 0]
         if self._served is not None and added.size:  # added: sorted, none served before
-            self._served = np.insert(self._served, np.searchsorted(self._served, added), added)
+            self._served = kernels.merge_sorted(self._served, added.astype(np.int64, copy=False))
         pop.mark_engaged(added[pop.stage[added] <= StageCode.AWARE], day.index)
         self._count("adds", day, added)
 
@@ -386,7 +385,7 @@ class Advisers(StrategyModule):
         pop = self.model.population
         s = len(pop.segment_names)
         who = served if served.size else np.arange(pop.n)
-        share = per_segment_counts(pop.segment, who, s) / max(who.size, 1)
+        share = kernels.segment_counts(pop.segment, who, s) / max(who.size, 1)
         self.model.ledger.charge("advisers", day.index, share * cost)
 
     def _count(self, event: str, day: Day, idx: np.ndarray) -> None:

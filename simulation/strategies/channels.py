@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulation import kernels
 from simulation.population.stages import Stage, StageCode
 from simulation.rng import affordable_subset
 from simulation.scenario.types import DAYS_PER_MONTH, resolve_per_segment
@@ -208,7 +209,7 @@ class Channels(StrategyModule):
         targets = plan.targets
 
         def reach_p(cand: np.ndarray) -> np.ndarray:
-            return np.where(targets[pop.stage[cand]], reach[pop.segment[cand]], 0.0)
+            return kernels.gated_probs(cand, pop.stage, targets, pop.segment, reach)
 
         return self.draws.thinned(decision, day, pop.n, p_max, reach_p)
 

@@ -43,7 +43,6 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from simulation import kernels
-from simulation.accounting import per_segment_counts
 from simulation.population.stages import Stage, StageCode
 from simulation.rng import bernoulli_indices
 from simulation.scenario.types import (
@@ -420,8 +419,8 @@ class Groups(StrategyModule):
             return
         self.book.leave(self.group[idx].astype(np.int64))
         self.group[idx] = -1
-        if self._members is not None:
-            self._members = self._members[self.group[self._members] >= 0]
+        if self._members is not None:  # idx: sorted members (subsets of the members)
+            self._members = kernels.drop_sorted(self._members, idx.astype(np.int64, copy=False))
         self.muted[idx] = False
         if not rejoin:
             self.left[idx] = True
@@ -440,9 +439,7 @@ class Groups(StrategyModule):
             return cand
         self.group[cand] = self.book.assign(self.pool_of[cand])
         if self._members is not None:  # cand: sorted, none of them a member before
-            self._members = np.insert(
-                self._members, np.searchsorted(self._members, cand), cand
-            )
+            self._members = kernels.merge_sorted(self._members, cand.astype(np.int64, copy=False))
         self.koc[cand] = self.rng.random(cand.size) < self.cfg.koc_share
         aware = cand[pop.stage[cand] <= StageCode.AWARE]
         pop.mark_engaged(aware, day.index)  # a group member is inside the private domain
@@ -545,7 +542,7 @@ class Groups(StrategyModule):
             cost += self.operators.cost
         if cost <= 0:
             return
-        share = per_segment_counts(pop.segment, members, len(pop.segment_names)) / members.size
+        share = kernels.segment_counts(pop.segment, members, len(pop.segment_names)) / members.size
         self.model.ledger.charge("groups", day.index, share * cost)
 
     def _charge_operators_only(self, day: Day) -> None:

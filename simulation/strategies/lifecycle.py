@@ -152,7 +152,11 @@ class Lifecycle(StrategyModule):
 
         stage[draws.thinned("lapse", d, n, p_max, lapse_p)] = StageCode.AT_RISK
 
-        at_risk = kernels.where_equal(stage, np.int8(Stage.AT_RISK))
+        # both scans in one pass: the at-risk moves below only add at_risk[to_dormant] to
+        # the dormant customers, so those are merged in (the same sorted slots as a rescan)
+        at_risk, dormant = kernels.where_equal_pair(
+            stage, np.int8(StageCode.AT_RISK), np.int8(StageCode.DORMANT)
+        )
         if at_risk.size:
             u = draws.uniform("at_risk", d, at_risk)
             to_dormant = u < cfg.at_risk_to_dormant
@@ -161,8 +165,8 @@ class Lifecycle(StrategyModule):
             )
             stage[at_risk[to_dormant]] = StageCode.DORMANT
             stage[at_risk[recover]] = StageCode.ACTIVE
+            dormant = kernels.merge_sorted(dormant, at_risk[to_dormant])
 
-        dormant = kernels.where_equal(stage, np.int8(Stage.DORMANT))
         if dormant.size:
             u = draws.uniform("dormant", d, dormant)
             churn = u < cfg.dormant_to_churned

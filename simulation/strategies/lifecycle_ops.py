@@ -47,6 +47,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
+from simulation import kernels
 from simulation.money.layer import MONTH_DAYS, days_since_payday
 from simulation.population.stages import Ring, Stage
 from simulation.rng import affordable_subset, quantize_up
@@ -262,11 +263,9 @@ class LifecycleOperations(StrategyModule):
         if plan.screened_only and screened is None:  # no employers: nobody is screened
             return np.empty(0, dtype=np.int64)
 
-        def reach_p(cand: np.ndarray) -> np.ndarray:
-            ok = plan.stage_ok[pop.stage[cand]] & plan.ring_ok[pop.ring[cand]]
-            if screened is not None:
-                ok &= screened[cand]
-            return np.where(ok, reach[pop.segment[cand]], 0.0)
+        def reach_p(cand: np.ndarray) -> np.ndarray:  # targeted stage, ring (, screened)
+            return kernels.gated_probs(cand, pop.stage, plan.stage_ok, pop.segment, reach,
+                                       pop.ring, plan.ring_ok, screened)
 
         return self.draws.thinned(plan.reach_decision, day.index, pop.n, p_max, reach_p)
 
