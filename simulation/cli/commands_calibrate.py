@@ -99,11 +99,17 @@ def calibrate(
             )
     table = Table(title=f"{cal.targets.name}: {summary.method}", title_justify="left")
     for col in ("parameter", "estimate", "95 % interval"):
-        table.add_column(col, justify="left" if col == "parameter" else "right")
+        # a long scenario path folds onto a second line rather than losing its end ("…")
+        table.add_column(col, justify="left" if col == "parameter" else "right",
+                         overflow="fold" if col == "parameter" else "ellipsis")
     for n in cal.names:
         lo, hi = summary.interval[n]
-        table.add_row(n, f"{summary.estimate[n]:.4g}", f"{lo:.4g} – {hi:.4g}")
+        # one trial in the confidence set gives no interval: "x – x" read as a certain value
+        span = "—" if lo == hi else f"{lo:.4g} – {hi:.4g}"
+        table.add_row(n, f"{summary.estimate[n]:.4g}", span)
     console.print(table)
+    for note in summary.notes:  # how the intervals were made (and when they are too few)
+        console.print(note, style="dim", soft_wrap=True, markup=False, highlight=False)
     for name, (inside, p, verdict) in summary.verdicts.items():
         colour = "green" if verdict == "ok" else "red"
         console.print(f"  [{colour}]{verdict}[/{colour}] {escape(name)}: {inside:.0%} of points "

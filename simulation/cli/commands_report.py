@@ -72,19 +72,21 @@ def report(
                 str(out), "--out", "is a folder; give the HTML file to write"
             )
         check_writable_parent(out)
+    store = None
+    if not is_run_dir(target):  # a bad target is an error before any progress bar is drawn
+        from simulation.report.experiment_report import build_experiment_report, open_store
+
+        store = open_store(target, results)
     with progress(transient=True) as bar:
         task = bar.add_task("report", total=None)
 
         def tick(description: str, done: int, total: int) -> None:
             bar.update(task, description=description, completed=done, total=total)
 
-        if is_run_dir(target):
+        if store is None:
             doc = build_run_report(target, network=network, progress=tick)
             path = out or target / "report.html"
         else:
-            from simulation.report.experiment_report import build_experiment_report, open_store
-
-            store = open_store(target, results)
             doc = build_experiment_report(store, progress=tick)
             path = out or store.root / "report.html"
     try:

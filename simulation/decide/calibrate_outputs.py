@@ -129,7 +129,8 @@ def summarize_optuna(cal: Calibration, trials: list[TrialResult], runner: Any) -
     warnings: list[str] = []
     notes = [
         f"Point fit: the best of {len(trials)} trials. Intervals are the range of the "
-        f"{len(near)} trials within χ²({d}, 0.95) = {threshold - best.objective:.1f} of the best "
+        f"{len(near)} trial{'' if len(near) == 1 else 's'} within χ²({d}, 0.95) = "
+        f"{threshold - best.objective:.1f} of the best "
         "objective — an approximate confidence set from the trials explored, not a posterior "
         "(use --method abc for one)."
     ]
@@ -147,7 +148,8 @@ def summarize_optuna(cal: Calibration, trials: list[TrialResult], runner: Any) -
         warnings += _corr_warnings(names, corr)
     else:
         notes.append(
-            f"Only {len(near)} trial(s) lie within the confidence set: too few to judge "
+            f"Only {len(near)} trial{' lies' if len(near) == 1 else 's lie'} within the "
+            "confidence set: too few to judge "
             "identifiability (run more trials)."
         )
     profile = [(t.params, t.objective) for t in ok]

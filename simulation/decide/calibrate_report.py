@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from simulation.plots.style import PALETTE, new_figure, png_bytes
 from simulation.report.render import EmbeddedFigure, Report, Table, fmt, to_yaml, write_html
@@ -41,6 +42,7 @@ def fit_figure(name: str, rows: list[Any], kind: str, unit: str) -> Figure:
                    label="observed, outside")
     ax.set_title(f"{name} ({kind})")
     ax.set_xlabel(unit)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # periods are whole: no "0.96"
     ax.legend(fontsize=8, loc="best")
     return fig
 
@@ -108,14 +110,18 @@ def write_report(cal: Any, summary: Any, timing: Any, path: Path, fig_dir: Path)
             ("Replicates per trial", f"{cal.params.replicates} on common seeds "
              f"{cal.seeds[0]}…{cal.seeds[-1]}"),
             ("Best objective (deviance − 2 log prior)", f"{summary.objective:.4g}"),
-            ("Runs this call / reused from the store", f"{timing.runs} / {timing.stored}"),
-            ("Wall time this call", f"{timing.wall:.1f} s"),
+            # a resumed call whose trials were all told evaluates none: 0 / 0 and 0 s
+            ("Trial runs this call: simulated / reused from the store",
+             f"{timing.runs} / {timing.stored}"),
+            ("Trial evaluation time this call", f"{timing.wall:.1f} s"),
         ],
         notes=[*summary.warnings],
     )
     report.tables.append(Table(
         "Parameters", ["parameter", "estimate", "95 % interval", "prior", "bounds"],
         [[n, f"{summary.estimate[n]:.4g}",
+          # one trial in the confidence set gives no interval ("x – x" read as certain)
+          "—" if summary.interval[n][0] == summary.interval[n][1] else
           f"{summary.interval[n][0]:.4g} – {summary.interval[n][1]:.4g}",
           cal.params.parameters[n].prior,
           f"{cal.params.parameters[n].low:g} – {cal.params.parameters[n].high:g}"]
@@ -142,9 +148,12 @@ def write_report(cal: Any, summary: Any, timing: Any, path: Path, fig_dir: Path)
     for t in cal.targets.targets:
         unit = "period" if t.kind == "proportion" else (t.config.grid or _grid(cal)).unit
         fig = fit_figure(t.name, by_target[t.name], t.kind, unit)
+        band = ("95 % posterior-predictive band" if summary.method == "abc" else
+                "95 % predictive band (the best fit's replicate seeds; a point fit, so the "
+                "parameters' own uncertainty is not in it)")
         save_copy(fig, fig_dir / f"fit_{t.name}.png", report, f"Fit: {t.name}",
-                  "Observed (points) against the calibrated model's 95 % posterior-predictive "
-                  "band; red crosses fall outside it.")
+                  f"Observed (points) against the calibrated model's {band}; red crosses fall "
+                  "outside it.")
     save_copy(parameters_figure(cal, summary), fig_dir / "parameters.png", report,
               "Parameters", "Estimate (line) and interval (shaded) over each parameter's bounds.")
     if summary.corr is not None and len(cal.names) > 1:
