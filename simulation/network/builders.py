@@ -13,6 +13,7 @@ from types import ModuleType
 
 import numpy as np
 
+from simulation.network import kernels
 from simulation.population.state import PopulationState
 from simulation.scenario.schema import (
     BarabasiAlbertGraph,
@@ -61,51 +62,18 @@ def watts_strogatz_edges(n: int, k: int, p: float, rng: np.random.Generator) -> 
         hit = np.flatnonzero(rng.random(min(_REWIRE_CHUNK, m - lo)) < p)
         parts.append(hit + lo if lo else hit)
     rewire = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-    src = np.tile(np.arange(n, dtype=np.int64), half)
-    dst = np.empty(m, dtype=np.int64)
-    for d in range(1, half + 1):  # (i + d) mod n without a modulo over n·k/2 slots
-        row = dst[(d - 1) * n : d * n]
-        row[: n - d] = np.arange(d, n, dtype=np.int64)
-        row[n - d :] = np.arange(0, d, dtype=np.int64)
+    src, dst = kernels.ring_lattice(n, half)
     if rewire.size == 0:
         return src, dst
     far = rng.integers(0, n, size=rewire.size)  # the far ends of the rewired slots
-    near = rewire % n
     settled = np.empty(0, dtype=np.int64)  # sorted keys of the rewired slots that passed
     pending = np.arange(rewire.size)  # positions in ``rewire`` drawn in the last round
     for _ in range(100):
-        a, b = near[pending], far[pending]
-        lo = np.minimum(a, b)
-        hi = np.maximum(a, b)
-        keys = lo * n + hi
-        bad = a == b
-        gap = hi - lo
-        lattice = np.flatnonzero((gap > 0) & ((gap <= half) | (n - gap <= half)))
-        if lattice.size:
-            g = gap[lattice]
-            short = g <= half
-            slot = np.where(short, (g - 1) * n + lo[lattice], (n - g - 1) * n + hi[lattice])
-            at = np.minimum(np.searchsorted(rewire, slot), rewire.size - 1)
-            bad[lattice[rewire[at] != slot]] = True  # the lattice slot still holds this tie
-        order = np.sort(keys)
-        same = order[1:] == order[:-1]
-        if same.any():  # a key drawn twice this round: every copy is redrawn
-            twice = np.unique(order[1:][same])
-            at = np.minimum(np.searchsorted(twice, keys), twice.size - 1)
-            bad |= twice[at] == keys
-        if settled.size:
-            at = np.minimum(np.searchsorted(settled, keys), settled.size - 1)
-            bad |= settled[at] == keys
-        if not bad.any():
+        keys, bad = kernels.ws_round(rewire, far, pending, n, half)
+        survivors = kernels.ws_duplicates(keys, np.sort(keys), settled, bad)
+        if survivors.size == keys.size:
             break
-        # the survivors' keys, sorted: ``order`` less every copy of a redrawn slot's key (a
-        # key drawn twice has all its copies redrawn; any other key is one slot's)
-        gone = np.unique(keys[bad])
-        at = np.minimum(np.searchsorted(gone, order), gone.size - 1)
-        survivors = order[gone[at] != order]
-        if survivors.size:
-            merged = np.concatenate([settled, survivors])
-            settled = np.sort(merged, kind="stable")  # timsort: a merge of two sorted runs
+        settled = kernels.merge_sorted(settled, survivors)
         pending = pending[bad]
         far[pending] = rng.integers(0, n, size=pending.size)
     else:  # pragma: no cover - needs an almost complete graph

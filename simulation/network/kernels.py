@@ -70,35 +70,26 @@ def _place_weighted(indptr, src, dst, weight):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True, nogil=True)
-def _place_unweighted(indptr, src, dst, layers):  # pragma: no cover - compiled
-    """The same rows without data, where the order of equal columns does not matter, so the
-    edges may be visited in any order: as ``layers`` equal runs side by side (edge ``l·q + i``
-    of run ``l``, for i = 0, 1, … and l from the last run to the first; a single run
-    from its last edge to its first). A ring lattice lists
-    its ties as k/2 runs (i, i + d): side by side, the rows are written front to back instead
-    of the whole array once per run (at 10M customers, 400 MB five times over). Each row's
-    ``dst`` side is filled from its start and its ``src`` side from its end, so a lattice row
-    (i − k/2 … i − 1, then i + 1 … i + k/2) arrives sorted. Serial: a parallel scatter would
-    need per-thread row counts."""
+def _place_unweighted(indptr, src, dst):  # pragma: no cover - compiled
+    """The same rows without data, where the order of equal columns does not matter: one pass
+    (last edge first), a row's ``dst`` side filled from its start and its ``src`` side from
+    its end, so a ring lattice's row (i − k/2 … i − 1 as ``dst``, i + 1 … i + k/2 as ``src``)
+    arrives sorted (measured: visiting a lattice's k/2 runs side by side, to write the rows
+    front to back, was not faster). Serial: a parallel scatter would need per-thread row
+    counts."""
     m = src.shape[0]
-    if layers < 1 or m % layers:
-        layers = 1
-    q = m // layers
     front = indptr[:-1].copy()
     back = indptr[1:].copy()
     cols = np.empty(2 * m, dtype=np.int32)
-    for t in range(q):
-        i = t if layers > 1 else q - 1 - t  # one run: last edge first (a lattice's rows sorted)
-        for layer in range(layers - 1, -1, -1):
-            e = layer * q + i
-            a = src[e]
-            b = dst[e]
-            pos = back[a] - 1
-            back[a] = pos
-            cols[pos] = b
-            pos = front[b]
-            front[b] = pos + 1
-            cols[pos] = a
+    for e in range(m - 1, -1, -1):
+        a = src[e]
+        b = dst[e]
+        pos = back[a] - 1
+        back[a] = pos
+        cols[pos] = b
+        pos = front[b]
+        front[b] = pos + 1
+        cols[pos] = a
     return cols
 
 
@@ -169,34 +160,188 @@ def _pack_py(indptr, cols, data, weighted, new_ptr, out_cols, out_data, block): 
 _pack = _twins(_pack_py)
 
 
+# A rewired ring lattice (Watts–Strogatz) as a list: slot e = (d − 1)·n + i holds the tie
+# (i, dst[e]), 1 ≤ d ≤ half, so ``src`` says nothing ``e`` does not. Row i then holds
+#   · the far ends of its own slots, dst[(d − 1)·n + i] for d = 1 … half;
+#   · i − d for every slot ((d − 1)·n + (i − d) mod n) whose far end is still i (unrewired,
+#     or redrawn onto its own lattice end): found by reading that one slot;
+#   · the near end of every other slot whose far end is i ("irregular": rewired elsewhere) —
+#     the only entries that need a scatter (~p·n·k/2 of them, not n·k).
+# The same multiset per row as the generic counting sort, so after the row sort the same CSR,
+# for any far ends (self-loops and duplicates included), with no pass writing across the
+# whole array once per distance.
+
+
+def _ring_check_py(src, n, block, bad):  # pragma: no cover - compiled
+    m = src.shape[0]
+    for b in nb.prange((m + block - 1) // block):
+        e0 = b * block
+        i = e0 % n
+        ok = True
+        for e in range(e0, min(m, e0 + block)):
+            if src[e] != i:
+                ok = False
+            i += 1
+            if i == n:
+                i = 0
+        bad[b] = not ok
+
+
+_ring_check = _twins(_ring_check_py)
+
+
+def _ring_rows_py(n, half, dst, deg, block):  # pragma: no cover - compiled
+    """Per row: its own slots plus the lattice slots aimed back at it (``deg``, partial)."""
+    for b in nb.prange((n + block - 1) // block):
+        for i in range(b * block, min(n, (b + 1) * block)):
+            c = half
+            for d in range(1, half + 1):
+                j = i - d
+                if j < 0:
+                    j += n
+                if dst[(d - 1) * n + j] == i:
+                    c += 1
+            deg[i] = c
+
+
+_ring_rows = _twins(_ring_rows_py)
+
+
+def _ring_irregular_py(n, half, dst, block, counts, offsets, out):  # pragma: no cover - compiled
+    """Slots whose far end is not their lattice end, block by block: how many in block b
+    (``counts[b]``), or, given ``offsets`` (their running sum), the slots themselves, in slot
+    order, into ``out`` — two passes, so nothing larger than the answer is allocated."""
+    m = dst.shape[0]
+    fill = out.shape[0] > 0
+    for b in nb.prange((m + block - 1) // block):
+        e0 = b * block
+        i = e0 % n
+        d = e0 // n + 1
+        c = 0
+        for e in range(e0, min(m, e0 + block)):
+            j = i + d
+            if j >= n:
+                j -= n
+            if dst[e] != j:
+                if fill:
+                    out[offsets[b] + c] = e
+                c += 1
+            i += 1
+            if i == n:
+                i = 0
+                d += 1
+        counts[b] = c
+
+
+_ring_irregular = _twins(_ring_irregular_py)
+
+
+def _ring_fill_py(n, half, dst, indptr, cols, lengths, block):  # pragma: no cover - compiled
+    """Each row's lattice entries before its irregular ones (already in place), then the row
+    sorted and its duplicates merged (:func:`_canonical_row`), in the same pass."""
+    empty = np.empty(0, dtype=np.float64)
+    for b in nb.prange((n + block - 1) // block):
+        for i in range(b * block, min(n, (b + 1) * block)):
+            pos = indptr[i]
+            for d in range(half, 0, -1):  # i − half … i − 1: ascending away from the wrap
+                j = i - d
+                if j < 0:
+                    j += n
+                if dst[(d - 1) * n + j] == i:
+                    cols[pos] = j
+                    pos += 1
+            for d in range(1, half + 1):
+                cols[pos] = dst[(d - 1) * n + i]
+                pos += 1
+            lengths[i] = _canonical_row(cols, empty, indptr[i], indptr[i + 1], False)
+
+
+_ring_fill = _twins(_ring_fill_py)
+
+
+@nb.njit(cache=True, nogil=True)
+def _ring_scatter(n, dst, irregular, indptr, cols):  # pragma: no cover - compiled
+    """The irregular slots' near ends into the far end's row, at its end (row lengths in
+    ``indptr[1:]`` are complete; ``indptr`` is summed here)."""
+    for t in range(irregular.shape[0]):
+        row = dst[irregular[t]]
+        if row < 0 or row >= n:
+            raise ValueError("an edge names a customer outside 0..n-1")
+        indptr[row + 1] += 1
+    for i in range(n):
+        indptr[i + 1] += indptr[i]
+    left = np.zeros(n, dtype=np.int32)
+    for t in range(irregular.shape[0]):
+        e = irregular[t]
+        row = dst[e]
+        left[row] += 1
+        cols[indptr[row + 1] - left[row]] = e % n
+
+
+def _is_ring(src: np.ndarray, n: int) -> bool:
+    bad = np.empty((src.shape[0] + BLOCK_SIZE - 1) // BLOCK_SIZE, dtype=np.bool_)
+    _ring_check[_parallel(src.shape[0])](src, n, BLOCK_SIZE, bad)
+    return not bad.any()
+
+
+def _ring_csr(n: int, half: int, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of the rewired ring lattice ``dst`` (see the comment above), each sorted and
+    packed at its start: ``(indptr, cols, lengths)``, as :func:`_canonical` leaves them."""
+    m = dst.shape[0]
+    par = _parallel(m)
+    indptr = np.zeros(n + 1, dtype=np.int64)  # row lengths in indptr[1:], then their sums
+    _ring_rows[par](n, half, dst, indptr[1:], BLOCK_SIZE)
+    n_blocks = (m + BLOCK_SIZE - 1) // BLOCK_SIZE
+    counts = np.empty(n_blocks, dtype=np.int64)
+    offsets = np.zeros(n_blocks + 1, dtype=np.int64)
+    _ring_irregular[par](n, half, dst, BLOCK_SIZE, counts, offsets, np.empty(0, np.int64))
+    np.cumsum(counts, out=offsets[1:])
+    irregular = np.empty(int(offsets[-1]), dtype=np.int64)
+    if irregular.size:
+        _ring_irregular[par](n, half, dst, BLOCK_SIZE, counts, offsets, irregular)
+    cols = np.empty(2 * m, dtype=np.int32)
+    _ring_scatter(n, dst, irregular, indptr, cols)
+    del irregular
+    lengths = np.empty(n, dtype=np.int64)
+    _ring_fill[par](n, half, dst, indptr, cols, lengths, BLOCK_SIZE)
+    return indptr, cols, lengths
+
+
 def csr_from_edges(
-    n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, layers: int = 1
+    n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None, ring: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """CSR ``(indptr int64, indices int32, data float64 | None)`` of the undirected ties
     ``src[e]–dst[e]``: each tie in both rows, each row's indices ascending, a pair listed twice
     one entry (its listings' ``weight`` summed; no data when ``weight`` is ``None``) — the
     arrays ``scipy.sparse.csr_array((w, (rows, cols))).sum_duplicates()`` gives.
 
-    ``layers``: the list is that many equal runs over the same rows (a ring lattice's k/2
-    distances), visited side by side; only the speed depends on it, never the result."""
+    ``ring``: the list may be a rewired ring lattice (``src[e] = e mod n``, Watts–Strogatz):
+    checked, then built from ``dst`` alone (see ``_ring_csr``); only the speed depends on it.
+    """
     src = np.ascontiguousarray(src)
     dst = np.ascontiguousarray(dst)
     if src.shape != dst.shape:
         raise ValueError("src and dst differ in length")
+    m = src.shape[0]
     weighted = weight is not None
     w = (
         np.ascontiguousarray(weight, dtype=np.float64)
         if weight is not None
         else np.empty(0, dtype=np.float64)
     )
-    indptr = _row_starts(n, src, dst)
-    if weighted:
-        cols, data = _place_weighted(indptr, src, dst, w)
+    half = m // n if n else 0
+    if not weighted and ring and 0 < half < n and half * n == m and _is_ring(src, n):
+        indptr, cols, lengths = _ring_csr(n, half, dst)
+        data = w
     else:
-        cols, data = _place_unweighted(indptr, src, dst, layers), w
-    lengths = np.empty(n, dtype=np.int64)
+        indptr = _row_starts(n, src, dst)
+        if weighted:
+            cols, data = _place_weighted(indptr, src, dst, w)
+        else:
+            cols, data = _place_unweighted(indptr, src, dst), w
+        lengths = np.empty(n, dtype=np.int64)
+        _canonical[_parallel(cols.shape[0])](indptr, cols, data, weighted, lengths, BLOCK_SIZE)
     work = cols.shape[0]
-    _canonical[_parallel(work)](indptr, cols, data, weighted, lengths, BLOCK_SIZE)
     total = int(lengths.sum())
     if total != cols.shape[0]:  # duplicates merged: close the gaps they left
         new_ptr = np.zeros(n + 1, dtype=np.int64)
@@ -251,4 +396,134 @@ def weight_in(
     added in row order from 0: the bits of scipy's ``csr_array @ mask``)."""
     out = np.empty(indptr.shape[0] - 1, dtype=np.float64)
     _weight_in[_parallel(indices.shape[0])](indptr, indices, weights, mask, out, BLOCK_SIZE)
+    return out
+
+
+# ---------------------------------------------------------------------------- Watts–Strogatz
+
+
+def _lattice_py(n, half, src, dst, block):  # pragma: no cover - compiled
+    m = n * half
+    for b in nb.prange((m + block - 1) // block):
+        e0 = b * block
+        i = e0 % n
+        d = e0 // n + 1
+        for e in range(e0, min(m, e0 + block)):
+            src[e] = i
+            j = i + d
+            dst[e] = j - n if j >= n else j
+            i += 1
+            if i == n:
+                i = 0
+                d += 1
+
+
+_lattice = _twins(_lattice_py)
+
+
+def ring_lattice(n: int, half: int) -> tuple[np.ndarray, np.ndarray]:
+    """Slots ``e = (d − 1)·n + i`` of the ring lattice: ``src[e] = i``, ``dst[e] = (i + d) mod
+    n`` for 1 ≤ d ≤ ``half`` — int32 (int64 from 2³¹ customers on): 8 bytes a slot, not 16."""
+    dtype = np.int32 if n < 2**31 else np.int64
+    m = n * half
+    src = np.empty(m, dtype=dtype)
+    dst = np.empty(m, dtype=dtype)
+    _lattice[_parallel(m)](n, half, src, dst, BLOCK_SIZE)
+    return src, dst
+
+
+@nb.njit(cache=True, nogil=True)
+def ws_round(rewire, far, pending, n, half):  # pragma: no cover - compiled
+    """For the rewired slots ``rewire[pending]`` (far ends ``far[pending]``): their tie keys
+    ``lo·n + hi`` and whether each is a self-loop or a lattice tie still in place — the pair's
+    ring distance is at most ``half``, and that lattice slot was not itself rewired (a binary
+    search in the sorted ``rewire``)."""
+    count = pending.shape[0]
+    keys = np.empty(count, dtype=np.int64)
+    bad = np.zeros(count, dtype=np.bool_)
+    r = rewire.shape[0]
+    for t in range(count):
+        j = pending[t]
+        a = rewire[j] % n
+        b = far[j]
+        lo = min(a, b)
+        hi = max(a, b)
+        keys[t] = lo * n + hi
+        if lo == hi:
+            bad[t] = True
+            continue
+        gap = hi - lo
+        if gap <= half:
+            slot = (gap - 1) * n + lo
+        elif n - gap <= half:
+            slot = (n - gap - 1) * n + hi
+        else:
+            continue
+        pos = np.searchsorted(rewire, slot)
+        if pos == r or rewire[pos] != slot:
+            bad[t] = True
+    return keys, bad
+
+
+@nb.njit(cache=True, nogil=True)
+def _in_sorted(table, key):  # pragma: no cover - compiled
+    pos = np.searchsorted(table, key)
+    return pos < table.shape[0] and table[pos] == key
+
+
+@nb.njit(cache=True, nogil=True)
+def ws_duplicates(keys, order, settled, bad):  # pragma: no cover - compiled
+    """Mark in ``bad`` the keys drawn twice this round (``order``: ``keys`` sorted; every copy
+    is marked) or held by a settled slot (``settled``, sorted); return the survivors' keys,
+    sorted (``order`` less every marked key)."""
+    count = order.shape[0]
+    n_twice = 0  # runs of two or more equal keys: each starts where t − 1 and t agree first
+    for t in range(1, count):
+        if order[t] == order[t - 1] and (t < 2 or order[t - 1] != order[t - 2]):
+            n_twice += 1
+    twice = np.empty(n_twice, dtype=np.int64)
+    w = 0
+    for t in range(1, count):
+        if order[t] == order[t - 1] and (t < 2 or order[t - 1] != order[t - 2]):
+            twice[w] = order[t]
+            w += 1
+    n_bad = 0
+    for t in range(count):
+        key = keys[t]
+        if not bad[t] and (
+            (n_twice and _in_sorted(twice, key))
+            or (settled.shape[0] and _in_sorted(settled, key))
+        ):
+            bad[t] = True
+        if bad[t]:
+            n_bad += 1
+    gone = np.empty(n_bad, dtype=np.int64)
+    w = 0
+    for t in range(count):
+        if bad[t]:
+            gone[w] = keys[t]
+            w += 1
+    gone.sort()
+    survivors = np.empty(count, dtype=np.int64)
+    w = 0
+    for t in range(count):
+        if not (n_bad and _in_sorted(gone, order[t])):
+            survivors[w] = order[t]
+            w += 1
+    return survivors[:w]
+
+
+@nb.njit(cache=True, nogil=True)
+def merge_sorted(a, b):  # pragma: no cover - compiled
+    """The sorted union (with repeats) of two sorted arrays, in one pass."""
+    out = np.empty(a.shape[0] + b.shape[0], dtype=np.int64)
+    i = 0
+    j = 0
+    for t in range(out.shape[0]):
+        if j == b.shape[0] or (i < a.shape[0] and a[i] <= b[j]):
+            out[t] = a[i]
+            i += 1
+        else:
+            out[t] = b[j]
+            j += 1
     return out

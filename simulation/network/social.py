@@ -54,16 +54,16 @@ class SocialNetwork:
         src: np.ndarray,
         dst: np.ndarray,
         weight: np.ndarray | None = None,
-        layers: int = 1,
+        ring: bool = False,
     ) -> SocialNetwork:
         """CSR adjacency of undirected ties; a pair listed twice is one tie. With ``weight``
         (one per edge, > 0) the tie's strength is the sum of its listings' weights; weights that
         are all 1 are dropped, so an unweighted list gives exactly the unweighted network.
-        ``layers`` is a speed hint only (the list is that many equal runs over the same rows,
-        as a ring lattice's; :func:`simulation.network.kernels.csr_from_edges`)."""
+        ``ring`` is a speed hint only (the list may be a rewired ring lattice, as
+        Watts–Strogatz gives: :func:`simulation.network.kernels.csr_from_edges`)."""
         weighted = weight is not None and not np.all(np.asarray(weight) == 1.0)
         indptr, indices, data = kernels.csr_from_edges(
-            n, src, dst, np.asarray(weight) if weighted else None, layers
+            n, src, dst, np.asarray(weight) if weighted else None, ring
         )
         return cls(n, indptr, indices, data)
 
@@ -199,13 +199,13 @@ def build_network(
             gsrc, gdst = build_edges(cfg.synthetic, population, rng)
             src, dst = np.concatenate([src, gsrc]), np.concatenate([dst, gdst])
             strong_w = np.concatenate([strong_w, np.ones(gsrc.size)])  # generated ties: 1
-        layers = 1
+        ring = False
     else:
         src, dst = build_edges(cfg, population, rng)
-        layers = cfg.k // 2 if isinstance(cfg, WattsStrogatzGraph) else 1
+        ring = isinstance(cfg, WattsStrogatzGraph)
     # tie weights (a tie list's weight column) scale each tie's word of mouth and how often a
     # referral or shared perk travels along it; generated ties weigh 1
-    net = SocialNetwork.from_edges(population.n, src, dst, strong_w, layers)
+    net = SocialNetwork.from_edges(population.n, src, dst, strong_w, ring)
     weak = cfg.weak_ties
     wsrc = np.empty(0, dtype=np.int64)
     wdst = np.empty(0, dtype=np.int64)
