@@ -44,18 +44,27 @@ def test_event_group_branch_prize_chain_brings_new_customers_and_funds() -> None
     """[001] 「活动当天引导用户进群，通过进店领取比赛奖品，
     当天成功转化新客户多名，引进新资金百万」: the offline event's chained route
     (match → group_join → branch_visit with the prize → apply, flows.routes.match_to_branch)
-    against the same event without the route, on three paired seeds at 3,000 × 150 days:
-    +15 / +17 / +38 customers and +¥0.26M / +¥0.36M / +¥1.02M AUM (re-measured 2026-12-01;
-    seed 2 was +36 and +¥1.04M)."""
-    from simulation.money.kpis import money_kpis
+    against the same event without the route, at 3,000 × 150 days. Over seeds 0–19 (claims
+    helper, 2026-12-01) the chain wins +13.9 [+8.8, +18.9] customers a seed (95 % interval;
+    up on 18 / 20 seeds, 1 to 38; at least +10 on only 13 / 20, the per-seed threshold this
+    test had, which a re-keyed population sampler broke with +3 on seed 0), so the test
+    asserts the interval of the paired difference over 14 seeds lies above 0 (probability
+    0.993 at the measured spread). The new funds are real in distribution but not at a test's
+    size: +¥0.33M [+¥0.03M, +¥0.62M] AUM a seed over the same 20 seeds, nearly all of it the
+    new customers' own (aum_acquired +¥0.33M), with a heavy-tailed spread (−¥1.14M to
+    +¥1.60M; positive on 16 / 20), so an interval excluding 0 would need ≈ 40 seeds (power
+    0.60 at 20): not asserted (docs/presets.md, the row of this claim)."""
+    from tests.claims import mean_ci
 
-    for seed in (0, 1, 2):
+    added = []
+    for seed in range(14):
         chain = run(P, seed=seed)
         plain = run(P, "channels.offline_event.respond_on_contact=0",
                     "channels.offline_event.route=null", seed=seed)
         assert chain.events("offline_event", "branch_visits") > 0
-        assert chain.acquisitions >= plain.acquisitions + 10, seed
-        assert money_kpis(chain.model)["aum"] > money_kpis(plain.model)["aum"] + 100_000, seed
+        added.append(chain.acquisitions - plain.acquisitions)
+    _mean, low, _high = mean_ci(added)
+    assert low > 0, (added, mean_ci(added))
 
 
 def test_the_branchs_operations_pay_back_over_the_customers_lifetime() -> None:
