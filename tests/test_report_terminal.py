@@ -74,3 +74,26 @@ def test_searched_parameters_read_as_a_user_writes_them() -> None:
     assert param_text("referral.cap_per_referrer", 12) == "12"
     assert param_text("groups.posts_per_week", 14.0) == "14"
     assert param_text("referral.invite_rate", 0.037056855833694106) == "0.03706"
+
+
+def test_an_experiment_whose_runs_are_of_another_code_version_says_so(tmp_path) -> None:
+    """Runs are keyed by the model's code version: after a code change `compare` finds none of
+    them. "No stored runs; run sweep first" puzzled a user whose folder held 20; the message
+    says whose code made them and that a sweep recomputes them."""
+    import json
+
+    from simulation.report.stale import no_runs_message
+    from simulation.runner.specs import code_version
+
+    root = tmp_path / "exp"
+    assert no_runs_message(root).startswith(f"no stored runs in {root}")
+    (root / "runs").mkdir(parents=True)
+    for i in range(3):
+        (root / "runs" / f"r{i}.json").write_text(json.dumps({"code_version": "0.1.0+old"}))
+    text = no_runs_message(root)
+    assert text.startswith(f"none of the 3 runs stored in {root} is of this code version "
+                           f"({code_version()}): they were made by 0.1.0+old")
+    assert "opmatrix sweep <experiment.yaml>" in text
+    for i in range(3):
+        (root / "runs" / f"r{i}.json").write_text(json.dumps({"code_version": code_version()}))
+    assert "as it is defined now" in no_runs_message(root)

@@ -139,9 +139,9 @@ def compare(
     runs = store.runs_frame()
     _note_left_out(runs)
     if runs.empty:
-        raise ScenarioError.single(
-            str(experiment), "", f"no stored runs in {store.root}; run `opmatrix sweep` first"
-        )
+        from simulation.report.stale import no_runs_message
+
+        raise ScenarioError.single(str(experiment), "", no_runs_message(store.root))
     exp = store.experiment
     stored_outcomes = store.manifest().get("outcomes") if exp is None else None
     metrics = list(

@@ -57,10 +57,11 @@ def build_experiment_report(store: ResultStore, progress: Progress | None = None
     runs = store.runs_frame()
     done = runs[runs["status"] == "done"]
     if done.empty:
-        raise ScenarioError.single(
-            str(store.root), "",
-            "no finished runs stored yet; run `opmatrix sweep <experiment.yaml>` first",
-        )
+        from simulation.report.stale import no_runs_message
+
+        message = ("no finished runs stored yet; run `opmatrix sweep <experiment.yaml>` first"
+                   if not runs.empty else None)
+        raise ScenarioError.single(str(store.root), "", message or no_runs_message(store.root))
     manifest = store.manifest()
     name = str(runs["experiment"].iloc[0])
     baseline = store.baseline() or str(runs["variant"].iloc[0])
