@@ -81,7 +81,7 @@ def timed_sweep(
     if kind == "serial":
         report = run_sweep(store, SerialExecutor(), workers=1)
     else:
-        with open_executor(kind, workers) as pool:
+        with open_executor(kind, workers, threads_per_run=1) as pool:
             ready = time.perf_counter()
             report = run_sweep(store, pool, workers=workers)
     wall = time.perf_counter() - start
@@ -215,7 +215,7 @@ def cpu_split(
         return out
 
     parent_start, wall_start = _cpu(me.cpu_times()), time.perf_counter()
-    with open_executor(kind, workers) as pool:
+    with open_executor(kind, workers, threads_per_run=1) as pool:
         warm_report = run_sweep(warm, pool, workers=workers)
         warm_wall = time.perf_counter() - wall_start
         parent_warm = _cpu(me.cpu_times()) - parent_start

@@ -100,6 +100,62 @@ def test_same_numbers_from_every_executor(
         pd.testing.assert_frame_equal(daily, ref_daily, check_exact=True)
 
 
+FORKED_SWEEP = """
+import sys
+from simulation.runner import ResultStore, load_experiment
+from simulation.runner.executors import open_executor
+from simulation.runner.sweep import run_sweep
+store = ResultStore.for_experiment(load_experiment(sys.argv[1]), sys.argv[2])
+with open_executor("local", 2, threads_per_run=1) as pool:
+    assert pool._mp_context.get_start_method() == "fork", pool._mp_context
+    report = run_sweep(store, pool, workers=2)
+assert (report.done, report.failed) == (6, 0), report.errors
+"""
+
+
+def test_a_forked_pool_gives_the_same_numbers(
+    two_variant_experiment: Path, serial_store: ResultStore, tmp_path: Path
+) -> None:
+    """A fresh process forks its workers (simulation/runner/executors.py, start_method): the
+    stored numbers are those of the serial executor, bit for bit."""
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_SWEEP, str(two_variant_experiment), str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    store = ResultStore.for_experiment(load_experiment(two_variant_experiment), tmp_path)
+    runs, daily = _numbers(store)
+    ref_runs, ref_daily = _numbers(serial_store)
+    pd.testing.assert_frame_equal(runs, ref_runs, check_exact=True)
+    pd.testing.assert_frame_equal(daily, ref_daily, check_exact=True)
+
+
+def test_fork_only_when_nothing_speaks_against_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from simulation.errors import ScenarioError
+    from simulation.runner import executors
+
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait, name="a-helper")
+    helper.start()
+    try:
+        assert "a-helper" in (executors.fork_unsafe(1) or "")
+        assert executors.start_method(1) == "forkserver"
+    finally:
+        stop.set()
+        helper.join()
+    monkeypatch.setattr(executors.threading, "active_count", lambda: 1)
+    assert executors.fork_unsafe(1) is None  # one kernel thread a run: numba's pool is moot
+    monkeypatch.setenv(executors.START_METHOD_ENV, "forkserver")
+    assert executors.start_method(1) == "forkserver"
+    monkeypatch.setenv(executors.START_METHOD_ENV, "fork")
+    assert executors.start_method(1) == "fork"
+    monkeypatch.setenv(executors.START_METHOD_ENV, "vfork")
+    with pytest.raises(ScenarioError, match="not a start method"):
+        executors.start_method(1)
+
+
 def test_stored_run_equals_a_direct_run(serial_store: ResultStore) -> None:
     spec = serial_store.specs()[1]
     direct = run(spec.scenario, spec.seed)
@@ -297,8 +353,10 @@ def test_resume_after_sigkill_of_a_worker_and_of_the_sweep(tmp_path: Path) -> No
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     _wait_for(store.runs_dir, proc, 3)
-    workers = [p for p, d in _descendants(proc.pid).items() if d == 2]
-    assert workers, "no pool worker found"
+    # `opmatrix sweep` forks its workers (no other thread, one kernel thread a run): they are
+    # the sweep's own children, not a forkserver's
+    workers = [p for p, d in _descendants(proc.pid).items() if d == 1]
+    assert len(workers) == 2, f"expected 2 forked pool workers, found {workers}"
     os.kill(workers[0], signal.SIGKILL)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err

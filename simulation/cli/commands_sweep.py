@@ -79,7 +79,7 @@ def sweep(
         if todo == 0:
             report = run_sweep(store, SerialExecutor(), retry_failed, specs=specs)
         else:
-            with open_executor(executor, n_workers, address) as pool:
+            with open_executor(executor, n_workers, address, threads_per_run=threads or 1) as pool:
                 if quiet:
                     report = run_sweep(
                         store, pool, retry_failed, workers=n_workers, specs=specs, threads=threads

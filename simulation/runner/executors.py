@@ -1,6 +1,7 @@
 """Executors a sweep can run on; the runner accepts any ``concurrent.futures.Executor``.
 
-- ``local``: a ``ProcessPoolExecutor`` with ``workers`` processes (the default).
+- ``local``: a ``ProcessPoolExecutor`` with ``workers`` processes (the default), forked from
+  this process when that is safe (:func:`start_method`), else from a forkserver.
 - ``dask-local``: starts a real Dask ``LocalCluster`` (one single-threaded worker process per
   ``workers``) and uses ``Client.get_executor()``.
 - ``dask``: connects to a running scheduler at ``address`` (``tcp://host:8786``).
@@ -15,6 +16,9 @@ import logging
 import multiprocessing
 import multiprocessing.context
 import os
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -42,22 +46,103 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
-def _process_context() -> multiprocessing.context.BaseContext:
-    """Fork workers from a clean server process that has already imported the simulation.
+#: ``OPMATRIX_START_METHOD``: how the local executor starts its workers — ``auto`` (the
+#: default: fork when :func:`fork_unsafe` finds nothing against it, else a forkserver),
+#: ``forkserver`` (always) or ``fork`` (when safe; a forkserver otherwise).
+START_METHOD_ENV = "OPMATRIX_START_METHOD"
+
+
+def fork_unsafe(threads_per_run: int | None = None) -> str | None:
+    """Why forking this process now could hang a child; None when nothing speaks against it.
+
+    A child of ``fork`` is a copy of this process with only the forking thread: a lock another
+    thread held at that instant stays held forever in the child (logging, I/O buffers, the
+    import lock), and GNU OpenMP — numba's thread pool here — hangs in a child that opens a
+    parallel region once the parent has run one. So: Linux only, no other Python thread
+    alive, and either runs of one kernel thread (``threads_per_run == 1``: a worker then never
+    enters a parallel region — the kernels take their serial twins) or numba's pool never
+    started here. (Native helper threads that register fork handlers — OpenBLAS, jemalloc,
+    Arrow's pool — are safe; DuckDB's are never used by a worker.)
+    """
+    if sys.platform != "linux":
+        return f"fork is only used on Linux (this is {sys.platform})"
+    if threading.active_count() > 1:
+        me = threading.current_thread()
+        names = ", ".join(t.name for t in threading.enumerate() if t is not me)
+        return f"other threads are running ({names})"
+    if threads_per_run == 1:
+        return None
+    try:
+        from numba.np.ufunc import parallel as numba_parallel
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    if getattr(numba_parallel, "_is_initialized", True):  # unknown numba: assume started
+        return "numba's thread pool has started in this process"
+    return None
+
+
+def start_method(threads_per_run: int | None = None) -> str:
+    """``fork`` or ``forkserver``: how the local executor will start its workers now
+    (``threads_per_run``: the kernel threads each run will use, None if not known).
+
+    Why fork when it is safe: a forkserver is a fresh interpreter that imports the whole
+    simulation (~1.4 CPU-s, benchmarks/bench_sweep.py) before the first worker can start —
+    serial start-up that cost a 320-run sweep on 16 workers ~13 points of efficiency
+    (extrapolated) — while a forked worker starts from this process's imports at once.
+    """
+    wanted = os.environ.get(START_METHOD_ENV, "auto").strip().lower() or "auto"
+    if wanted not in ("auto", "fork", "forkserver"):
+        raise ScenarioError.single(
+            START_METHOD_ENV, "", f"'{wanted}' is not a start method; valid: auto, fork, "
+            "forkserver"
+        )
+    if wanted == "forkserver" or fork_unsafe(threads_per_run) is not None:
+        return "forkserver"
+    return "fork"
+
+
+def _process_context(method: str = "forkserver") -> multiprocessing.context.BaseContext:
+    """A ``fork`` context, or one that forks workers from a clean server process that has
+    already imported the simulation.
 
     Explicit because importing Mesa switches the global start method to ``spawn`` (slow: each
-    worker re-imports everything), and plain ``fork`` from a threaded parent can deadlock.
+    worker re-imports everything), and plain ``fork`` from a threaded parent can deadlock
+    (:func:`fork_unsafe` decides when it cannot).
     """
+    if method == "fork":
+        return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["simulation.runner.worker", "simulation.api"])
     return ctx
 
 
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer of a forked pool: be killed when the sweep process dies.
+
+    A forked worker inherits the write end of its own task queue, so after a ``kill -9`` of
+    the sweep it would wait for tasks forever (a forkserver's worker sees the queue close and
+    exits); Linux's parent-death signal ends it instead."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
 @contextmanager
 def open_executor(
-    kind: str = "local", workers: int | None = None, address: str | None = None
+    kind: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    threads_per_run: int | None = None,
 ) -> Iterator[Executor]:
-    """Yield a ready executor of ``kind``; on exit shut it (and any cluster it started) down."""
+    """Yield a ready executor of ``kind``; on exit shut it (and any cluster it started) down.
+
+    ``threads_per_run``: the kernel threads each run will use (``run_sweep``'s ``threads``,
+    1 by default there), when the caller knows it: with 1 a local pool can be forked even
+    after numba's pool has started here (:func:`fork_unsafe`)."""
     if kind not in EXECUTOR_KINDS:
         raise ScenarioError.single(
             "--executor", "", f"unknown executor '{kind}'; valid: {', '.join(EXECUTOR_KINDS)}"
@@ -70,7 +155,16 @@ def open_executor(
     if kind == "serial":
         yield SerialExecutor()
     elif kind == "local":
-        with ProcessPoolExecutor(max_workers=n, mp_context=_process_context()) as pool:
+        method = start_method(threads_per_run)
+        fork = {"initializer": _die_with_parent, "initargs": (os.getpid(),)}
+        with ProcessPoolExecutor(
+            max_workers=n, mp_context=_process_context(method), **(fork if method == "fork" else {})
+        ) as pool:
+            if method == "fork":
+                # A forking pool starts all its workers at its first task, before its own
+                # threads exist: now, while fork_unsafe() still holds (the caller may start
+                # threads next, e.g. a progress bar).
+                pool.submit(os.getpid).result()
             yield pool
     elif kind == "dask-local":
         import dask
