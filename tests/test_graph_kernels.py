@@ -265,3 +265,25 @@ def test_neighbour_counts_are_the_adjacency_matvec(threads: int, monkeypatch) ->
         assert np.array_equal(sums, expected)  # bit for bit
     finally:
         numba.set_num_threads(before)
+
+
+def test_weak_ties_exclude_the_strong_layer_by_its_csr_as_by_its_edges() -> None:
+    """The weak layer looks the strong ties up in the strong CSR, row by row, instead of
+    sorting the strong layer's keys: the same ties survive."""
+    from simulation import OperatingMatrixModel, scenario_from_dict
+    from tests.conftest import small_scenario_dict
+
+    data = small_scenario_dict()
+    data["graph"] = {"kind": "watts_strogatz", "k": 6, "p": 0.3}
+    pop = OperatingMatrixModel(scenario_from_dict(data), seed=4).population
+    src, dst = builders.watts_strogatz_edges(pop.n, 40, 0.3, np.random.default_rng(2))
+    strong = SocialNetwork.from_edges(pop.n, src, dst, ring=True)
+    assert strong.indptr is not None and strong.indices is not None
+    by_edges = builders.weak_tie_edges(20.0, 3.0, pop, np.random.default_rng(9), (src, dst))
+    by_csr = builders.weak_tie_edges(
+        20.0, 3.0, pop, np.random.default_rng(9), (strong.indptr, strong.indices, pop.n)
+    )
+    unfiltered = builders.weak_tie_edges(20.0, 3.0, pop, np.random.default_rng(9))
+    assert by_edges[0].size < unfiltered[0].size  # some drawn ties were strong ones
+    for a, b in zip(by_edges, by_csr, strict=True):
+        assert np.array_equal(a, b)

@@ -140,13 +140,15 @@ def weak_tie_edges(
     within_city_odds: float,
     population: PopulationState,
     rng: np.random.Generator,
-    exclude: Edges | None = None,
+    exclude: Edges | tuple[np.ndarray, np.ndarray, int] | None = None,
 ) -> Edges:
     """Random acquaintance ties (the weak layer), ``within_city_odds`` times likelier in-city.
 
     Draws ``n·mean_degree/2`` endpoint pairs: the first uniform, the second from the same city
     with the probability the odds imply, else uniform; self-loops, duplicates and ties already
-    in ``exclude`` (the strong layer) are dropped, so the realised degree is a shade lower.
+    in ``exclude`` (the strong layer: its edges, or its CSR ``(indptr, indices, n)`` with
+    sorted rows — looked up row by row, no sort of its keys) are dropped, so the realised
+    degree is a shade lower.
     """
     n = population.n
     m = round(n * mean_degree / 2)
@@ -168,7 +170,10 @@ def weak_tie_edges(
         dst[same] = order[pick]
     keep = src != dst
     keys = _sorted_unique(_edge_keys(src[keep], dst[keep], n))
-    if exclude is not None and exclude[0].size:
+    if exclude is not None and len(exclude) == 3:
+        indptr, indices, _ = exclude  # type: ignore[misc]
+        keys = keys[kernels.absent_ties(indptr, indices, keys, n)]
+    elif exclude is not None and exclude[0].size:
         taken = np.sort(_edge_keys(exclude[0], exclude[1], n))
         pos = np.searchsorted(taken, keys)
         pos[pos == taken.size] = 0

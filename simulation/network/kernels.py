@@ -527,3 +527,24 @@ def merge_sorted(a, b):  # pragma: no cover - compiled
             out[t] = b[j]
             j += 1
     return out
+
+
+def _absent_py(indptr, indices, keys, n, block, keep):  # pragma: no cover - compiled
+    for b in nb.prange((keys.shape[0] + block - 1) // block):
+        for t in range(b * block, min(keys.shape[0], (b + 1) * block)):
+            lo = keys[t] // n
+            hi = keys[t] % n
+            row = indices[indptr[lo]:indptr[lo + 1]]
+            pos = np.searchsorted(row, hi)
+            keep[t] = not (pos < row.shape[0] and row[pos] == hi)
+
+
+_absent = _twins(_absent_py)
+
+
+def absent_ties(indptr: np.ndarray, indices: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+    """For tie keys ``lo·n + hi``: True where the CSR (rows sorted) has no tie lo–hi — a
+    binary search in row lo, instead of sorting the CSR's n·k/2 keys to look them up."""
+    keep = np.empty(keys.shape[0], dtype=np.bool_)
+    _absent[_parallel(keys.shape[0] * 4)](indptr, indices, keys, n, BLOCK_SIZE, keep)
+    return keep

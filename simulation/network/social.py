@@ -206,12 +206,14 @@ def build_network(
     # tie weights (a tie list's weight column) scale each tie's word of mouth and how often a
     # referral or shared perk travels along it; generated ties weigh 1
     net = SocialNetwork.from_edges(population.n, src, dst, strong_w, ring)
+    del src, dst, strong_w  # the CSR holds the strong ties now (up to 8 bytes a tie freed)
     weak = cfg.weak_ties
     wsrc = np.empty(0, dtype=np.int64)
     wdst = np.empty(0, dtype=np.int64)
     if weak is not None:  # drawn after the strong layer, so the strong ties are unchanged
         wsrc, wdst = weak_tie_edges(
-            weak.mean_degree, weak.within_city_odds, population, rng, (src, dst)
+            weak.mean_degree, weak.within_city_odds, population, rng,
+            (net.indptr, net.indices, population.n),
         )
     wweight: np.ndarray | None = None
     if file_weak is not None:
