@@ -183,21 +183,6 @@ def _walk_block(key, b, n, block, log1mp, out, start):  # pragma: no cover - com
     return c
 
 
-def _bernoulli_counts_py(key, n, block, log1mp):  # pragma: no cover - compiled
-    nblocks = (n + block - 1) // block
-    counts = np.zeros(nblocks, dtype=np.int64)
-    empty = np.empty(0, dtype=np.int64)
-    for b in nb.prange(nblocks):
-        counts[b] = _walk_block(key, b, n, block, log1mp, empty, 0)
-    return counts
-
-
-def _bernoulli_fill_py(key, n, block, log1mp, offsets, out):  # pragma: no cover - compiled
-    nblocks = offsets.shape[0] - 1
-    for b in nb.prange(nblocks):
-        _walk_block(key, b, n, block, log1mp, out, offsets[b])
-
-
 def _bernoulli_direct_py(key, n, block, p):  # pragma: no cover - compiled
     """Dense case: slot i succeeds when its own uniform is below p (a monotone coupling)."""
     mask = np.empty(n, dtype=np.bool_)
@@ -238,9 +223,17 @@ def _bernoulli_once(key, n, block, log1mp, cap):  # pragma: no cover - compiled
     return out[:c]
 
 
-_bernoulli_counts = _twins(_bernoulli_counts_py)
-_bernoulli_fill = _twins(_bernoulli_fill_py)
+def _bernoulli_blocks_py(key, n, block, log1mp):  # pragma: no cover - compiled
+    """Each block walks once, writing its successes at the start of its own stretch of
+    ``tmp`` (at most ``block`` of them); ``counts[b]``: how many."""
+    tmp, counts = _blocks(n, block)
+    for b in nb.prange(counts.shape[0]):
+        counts[b] = _walk_block(key, b, n, block, log1mp, tmp, b * block)
+    return tmp, counts
+
+
 _bernoulli_direct = _twins(_bernoulli_direct_py)
+_bernoulli_blocks = _twins(_bernoulli_blocks_py)
 
 
 def bernoulli_slots(key: int, n: int, p: float) -> np.ndarray:
@@ -262,18 +255,17 @@ def bernoulli_slots(key: int, n: int, p: float) -> np.ndarray:
     # work in scan-element units: a success costs ≈ 25 ns over the two passes (a log and a
     # mix each), a scan element ≈ 1.3 ns (measured at 10M: 2.5 ms for 100k successes,
     # 13 ms for a 10M where_equal), so a 10M-slot draw at p = 0.01 goes parallel
-    par = _parallel(n * p * 20)
-    if not par:
+    # work in scan-element units: a success costs ≈ 12 ns (a log and a mix), a scan element
+    # ≈ 1.3 ns (measured at 10M: 2.5 ms for 100k successes over two walks, 13 ms for a 10M
+    # where_equal), so a 10M-slot draw at p = 0.01 goes parallel
+    if not _parallel(n * p * 10):
         expected = n * p
         return _bernoulli_once(key64, n, BLOCK_SIZE, log1mp,
                                int(expected + 6.0 * math.sqrt(expected) + 16))
-    counts = _bernoulli_counts[par](key64, n, BLOCK_SIZE, log1mp)
+    tmp, counts = _bernoulli_blocks[1](key64, n, BLOCK_SIZE, log1mp)
     offsets = np.zeros(counts.size + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    out = np.empty(int(offsets[-1]), dtype=np.int64)
-    if out.size:
-        _bernoulli_fill[par](key64, n, BLOCK_SIZE, log1mp, offsets, out)
-    return out
+    return _compact[_parallel(int(offsets[-1]))](tmp, counts, offsets, BLOCK_SIZE)
 
 
 # ---------------------------------------------------------------------------- value accrual
