@@ -59,16 +59,21 @@ def fmt_ci(mean: float, low: float, high: float, kind: str = "", pct_digits: int
 def fmt_diff_ci(mean: float, low: float, high: float, kind: str = "",
                 pct_digits: int = 1) -> str:
     """A difference with its interval, every number signed ("+180 [+158, +203]",
-    "−¥426 [−¥465, −¥387]"); a share's difference in percentage points ("+1.8 pp"). An
-    unsigned "180" next to a "+1.8 pp" reads as a level, not a change."""
+    "−¥426 [−¥465, −¥387]"), with one minus sign (U+2212, as money's) throughout; a share's
+    difference in percentage points ("+1.8 pp", "−0.7 pp"). An unsigned "180" next to a
+    "+1.8 pp" reads as a level, not a change."""
     if kind == "pct":
         kind = "pp"
-    if kind in ("pp", "days"):
+    if kind == "days":
         return fmt_ci(mean, low, high, kind, pct_digits)
 
     def signed(v: float) -> str:
         text = fmt(v, kind, pct_digits)
-        return f"+{text}" if isinstance(v, int | float) and math.isfinite(v) and v > 0 else text
+        if text.startswith("-"):  # one minus sign in a table of differences, as money's
+            return "\u2212" + text[1:]
+        if kind != "pp" and isinstance(v, int | float) and math.isfinite(v) and v > 0:
+            return f"+{text}"
+        return text
 
     if low is None or (isinstance(low, float) and math.isnan(low)):
         return signed(mean)

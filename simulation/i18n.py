@@ -110,6 +110,7 @@ ZH: dict[str, str] = {
         "均值按其余运行计算",
     "{label} (table {i} of {n})": "{label}（表 {i}/{n}）",
     "{n} rows without a value in these columns left out": "此表中无数值的 {n} 行已省略",
+    "1 row without a value in these columns left out": "此表中无数值的 1 行已省略",
     "{tests} tests at once: about {expect} p-values below 0.05 are expected by chance alone "
     "even with no real difference; the Holm column adjusts for that (family-wise error rate).":
         "同时进行 {tests} 项检验：即使没有真实差异，也约有 {expect} 个 p 值会偶然低于 0.05；"

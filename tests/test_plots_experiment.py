@@ -121,6 +121,21 @@ def test_forest_rows_match_paired_differences(stores):
         ep.paired_forest(runs, "no_such_variant", ("conversion_rate",))
 
 
+def test_a_forest_panel_with_no_difference_reads_zero(stores):
+    """Variants that do not move a share (here set equal): the panel spans at least 1 pp and
+    its ticks read 0 pp and ±0.5 pp, not "-0.0 pp, +0.0 pp, +0.0 pp" from a range of nothing."""
+    runs = stores["variants"].runs_frame().copy()
+    runs["retention_90d"] = 0.98
+    fig = ep.paired_forest(runs, "baseline", ("retention_90d",))
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    low, high = ax.get_xlim()
+    assert high - low >= ep.MIN_PP_SPAN
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert "0 pp" in ticks and len(ticks) == len(set(ticks)) and "0.0" not in " ".join(ticks)
+    assert ep._pp_tick(-0.4) == "\u22120.4 pp" and ep._pp_tick(1.25) == "+1.2 pp"
+
+
 def test_frontier_highlights_the_undominated_arms(stores):
     runs = stores["grid"].runs_frame()
     arms = ep.arm_means(runs, ("cost_per_acquisition", "conversion_rate")).dropna()

@@ -255,8 +255,9 @@ def emit(
                 console.print(_rich(shape, cols, rows))
                 left = 0 if rows is None else len(shape.display()) - len(rows)
                 if left:
-                    console.print(tr("{n} rows without a value in these columns left out",
-                                     n=left), markup=False, highlight=False, style="dim")
+                    text = ("1 row without a value in these columns left out" if left == 1
+                            else "{n} rows without a value in these columns left out")
+                    console.print(tr(text, n=left), markup=False, highlight=False, style="dim")
             for note in table.notes:
                 console.print(note, soft_wrap=False, markup=False, highlight=False)
         return

@@ -92,6 +92,15 @@ def variant_comparison(runs: pd.DataFrame, metrics: Sequence[str] = DEFAULT_COMP
     return fig
 
 
+#: Narrowest x range of a forest panel in percentage points (differences of 0 or near it).
+MIN_PP_SPAN = 1.0
+
+
+def _pp_tick(value: float, _pos: int | None = None) -> str:
+    """A tick in percentage points, signed; 0 without a sign (not "−0.0 pp")."""
+    return "0 pp" if abs(value) < 0.05 else f"{value:+.1f} pp".replace("-", "\u2212")
+
+
 def paired_forest(
     runs: pd.DataFrame, baseline: str, metrics: Sequence[str] = DEFAULT_COMPARE
 ) -> Figure:
@@ -121,7 +130,11 @@ def paired_forest(
         if kpis.is_percent(metric):  # a difference of two shares: percentage points
             name = kpis.label(metric)
             ax.set_xlabel(f"Δ {name} (percentage points)", fontsize=8)
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:+.1f} pp"))
+            ax.xaxis.set_major_formatter(FuncFormatter(_pp_tick))
+            low, high = ax.get_xlim()
+            if high - low < MIN_PP_SPAN:  # no difference at all: ticks read "−0.0 pp, +0.0 pp …"
+                mid = 0.5 * (low + high)
+                ax.set_xlim(mid - MIN_PP_SPAN / 2, mid + MIN_PP_SPAN / 2)
         else:
             ax.set_xlabel(f"Δ {metric_label(metric)}", fontsize=8)
             _format_axis(ax, metric, "x")

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from simulation import kpis
 from simulation.errors import ScenarioError
-from simulation.formatting import fmt_ci
+from simulation.formatting import fmt_ci, fmt_diff_ci
 from simulation.plots import experiment_plots as ep
 from simulation.plots.run_plots import FigureUnavailable
 from simulation.report.render import Report, Table, fmt, to_yaml
@@ -36,6 +36,10 @@ def _kind(metric: str) -> str:
     """The registry's format, except counts, which a mean over replicates shows with decimals."""
     fmt_code = kpis.format_of(metric)
     return "" if fmt_code == "int" else fmt_code
+
+
+#: Up to this many variants the KPI table has one column per variant (a row per KPI).
+MAX_VARIANT_COLUMNS = 8
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -96,9 +100,15 @@ def build_experiment_report(store: ResultStore, progress: Progress | None = None
                          else "—")
         n = int(summary.loc[summary["variant"].astype(str) == v, "n"].max())
         rows.append([v, str(n), *cells])
+    heads = ["variant", "runs", *map(ep.metric_label, outcomes)]
+    if len(variants) <= MAX_VARIANT_COLUMNS:
+        # one row per KPI, one column per variant: 15 KPI columns of "mean [low, high]" ran
+        # off the page (and wrapped every interval onto three lines)
+        heads, rows = ["metric", *variants], [
+            [heads[j], *(row[j] for row in rows)] for j in range(1, len(heads))]
     report.tables.append(Table(
-        "KPIs by variant: mean [95 % CI]", ["variant", "runs", *map(ep.metric_label, outcomes)],
-        rows, "Student-t intervals over replicates (and sweep points, for a sweep).",
+        "KPIs by variant: mean [95 % CI]", heads, rows,
+        "Student-t intervals over replicates (and sweep points, for a sweep).",
     ))
     diffs = paired_differences(runs, baseline, outcomes)
     if not diffs.empty:
@@ -106,8 +116,7 @@ def build_experiment_report(store: ResultStore, progress: Progress | None = None
             f"Paired differences vs '{baseline}' (same seeds)",
             ["variant", "metric", "pairs", "mean difference [95 % CI]", "p-value", "Holm p"],
             [[str(r.variant), ep.metric_label(r.metric), str(r.n_pairs),
-              fmt_ci(r.mean_diff, r.ci_low, r.ci_high,
-                  "pp" if _kind(r.metric) == "pct" else _kind(r.metric), 2),
+              fmt_diff_ci(r.mean_diff, r.ci_low, r.ci_high, _kind(r.metric), 2),
               fmt(r.p_value), fmt(r.p_holm)] for r in diffs.itertuples()],
             "Each variant's run minus the baseline's run on the same seed: common random "
             "numbers cancel the noise both share." + _multiple_note(diffs),
