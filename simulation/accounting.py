@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulation import kernels
+from simulation.population.kernels import cell_counts, population_counts
 from simulation.population.stages import (
     CUSTOMER_STAGES,
     N_STAGES,
@@ -167,7 +168,11 @@ class DailyRecorder:
         if self._cells is None or prev_stage is None or prev_ring is None or (
             prev_stage.shape != pop.stage.shape
         ) or not pop.integral_weights:
-            self._cells = count(self._cell(pop.segment, pop.stage, pop.ring), None)
+            if pop.integral_weights:  # exact integers: one block-parallel pass
+                self._cells = cell_counts(pop.segment, pop.stage, pop.ring, w, N_STAGES,
+                                          N_RINGS, s)
+            else:
+                self._cells = count(self._cell(pop.segment, pop.stage, pop.ring), None)
             self._prev_stage = pop.stage.copy()
             self._prev_ring = pop.ring.copy()
         else:
@@ -247,28 +252,71 @@ def kpis(
     """Headline KPIs over all customers, or over ``mask`` (spend of ``segment_index`` only).
 
     Counts are represented customers (population weights: ``pop.weight``); shares and ratios
-    are weighted. With every weight 1 they are plain row counts (ints)."""
+    are weighted. With every weight 1 they are plain row counts (ints), counted in one
+    block-parallel pass (:func:`simulation.population.kernels.population_counts`: exact, so
+    the same numbers as the masks they replace, without copying the population's arrays)."""
+    if segment_index is None:
+        spend = ledger.total_spend()
+    else:
+        spend = float(sum(a[:, segment_index].sum() for a in ledger.spend.values()))
+    if not pop.unit_weights:
+        return _weighted_kpis(pop, horizon, mask, spend)
+    counts, cohorts = population_counts(
+        pop.converted_day, pop.churned_day, pop.stage, mask, horizon, RETENTION_DAYS
+    )
+    n_acq = counts["acquisitions"]
+    # value of the acquired rows in population order: the same array (and sum) as masking
+    # by ``mask`` first and by ``converted_day >= 1`` second
+    acq = kernels.where_at_least(pop.converted_day, 1)
+    if mask is not None:
+        acq = acq[mask[acq]]
+    value_acq = float(pop.value_accrued[acq].sum())
+    out: dict[str, float | int | None] = {
+        "customers": counts["customers"],
+        "stock_customers": counts["stock"],
+        "acquisitions": n_acq,
+        "conversion_rate": _ratio(n_acq, counts["prospects"]),
+        "active": counts["active"],
+        "at_risk": counts["at_risk"],
+        "dormant": counts["dormant"],
+        "churned": counts["churned"],
+    }
+    for d, (cohort, kept) in zip(RETENTION_DAYS, cohorts, strict=True):
+        # kept / cohort is what ``kept.mean()`` of the boolean mask gives (an exact sum)
+        out[f"retention_{d}d"] = None if cohort == 0 else kept / cohort
+    return _money_part(out, spend, n_acq, value_acq)
+
+
+def _money_part(
+    out: dict[str, float | int | None], spend: float, n_acq: float | int, value_acq: float
+) -> dict[str, float | int | None]:
+    out["spend"] = spend
+    out["cost_per_acquisition"] = _ratio(spend, n_acq)
+    out["ltv"] = _ratio(value_acq, n_acq)
+    out["value_acquired"] = value_acq
+    out["roi"] = _ratio(value_acq - spend, spend)
+    return out
+
+
+def _weighted_kpis(
+    pop: PopulationState, horizon: int, mask: np.ndarray | None, spend: float
+) -> dict[str, float | int | None]:
+    """:func:`kpis` with population weights: represented counts and weighted shares."""
     sel = np.ones(pop.n, dtype=bool) if mask is None else mask
     conv_day = pop.converted_day[sel]
     churn_day = pop.churned_day[sel]
     stage = pop.stage[sel]
     acquired = conv_day >= 1
-    w = None if pop.unit_weights else pop.weight[sel]
+    w = pop.weight[sel]
 
     def count(rows: np.ndarray) -> float | int:
-        if w is None:
-            return int(np.count_nonzero(rows))
         total = float(w[rows].sum())
         return round(total) if pop.integral_weights else total
 
     n_acq = count(acquired)
     prospects_start = count(conv_day != 0)
-    if segment_index is None:
-        spend = ledger.total_spend()
-    else:
-        spend = float(sum(a[:, segment_index].sum() for a in ledger.spend.values()))
     value = pop.value_accrued[sel][acquired]
-    value_acq = float(value.sum() if w is None else (value * w[acquired]).sum())
+    value_acq = float((value * w[acquired]).sum())
     out: dict[str, float | int | None] = {
         "customers": count(np.ones(stage.size, dtype=bool)),
         "stock_customers": count(conv_day == 0),
@@ -281,12 +329,7 @@ def kpis(
     }
     for d in RETENTION_DAYS:
         out[f"retention_{d}d"] = retention(conv_day, churn_day, horizon, d, w)
-    out["spend"] = spend
-    out["cost_per_acquisition"] = _ratio(spend, n_acq)
-    out["ltv"] = _ratio(value_acq, n_acq)
-    out["value_acquired"] = value_acq
-    out["roi"] = _ratio(value_acq - spend, spend)
-    return out
+    return _money_part(out, spend, n_acq, value_acq)
 
 
 def acquisitions_by_source(pop: PopulationState) -> dict[str, float | int]:

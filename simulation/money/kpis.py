@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from simulation import kernels
 from simulation.money.layer import RETENTION_WINDOWS
 from simulation.money.lifetime import card_upkeep_beyond, lifetime_kpis
 
@@ -32,9 +33,12 @@ def money_kpis(model: Any, segment: int | None = None) -> dict[str, float | None
     expected_loss = total(series["expected_loss_flow"])
     arrays = layer.account_arrays()
     pop = model.population
-    acquired = pop.converted_day >= 1
+    # the acquired rows (of the segment) in population order: the same values, and so the
+    # same sums, as a population-length boolean mask would pick, without two or three passes
+    # over the population for the mask
+    acquired = kernels.where_at_least(pop.converted_day, 1)
     if segment is not None:
-        acquired = acquired & (pop.segment == segment)
+        acquired = acquired[pop.segment[acquired] == segment]
     out: dict[str, float | None] = {
         "value_total": value,
         "aum": float(series["aum"][d, cols].sum()),
@@ -59,8 +63,7 @@ def money_kpis(model: Any, segment: int | None = None) -> dict[str, float | None
     discount = (1.0 + model.scenario.money.lifetime.discount_rate) ** (-d / 365.0)
     out["card_upkeep_beyond"] = discount * upkeep
     out["card_upkeep_beyond_free"] = discount * upkeep_free
-    weight = pop.weight if pop.weight is not None else np.ones(pop.n)
-    n_acq = float(weight[acquired].sum())
+    n_acq = float(pop.weight[acquired].sum() if pop.weight is not None else acquired.size)
     # the CPA's numerator (simulation/accounting.py kpis), over all segments or one
     spend = (ledger.total_spend() if segment is None
              else float(sum(a[:, segment].sum() for a in ledger.spend.values())))

@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from simulation import kernels
+from simulation.population.kernels import selection_ranks
 from simulation.population.stages import Stage
 
 DAYS_PER_YEAR = 365.0
@@ -226,19 +228,33 @@ def lifetime_kpis(model: Any, segment: int | None = None) -> dict[str, float | N
     horizon = model.day
     arr = lifetime_arrays(model)
     w = pop.weight if pop.weight is not None else np.ones(pop.n)
-    sel = np.ones(pop.n, dtype=bool) if segment is None else pop.segment == segment
-    mine = sel[arr["idx"]]  # alive rows of the segment
-    rows = arr["idx"][mine]
+    alive_rows = arr["idx"]
+    # alive rows of the segment
+    mine = slice(None) if segment is None else pop.segment[alive_rows] == segment
+    rows = alive_rows[mine]
+    # Where each of them sits in the segment's rows and in its acquired rows (population
+    # order): the sums below are over those population-length selections with zeros where
+    # a customer is not alive, built directly at the selection's length (no population-length
+    # array and boolean compress a sum, as before: same arrays, same bits).
+    if segment is None:
+        at_all, size_all = rows, pop.n
+    else:
+        at_all, size_all = selection_ranks(pop.segment, segment, pop.converted_day, False, rows)
+    at_acq, size_acq = selection_ranks(pop.segment, segment, pop.converted_day, True, rows)
+    is_acq = at_acq >= 0
+    at_acq = at_acq[is_acq]
+    full = np.zeros(size_all)  # one buffer, zero again after each sum
 
-    full = np.zeros(pop.n)  # one buffer, zero again after each sum (no 8n page faults a sum)
-
-    def total(values: np.ndarray, among: np.ndarray | None = None) -> float:
+    def total(values: np.ndarray, acquired_only: bool = False) -> float:
         """Σ over the segment's population-length array of ``values`` (one per alive row of
-        the segment, zero elsewhere), or over its ``among`` entries."""
-        full[rows] = values
-        part = full if segment is None else full[sel]
-        out = float((part if among is None else part[among]).sum())
-        full[rows] = 0.0
+        the segment, zero elsewhere), or over its acquired entries."""
+        at, size = (at_acq, size_acq) if acquired_only else (at_all, size_all)
+        if acquired_only:
+            values = values[is_acq]
+        part = full[:size]
+        part[at] = values
+        out = float(part.sum())
+        part[at] = 0.0
         return out
 
     years = arr["years"][mine]
@@ -252,18 +268,20 @@ def lifetime_kpis(model: Any, segment: int | None = None) -> dict[str, float | N
         loan_pv[held] = loan_margin[held] * runoff_annuity(
             arr["remaining_years"][mine][held], 1.0 / years[held])
     clv = margin * years + loan_pv
-    acquired = pop.converted_day[sel] >= 1
     alive_w = total(arr["alive"][mine])
     stay = total(arr["alive"][mine] * years)  # customer-years, discounted
     # the constant hazard with the same discounted stay, against the chain's own daily rate
     daily = DAYS_PER_YEAR * ((1.0 + cfg.discount_rate) ** (1.0 / DAYS_PER_YEAR) - 1.0)
     hazard = None if stay <= 0 else max(0.0, alive_w / stay - daily)
     clv_all = total(clv)
-    clv_acq = total(clv, acquired)
+    clv_acq = total(clv, acquired_only=True)
     discount = (1.0 + cfg.discount_rate) ** (-horizon / DAYS_PER_YEAR)
-    value = pop.value_accrued if segment is None else pop.value_accrued[sel]
-    ws = w if segment is None else w[sel]  # (all rows: the same values, without a copy)
-    value_acq = float((value[acquired] * ws[acquired]).sum())
+    # the segment's acquired rows in population order: the same arrays as masking by the
+    # segment first and by ``converted_day >= 1`` second
+    acq = kernels.where_at_least(pop.converted_day, 1)
+    if segment is not None:
+        acq = acq[pop.segment[acq] == segment]
+    value_acq = float((pop.value_accrued[acq] * w[acq]).sum())
     spend = (model.ledger.total_spend() if segment is None
              else float(sum(x[:, segment].sum() for x in model.ledger.spend.values())))
     margin_total = float(np.float64(total(margin)) + np.float64(total(loan_margin)))
