@@ -81,6 +81,7 @@ def test_run_report_holds_kpis_figures_scenario_and_seed(run_report):
     table = text[text.index("Spend by item"):text.index("Figures")]
     assert re.search(r"<td>card_issuance</td>\s*<td>product</td>", table)  # not "other"
     assert "Resolved scenario" in text and "word_of_mouth:" in text
+    assert re.search(r"<details><summary>\d+ lines of YAML — show</summary><pre>", text)
     assert f"<dd>{summary['seed']}</dd>" in text
     assert f"<dd>{summary['version']}</dd>" in text
     assert _external_refs(text) == []

@@ -85,6 +85,7 @@ figure { margin: 1rem 0 2rem; } figure img { max-width: 100%; border: 1px solid 
 figcaption { color: #555; font-size: 0.9rem; }
 pre { background: #f6f8fa; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem; }
 .note { color: #555; font-size: 0.85rem; } .warn { color: #a15c00; }
+summary { cursor: pointer; color: #555; }
 </style></head>
 <body>
 <h1>{{ r.title }}</h1>
@@ -106,7 +107,9 @@ pre { background: #f6f8fa; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem;
 <figcaption>{{ f.caption }}</figcaption></figure>
 {% endfor %}
 {% for title, text in r.extra_yaml %}<h2>{{ title }}</h2><pre>{{ text }}</pre>{% endfor %}
-{% if r.scenario_yaml %}<h2>Resolved scenario</h2><pre>{{ r.scenario_yaml }}</pre>{% endif %}
+{% if r.scenario_yaml %}<h2>Resolved scenario</h2><details><summary>{{
+r.scenario_yaml.count("\n") }} lines of YAML — show</summary><pre>{{ r.scenario_yaml }}</pre>
+</details>{% endif %}
 <p class="note">Generated {{ generated }} by opmatrix.</p>
 </body></html>
 """
@@ -228,6 +231,7 @@ def render_html(report: Report) -> str:
         template = (template.replace('<html lang="en">', '<html lang="zh-CN">')
                     .replace("<h2>Figures</h2>", "<h2>图表</h2>")
                     .replace("<h2>Resolved scenario</h2>", "<h2>解析后的场景</h2>")
+                    .replace(" lines of YAML — show</summary>", " 行 YAML — 展开</summary>")
                     .replace("Generated {{ generated }} by opmatrix.",
                              "由 opmatrix 生成于 {{ generated }}。")
                     .replace('"Noto Sans", sans-serif', '"Noto Sans", "Noto Sans CJK SC", '
