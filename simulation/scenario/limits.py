@@ -11,8 +11,15 @@ graph built cold) of ``opmatrix run`` at 1M and 3M customers, as the slope betwe
 sizes: benchmarks/scenarios/core_ws.yaml (5 ties a customer, one world) 500 B per customer,
 scenarios/operating_matrix.yaml (10 ties a customer, every module, the money layer and its
 counterfactual world) 770 B. The constants below reproduce both within 6 % (core_ws 500 B,
-operating_matrix 820 B); the safety margin is the limit of 90 % of the free memory. At 100M
-customers core_ws needs ≈ 50 GB by this estimate (an extrapolation, not a measured run).
+operating_matrix 820 B); the safety margin is the limit of 90 % of the free memory.
+
+Re-measured 2026-12-01 evening after the graph build went to numba (int32 endpoints, rewiring
+checks on the rewired slots only, the CSR from the far ends; peak RSS, cold graph, 2 threads,
+loaded machine): core_ws × 365 days 0.639 GB at 1M, 1.248 GB at 3M (312 B a customer, was
+500), 10M × 3 days 2.39 GB (4.70 GB before); operating_matrix × 20 days 1.104 / 2.462 GB
+(679 B a customer). With 24 B a Watts–Strogatz tie (40 before; other layers unchanged, not
+re-measured) the estimate is within −9 … +17 % of these four. At 100M customers core_ws × 365
+needs ≈ 42 GB by this estimate, ≈ 32 GB by the measured slope (extrapolations, not a run).
 
 Further worlds (counterfactual, ablations) each need their own arrays while they are alive:
 with T threads up to T − 1 step beside the run, with one thread they run one at a time after
@@ -42,6 +49,10 @@ BYTES_PER_CUSTOMER = 300
 BYTES_PER_CUSTOMER_WORLD = 260
 #: Peak bytes per tie while a graph is built (endpoint arrays, sort keys, CSR in both directions).
 BYTES_PER_EDGE = 40
+#: ... for a Watts–Strogatz strong layer (int32 endpoints, rewiring scratch for the rewired
+#: slots only, the CSR built from the far ends; simulation/network/kernels.py): re-measured
+#: 2026-12-01 (see the module docstring). The other layers keep the figure above.
+BYTES_PER_RING_EDGE = 24
 #: The interpreter, numpy/numba/pandas and the compiled kernels.
 BYTES_FIXED = 200_000_000
 #: Share of the free memory a run may plan to use.
@@ -99,13 +110,25 @@ def estimate_bytes(sc: Scenario, threads: int | None = None) -> int:
     live = live_worlds(sc, threads)
     if live:
         per_customer += live * BYTES_PER_CUSTOMER_WORLD
-    total = BYTES_FIXED + float(n) * per_customer + edges * BYTES_PER_EDGE
+    ring = ring_edge_count(sc)
+    total = (
+        BYTES_FIXED + float(n) * per_customer + ring * BYTES_PER_RING_EDGE
+        + (edges - ring) * BYTES_PER_EDGE
+    )
     if getattr(sc.graph, "kind", "") == "sbm":
         blocks = float(len(sc.population.segments)) * sc.population.cities.count
         total += blocks * blocks * BYTES_PER_BLOCK_PAIR
     advisers = float(getattr(getattr(sc, "advisers", None), "count", 0) or 0)
     total += advisers * 64 + float(sc.population.cities.count) * 64
     return int(min(total, 1e30))
+
+
+def ring_edge_count(sc: Scenario) -> float:
+    """Ties of a generated Watts–Strogatz strong layer (0 for any other graph)."""
+    g = sc.graph
+    if getattr(g, "kind", "") != "watts_strogatz":
+        return 0.0
+    return float(sc.population.size) * getattr(g, "k", 0) / 2
 
 
 def edge_count(sc: Scenario) -> float:
