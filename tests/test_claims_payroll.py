@@ -51,10 +51,10 @@ def test_enterprise_visits_bring_staff_into_the_private_domain() -> None:
 def _screened_share(seed: int, *overrides: str) -> float:
     """Share of the preset's staff whose employer passes its screen, at the test's size."""
     from simulation.model import OperatingMatrixModel
-    from tests.claims import REPO, load_scenario
+    from tests.claims import REPO, SEED_OFFSET, load_scenario
 
     scenario = load_scenario(REPO / "scenarios" / f"{P}.yaml", list(overrides))
-    model = OperatingMatrixModel(scenario, seed)
+    model = OperatingMatrixModel(scenario, seed + SEED_OFFSET)
     screened = model.read_state("employer_screened")
     assert screened is not None
     return float(screened.mean())
