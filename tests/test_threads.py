@@ -391,3 +391,16 @@ def test_money_accounts_are_thread_invariant_and_summed_in_block_order(
         assert tot_g == tot1
         for k in b1:
             assert b1[k].tobytes() == b_g[k].tobytes(), k
+
+
+def test_openmp_threads_wait_passively_unless_told_otherwise() -> None:
+    """kernels sets OMP_WAIT_POLICY=PASSIVE before numba loads libgomp (spinning threads took
+    the busy machine's cores: docs/performance.md); a value the user set is kept."""
+    code = "import os, simulation.kernels; print(os.environ['OMP_WAIT_POLICY'])"
+    for given, want in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
+        env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        if given is not None:
+            env["OMP_WAIT_POLICY"] = given
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True)
+        assert out.stdout.strip() == want
