@@ -216,6 +216,8 @@ def cpu_split(
 
     parent_start, wall_start = _cpu(me.cpu_times()), time.perf_counter()
     with open_executor(kind, workers, threads_per_run=1) as pool:
+        context = getattr(pool, "_mp_context", None)  # a local pool's: fork or forkserver
+        method = context.get_start_method() if context is not None else "forkserver"
         warm_report = run_sweep(warm, pool, workers=workers)
         warm_wall = time.perf_counter() - wall_start
         parent_warm = _cpu(me.cpu_times()) - parent_start
@@ -266,6 +268,7 @@ def cpu_split(
     parent_start_cpu = max(0.0, parent_warm - warm_runs * c_parent)
     return {
         "executor": kind,
+        "start_method": method,
         "workers": workers,
         "runs": n,
         "wall_s": report.seconds,
@@ -351,29 +354,38 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # Seeds differ between measurements so no store ever resumes another's runs.
         big = timed_sweep(folder, "sweep200", args.runs, "local", 2, seed=1_000)
         figures["sweep_local_2_workers"] = big
-        serial = timed_sweep(folder, "overhead", 20, "serial", 1, seed=2_000)
-        figures["overhead_ms_per_run_serial"] = serial["overhead_ms_per_run"]
         rates: dict[str, float] = {}
         steady: dict[str, float] = {}
-        for i, (kind, workers) in enumerate(
-            (("local", 1), ("local", 2), ("dask-local", 1), ("dask-local", 2))
-        ):
+        splits: dict[str, dict[str, Any]] = {}
+
+        def throughput(kind: str, workers: int, i: int) -> None:
             res = timed_sweep(
                 folder, f"tp-{kind}-{workers}", args.throughput_runs, kind, workers, 3_000 + 100 * i
             )
             rates[f"{kind} {workers}"] = res["runs_per_min"]
             steady[f"{kind} {workers}"] = res["steady_runs_per_min"]
+
+        # Every local measurement before the first Dask cluster (Dask leaves a thread behind in
+        # this process, after which a local pool can no longer fork: executors.fork_unsafe)
+        # and before this process runs a simulation itself (forked workers would inherit its
+        # loaded kernels): what `opmatrix sweep` does.
+        throughput("local", 1, 0)
+        throughput("local", 2, 1)
+        figures["efficiency"] = efficiency(folder, args.throughput_runs)
+        if args.cpu_runs > 0:
+            splits["local"] = cpu_split(folder, "local", 2, args.cpu_runs, seed=6_000)
+        serial = timed_sweep(folder, "overhead", 20, "serial", 1, seed=2_000)
+        figures["overhead_ms_per_run_serial"] = serial["overhead_ms_per_run"]
+        throughput("dask-local", 1, 2)
+        throughput("dask-local", 2, 3)
+        if args.cpu_runs > 0:
+            splits["dask-local"] = cpu_split(folder, "dask-local", 2, args.cpu_runs, seed=6_100)
         figures["runs_per_minute"] = rates
         figures["runs_per_minute_after_startup"] = steady
         figures["dask_speedup_2_vs_1"] = steady["dask-local 2"] / steady["dask-local 1"]
         figures["dask_speedup_2_vs_1_with_startup"] = rates["dask-local 2"] / rates["dask-local 1"]
         figures["local_speedup_2_vs_1"] = steady["local 2"] / steady["local 1"]
-        figures["efficiency"] = efficiency(folder, args.throughput_runs)
-        if args.cpu_runs > 0:
-            splits = {
-                kind: cpu_split(folder, kind, 2, args.cpu_runs, seed=6_000 + 100 * i)
-                for i, kind in enumerate(("local", "dask-local"))
-            }
+        if splits:
             figures["cpu_split"] = splits
             figures["ceiling"] = {
                 kind: {str(w): ceiling(split, w) for w in CEILING_WORKERS}
@@ -457,7 +469,8 @@ def ceiling_lines(f: dict[str, Any]) -> list[str]:
         up = f["cpu_split"][kind]["startup"]
         cells = " · ".join(f"{w}: {100 * e:.0f} %" for w, e in by_w.items())
         lines.append(f"  {kind:<10} {cells}  (start-up {up['serial_s']:.2f} s serial + "
-                     f"{up['per_worker_s']:.2f} s a worker, CPU)")
+                     f"{up['per_worker_s']:.2f} s a worker, CPU; started by "
+                     f"{f['cpu_split'][kind].get('start_method', '?')})")
     return lines
 
 
