@@ -9,6 +9,7 @@ import pytest
 from simulation import kernels
 from simulation.population.kernels import (
     COUNT_FIELDS,
+    alive_rows,
     cell_counts,
     population_counts,
     selection_ranks,
@@ -94,3 +95,8 @@ def test_cell_counts_equal_bincount(pop, threads, weighted) -> None:
     got = cell_counts(pop["segment"], pop["stage"], ring, w, 8, 4, 4)
     assert got.dtype == np.int64
     assert np.array_equal(got, np.rint(expected).astype(np.int64))
+
+
+def test_alive_rows_equal_flatnonzero(pop, threads) -> None:
+    expected = np.flatnonzero((pop["conv"] >= 0) & (pop["stage"] != 7))
+    assert np.array_equal(alive_rows(pop["conv"], pop["stage"]), expected)

@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 
 from simulation import kernels
-from simulation.population.kernels import selection_ranks
-from simulation.population.stages import Stage
+from simulation.population.kernels import alive_rows, selection_ranks
+from simulation.population.stages import StageCode
 
 DAYS_PER_YEAR = 365.0
 #: The payback search stops here: a programme that has not paid back in 30 years is "never".
@@ -159,7 +159,7 @@ def lifetime_arrays(model: Any) -> dict[str, np.ndarray]:
     horizon = model.day
     start = layer.window_start
     snap = layer.value_snapshot
-    idx = np.flatnonzero((pop.converted_day >= 0) & (pop.stage != Stage.CHURNED))
+    idx = alive_rows(pop.converted_day, pop.stage)  # won and not churned, sorted
     k = idx.size
     earned = pop.value_accrued[idx] - (snap[idx].astype(np.float64) if snap is not None else 0.0)
     since = np.maximum(pop.converted_day[idx].astype(np.int64), start if snap is not None else 0)
@@ -205,7 +205,7 @@ def lifetime_arrays(model: Any) -> dict[str, np.ndarray]:
         pop.churn_hazard[idx].astype(np.float64) * lc.ring_multiplier[pop.ring[idx]], 1.0
     )
     stage = pop.stage[idx]
-    begin = np.where(stage == Stage.AT_RISK, 1, np.where(stage == Stage.DORMANT, 2, 0))
+    begin = np.where(stage == StageCode.AT_RISK, 1, np.where(stage == StageCode.DORMANT, 2, 0))
     years = discounted_alive_days(
         lapse, begin, lc.cfg, model.scenario.money.lifetime.discount_rate
     ) / DAYS_PER_YEAR
