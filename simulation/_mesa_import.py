@@ -5,8 +5,9 @@
 source context for every frame on the stack; for the frozen importlib frames of a nested import
 ``inspect.getmodule`` then scans all of ``sys.modules`` (~1,500 modules by then) once per
 frame. Measured: ~0.35 s of the ~2.3 s every ``opmatrix`` command and every sweep worker spends
-importing (``python -X importtime``; docs/performance.md). Mesa reads only the frame objects and
-the function names from what those calls return, and the module of one frame, so while
+importing (``python -X importtime``: mesa.model 351 ms, 0.9 ms with this). Mesa reads only
+the frame objects and the function names from what those calls return, and the module of
+one frame, so while
 ``mesa`` is imported they (and ``inspect.getmodule`` for frames) are replaced by versions that
 return the same frames, names and module without source context or a scan of every module's
 file; the real functions are put back right after.

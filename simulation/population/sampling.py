@@ -9,7 +9,9 @@ population run on every core, and since a block's numbers depend only on its own
 population is the same for 1, 2 or 64 threads. Why not numba: its ``np.random`` keeps one
 generator state per *thread* (so the draws would depend on the thread count) and has no
 per-call seeding of a Beta or a Gamma sampler; hand-written samplers would replace a real
-library's. Measured at 10M customers (docs/performance.md, "Population sampling").
+library's. Measured at 10M customers (core_ws, loaded 2-core machine): 2.2-2.6 CPU-s for
+the one-stream sampler before, 1.1-1.6 on one thread now (no global permutation, no
+population-length fancy indexing).
 """
 
 from __future__ import annotations
