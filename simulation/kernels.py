@@ -261,9 +261,6 @@ def bernoulli_slots(key: int, n: int, p: float) -> np.ndarray:
         mask = _bernoulli_direct[_parallel(n)](key64, n, BLOCK_SIZE, p)
         return np.flatnonzero(mask).astype(np.int64)
     log1mp = math.log1p(-p)
-    # work in scan-element units: a success costs ≈ 25 ns over the two passes (a log and a
-    # mix each), a scan element ≈ 1.3 ns (measured at 10M: 2.5 ms for 100k successes,
-    # 13 ms for a 10M where_equal), so a 10M-slot draw at p = 0.01 goes parallel
     # work in scan-element units: a success costs ≈ 12 ns (a log and a mix), a scan element
     # ≈ 1.3 ns (measured at 10M: 2.5 ms for 100k successes over two walks, 13 ms for a 10M
     # where_equal), so a 10M-slot draw at p = 0.01 goes parallel
