@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.claims import run
+from tests.claims import mean_ci, run
 
 P = "social_security_elderly"
 
@@ -43,9 +43,14 @@ def test_video_content_beats_text_for_the_elderly() -> None:
     customers through the private domain's nurture (631 vs 596 over the three seeds), but at
     this size that is below the noise (586 vs 634 on seeds 3–5), so it is not asserted. The
     direction is the article's and the magnitude a cited preference share, so the test checks
-    that the format reaches what a contact does, not that video is better by itself."""
+    that the format reaches what a contact does, not that video is better by itself.
+    The counts are small (16–41 engaged a seed): video/text per seed is ×2.57 [2.12, 3.02] over
+    seeds 0–11 (min ×1.67; ×1.30 on seed 100), so the 1.5× is asserted on the engaged pooled
+    over six paired seeds, and the per-seed difference's 95 % interval above 0."""
     fmt = "channels.channels_video.format=text"
-    for seed in (0, 1, 2):
+    pooled = {"video": 0, "text": 0}
+    diffs = []
+    for seed in range(6):
         video, text = run(P, seed=seed), run(P, fmt, seed=seed)
         # same reach and contacts: only what a contact does differs
         assert abs(video.events("channels_video", "contacts")
@@ -53,7 +58,11 @@ def test_video_content_beats_text_for_the_elderly() -> None:
             "channels_video", "contacts")
         engaged_video = video.events("channels_video", "engaged")
         engaged_text = text.events("channels_video", "engaged")
-        assert engaged_video > 1.5 * engaged_text > 0, (seed, engaged_video, engaged_text)
+        pooled["video"] += engaged_video
+        pooled["text"] += engaged_text
+        diffs.append(engaged_video - engaged_text)
+    assert pooled["video"] > 1.5 * pooled["text"] > 0, pooled
+    assert mean_ci(diffs)[1] > 0, (diffs, mean_ci(diffs))
 
 
 #: The elderly's interest tags (docs/sources.md §2.13): 77.6 % of the 50+ surveyed by the China
