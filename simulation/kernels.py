@@ -1115,40 +1115,6 @@ def scale_inplace(a: np.ndarray, factor) -> None:
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def _max_in(a):  # pragma: no cover - compiled
-    m = a[0]
-    for i in range(1, a.shape[0]):
-        v = a[i]
-        if v != v:  # NaN wins, as in numpy
-            return v
-        m = max(m, v)
-    return m
-
-
-def _max_py(a, block):  # pragma: no cover - compiled
-    n = a.shape[0]
-    nblocks = (n + block - 1) // block
-    out = np.empty(nblocks, dtype=a.dtype)
-    for b in nb.prange(nblocks):
-        out[b] = _max_in(a[b * block:min(n, (b + 1) * block)])
-    return out
-
-
-_max = _twins(_max_py)
-
-
-def array_max(a: np.ndarray) -> float:
-    """``float(a.max())`` (the lifecycle's daily thinning bound over every customer's churn
-    hazard and multipliers), the blocks' maxima in parallel: a maximum does not depend on the
-    order (numpy's NaN propagation kept; a zero maximum, whose sign could, is recomputed by
-    numpy)."""
-    if a.shape[0] == 0 or not _parallel(a.shape[0]):
-        return float(a.max())
-    top = float(_max[1](a, BLOCK_SIZE).max())
-    return float(a.max()) if top == 0.0 else top
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
 def _advocates_in(stage, adv, lo, hi, out, base):  # pragma: no cover - compiled
     """One block: slots whose advocate flag (``lo <= stage <= hi``) differs from ``adv``
     (written branch-free at the start of ``out``, + ``base``), ``adv`` updated; returns how
