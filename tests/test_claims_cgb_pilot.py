@@ -39,13 +39,23 @@ def test_content_that_is_not_sustained_converts_less_over_time() -> None:
 def test_national_groups_post_deals_most_members_cannot_use() -> None:
     """[001] 「社群内我们会发现用户来自于全国各地」 + [004] geography gates redemption: in
     CGB's national welfare groups most coupon claims are for another city's merchants; the same
-    groups assigned by city would redeem several times more."""
-    national = run(P)
-    by_city = run(P, "groups.assignment=city")
+    groups assigned by city would redeem several times more. By-city over national
+    redemptions per seed is ×2.71 [2.34, 3.08] over seeds 0–11 (min ×2.00; ×1.65 on seed 100),
+    so one seed against the 2× sits in the tail: the 2× is asserted on the redemptions pooled
+    over five paired seeds, and by city > national on each."""
     coupon = "perk:group_coupon"
-    claims = national.events(coupon, "claims")
-    assert national.events(coupon, "geo_mismatch") > 0.6 * claims
-    assert by_city.events(coupon, "redemptions") > 2 * national.events(coupon, "redemptions")
+    pooled = {"national": 0, "by_city": 0}
+    for seed in range(5):
+        national = run(P, seed=seed)
+        by_city = run(P, "groups.assignment=city", seed=seed)
+        claims = national.events(coupon, "claims")
+        assert national.events(coupon, "geo_mismatch") > 0.6 * claims, seed
+        n_red = national.events(coupon, "redemptions")
+        c_red = by_city.events(coupon, "redemptions")
+        assert c_red > n_red, (seed, c_red, n_red)
+        pooled["national"] += n_red
+        pooled["by_city"] += c_red
+    assert pooled["by_city"] > 2 * pooled["national"], pooled
 
 
 def test_coupons_reach_only_the_groups_the_operators_run() -> None:
