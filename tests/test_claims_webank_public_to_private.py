@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.claims import incremental, run
+from tests.claims import incremental, mean_ci, run
 
 P = "webank_public_to_private"
 
@@ -109,18 +109,24 @@ def test_the_online_referral_officer_and_extra_points_raise_invitations() -> Non
     invite at 0.3: 732 / 869 / 749 invitations vs 649 / 651 / 634 (officer hidden) and
     664 / 657 / 599 (flat). The claim is about the wish to refer; referred customers follow
     through acceptance draws too noisy to order at this size (37 vs 45 and 43 on seed 0), so
-    they are not asserted."""
+    they are not asserted. Per seed the preset invites ×1.21 [1.16, 1.26] of either other arm
+    over seeds 0–11 (min ×1.08; ×1.04 against the flat arm on seed 100), so a per-seed 1.05×
+    sits in the tail: the test asserts, over six paired seeds, that the 95 % interval of the
+    per-seed ratio lies above 1 against each arm, and the pooled invitations 1.1× above each."""
     rate = "referral.invite_rate=0.3"
     arms = {
         "hidden": ("referral.officer_visible=false",),
         "flat": ("referral.tiers=[{from_referral: 1, reward: 20}]",),
     }
     pooled = {"preset": 0, "hidden": 0, "flat": 0}
-    for seed in (0, 1, 2):
+    ratios: dict[str, list[float]] = {"hidden": [], "flat": []}
+    for seed in range(6):
         preset = run(P, rate, seed=seed).events("referral", "invitations")
         pooled["preset"] += preset
         for name, overrides in arms.items():
             other = run(P, rate, *overrides, seed=seed).events("referral", "invitations")
-            assert preset > 1.05 * other, (seed, name, preset, other)
+            ratios[name].append(preset / other)
             pooled[name] += other
-    assert pooled["preset"] > 1.15 * max(pooled["hidden"], pooled["flat"]), pooled
+    for name, values in ratios.items():
+        assert mean_ci(values)[1] > 1, (name, values, mean_ci(values))
+    assert pooled["preset"] > 1.1 * max(pooled["hidden"], pooled["flat"]), pooled
