@@ -9,10 +9,17 @@ P = "social_security_elderly"
 
 def test_contacting_in_their_good_hours_raises_response() -> None:
     """[001] 「选择上午9-11点，下午2-5点及晚上8-10点」 and avoid the school run, shopping and
-    cooking: contacts scheduled into the customers' windows win more than channel shifts."""
-    shifts = run(P)
-    windows = run(P, "contact_policy.schedule=customer_windows")
-    assert windows.acquisitions > shifts.acquisitions
+    cooking: contacts scheduled into the customers' windows win more than channel shifts.
+    The gain is small against the seed-to-seed spread: +8 [+2.7, +13.3] customers a seed
+    (×1.040 [1.013, 1.068]) over seeds 0–19 at 3,000 × 150, more on 14 of 20, fewer on 5 (down
+    to −14; 214 vs 218 on seed 200). So it is not held per seed: the test asserts it on the
+    customers won pooled over twelve paired seeds (z ≈ 2.4 at the measured mean and spread)."""
+    pooled = {"shifts": 0, "windows": 0}
+    for seed in range(12):
+        pooled["shifts"] += run(P, seed=seed).acquisitions
+        pooled["windows"] += run(P, "contact_policy.schedule=customer_windows",
+                                 seed=seed).acquisitions
+    assert pooled["windows"] > pooled["shifts"], pooled
 
 
 def test_the_branch_comes_first_and_outbound_calls_second() -> None:
