@@ -109,13 +109,23 @@ def test_district_groups_pay_back_where_cgbs_pilot_does_not() -> None:
     salaries at the article's millions of members). Asserted with margin: CMB's cost per card
     under 0.8 of CGB's (measured 0.67 on both seeds). The groups must be reasonably full for the
     comparison to mean the same in both presets (at 3,000 customers CMB's 40 city groups hold a
-    few dozen members each), so this runs at 10,000 for a year."""
-    for seed in (0, 1):
+    few dozen members each), so this runs at 10,000 for a year.
+    Over seeds 0–15 the CPA ratio CMB/CGB is 0.713 a seed [0.68, 0.74] (0.627–0.794, under 0.8
+    on 16/16 but 0.805 on seed 201), so 0.8 per seed sits in the tail: per seed CMB's cost per
+    card is under CGB's, and the 0.8 is asserted on the costs per card pooled over three seeds
+    (incremental spend over incremental cards of the three)."""
+    pooled = {"cmb": [0.0, 0], "cgb": [0.0, 0]}
+    for seed in (0, 1, 2):
         inc_cmb = incremental(*_groups_year_at_10k(P, seed))
         inc_cgb = incremental(*_groups_year_at_10k("cgb_pilot", seed))
         assert inc_cmb["acquisitions"] > 3 * inc_cgb["acquisitions"] > 0, (seed, inc_cmb, inc_cgb)
         assert inc_cmb["roi"] > 0 > inc_cgb["roi"], (seed, inc_cmb, inc_cgb)
-        assert inc_cmb["cpa"] < 0.8 * inc_cgb["cpa"], (seed, inc_cmb, inc_cgb)
+        assert inc_cmb["cpa"] < inc_cgb["cpa"], (seed, inc_cmb, inc_cgb)
+        for name, inc in (("cmb", inc_cmb), ("cgb", inc_cgb)):
+            pooled[name][0] += inc["spend"]
+            pooled[name][1] += inc["acquisitions"]
+    cpa = {name: spend / acq for name, (spend, acq) in pooled.items()}
+    assert cpa["cmb"] < 0.8 * cpa["cgb"], cpa
 
 
 def test_a_few_central_operators_run_far_more_members_and_convert_them_as_well() -> None:
