@@ -60,24 +60,35 @@ def test_a_named_adviser_keeps_customers_and_their_money() -> None:
     size: the arms win different other customers, which moves it by ±¥0.4M, more than the few
     kept customers hold (it failed on seeds 2 and 3 before the referral goal gradient and on
     seed 0 after it; the served set gained +¥6k to +¥176k on all of seeds 0–5, both before and
-    after)."""
+    after).
+
+    The customers kept are few at this size: over seeds 0–15, without advisers 3.0 [2.0, 4.0]
+    more are lost a seed (0 to 7: none on seed 5, 21 vs 21 on seed 200), and the served set
+    holds +¥74k [+¥39k, +¥109k] more (positive on 16/16, +¥5k to +¥252k). So per seed the lost
+    may tie: over six paired seeds the test asserts never more lost with advisers, the 95 %
+    interval of the per-seed difference above 0, and the served set's AUM higher pooled."""
     from simulation.population.stages import Stage
 
     lost = (Stage.AT_RISK, Stage.DORMANT, Stage.CHURNED)
-    for seed in (0, 1):
+    fewer_lost = []
+    pooled = {"on": 0.0, "off": 0.0}
+    for seed in range(6):
         with_advisers = run(P, seed=seed)
         without = run(P, "advisers.count=0", seed=seed)
         assert with_advisers.events("advisers", "kept") > 0
-        assert with_advisers.stage_count(*lost) < without.stage_count(*lost)
+        lost_on, lost_off = with_advisers.stage_count(*lost), without.stage_count(*lost)
+        assert lost_on <= lost_off, (seed, lost_on, lost_off)
+        fewer_lost.append(lost_off - lost_on)
         on, off = with_advisers.model, without.model
         same = (
             (on.read_state("adviser") >= 0)
             | np.isin(on.population.stage, lost)
             | np.isin(off.population.stage, lost)
         )
-        aum_on = on.money.account_arrays()["aum"][same].sum()
-        aum_off = off.money.account_arrays()["aum"][same].sum()
-        assert aum_on > aum_off, (seed, aum_on, aum_off)
+        pooled["on"] += float(on.money.account_arrays()["aum"][same].sum())
+        pooled["off"] += float(off.money.account_arrays()["aum"][same].sum())
+    assert mean_ci(fewer_lost)[1] > 0, (fewer_lost, mean_ci(fewer_lost))
+    assert pooled["on"] > pooled["off"], pooled
 
 
 def test_wecom_advisers_earn_more_than_they_cost() -> None:
