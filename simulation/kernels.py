@@ -298,6 +298,18 @@ def _accrue_block(stage, lo, hi, daily_value, segment, weight, unit, value_accru
             part[segment[i]] += v * weight[i]  # represented value
 
 
+@nb.njit(cache=True, nogil=True)
+def sum_blocks(parts):  # pragma: no cover - compiled
+    """Column sums of ``parts`` (a row per block), the blocks added in block order: the same
+    bits for any thread count. A function of its own rather than a loop in a ``parallel``
+    kernel, where every array expression becomes a parallel loop that wakes the pool."""
+    out = np.zeros(parts.shape[1], dtype=parts.dtype)
+    for b in range(parts.shape[0]):
+        for k in range(parts.shape[1]):
+            out[k] += parts[b, k]
+    return out
+
+
 def _accrue_py(stage, lo, hi, daily_value, segment, weight, unit, value_accrued, n_seg, block):
     # pragma: no cover - compiled
     n = stage.shape[0]
@@ -309,11 +321,7 @@ def _accrue_py(stage, lo, hi, daily_value, segment, weight, unit, value_accrued,
         w = weight[lo_i:hi_i] if not unit else weight[:0]
         _accrue_block(stage[lo_i:hi_i], lo, hi, daily_value[lo_i:hi_i], segment[lo_i:hi_i], w,
                       unit, value_accrued[lo_i:hi_i], part[b])
-    out = np.zeros(n_seg, dtype=np.float64)
-    for b in range(nblocks):
-        for s in range(n_seg):
-            out[s] += part[b, s]
-    return out
+    return sum_blocks(part)
 
 
 _accrue = _twins(_accrue_py)
