@@ -4,6 +4,7 @@ dashes, and compare's paired differences signed, with its note in the right numb
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
@@ -97,3 +98,24 @@ def test_an_experiment_whose_runs_are_of_another_code_version_says_so(tmp_path) 
     for i in range(3):
         (root / "runs" / f"r{i}.json").write_text(json.dumps({"code_version": code_version()}))
     assert "as it is defined now" in no_runs_message(root)
+
+
+def test_display_only_modules_leave_the_code_version_alone(tmp_path, monkeypatch) -> None:
+    """Rewording a message (formatting.py, i18n.py) must not make every stored sweep "of
+    another code version"; editing a model module must."""
+    import shutil
+
+    from simulation.runner import specs
+
+    src = Path(specs.__file__).resolve().parents[1]
+    copy = tmp_path / "simulation"
+    shutil.copytree(src, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    monkeypatch.setattr(specs, "__file__", str(copy / "runner" / "specs.py"))
+    fingerprint = specs.code_version.__wrapped__
+    before = fingerprint()
+    assert before == specs.code_version()  # the copy fingerprints as the package does
+    for name in ("formatting.py", "i18n.py"):
+        (copy / name).write_text((copy / name).read_text() + "\n# reworded\n")
+    assert fingerprint() == before
+    (copy / "kernels.py").write_text((copy / "kernels.py").read_text() + "\n# changed\n")
+    assert fingerprint() != before

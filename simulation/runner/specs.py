@@ -55,8 +55,11 @@ class RunSpec:
         }
 
 
-#: Package folders that never change a run's numbers (left out of the code fingerprint).
-_NOT_MODEL = frozenset({"runner", "cli", "plots", "report", "dashboard", "decide"})
+#: Package folders and modules that never change a run's numbers (left out of the code
+#: fingerprint): how numbers are printed (formatting.py) and the interface language (i18n.py)
+#: are display only, so rewording a message keeps every stored sweep current.
+_NOT_MODEL = frozenset({"runner", "cli", "plots", "report", "dashboard", "decide",
+                        "formatting.py", "i18n.py"})
 
 
 @functools.cache
