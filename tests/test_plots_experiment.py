@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,6 +82,14 @@ def stores(tmp_path_factory):
         "grid": make_store(root, "grid", GRID),
         "sobol": make_store(root, "sobol", SOBOL),
     }
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """The figures these tests inspect are never saved, so nothing closes them (pyplot warns
+    after 20 open figures in a later test of the same worker): close them after each test."""
+    yield
+    plt.close("all")
 
 
 def _bars(ax):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +19,15 @@ from simulation.result import collect_result
 from simulation.scenario.load import load_scenario
 
 OVERRIDES = ["population.size=1500", "days=90"]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """A figure a test draws to inspect is never saved, so nothing closes it: pyplot keeps it
+    until the process ends and warns "More than 20 figures have been opened" in whichever later
+    test of the same xdist worker opens the 21st. Close them after each test."""
+    yield
+    plt.close("all")
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +192,34 @@ def test_save_run_figures_writes_every_figure(finished, tmp_path):
     paths = rp.save_run_figures(result, tmp_path)
     assert sorted(p.name for p in paths) == sorted(f"{n}.png" for n in rp.RUN_FIGURES)
     assert all(p.stat().st_size > 10_000 for p in paths)
+    assert plt.get_fignums() == []  # every figure it drew is closed once written
+    old = type(result)(result.summary, result.daily.drop(columns=list(rp.RING_COLUMNS)),
+                       result.ledger, result.retention)
+    assert len(rp.save_run_figures(old, tmp_path)) == len(paths) - 1
+    assert plt.get_fignums() == []  # a figure the tables do not support opens nothing
+
+
+def test_ledger_category_colours_tell_apart() -> None:
+    """Every two ledger categories differ by a perceptual distance ΔE ≥ 18 (CAM02-UCS) in the
+    cost breakdown's bars and lines. The products' #ad494a and the groups' brown were 11 apart
+    and read as one colour; the olive of "other" and the pushes' mustard 13."""
+    from itertools import combinations
+
+    import colorspacious
+    from matplotlib.colors import to_rgb
+
+    from simulation.plots.style import CATEGORY_COLOURS
+
+    for a, b in combinations(CATEGORY_COLOURS, 2):
+        distance = colorspacious.deltaE(to_rgb(CATEGORY_COLOURS[a]), to_rgb(CATEGORY_COLOURS[b]),
+                                        input_space="sRGB1")
+        assert distance >= 18, (a, b, round(float(distance), 1))
+
+
+def test_money_ticks_never_round_up_into_the_next_unit() -> None:
+    """¥999.99 printed "¥1000" beside "¥1.0k" bars; every tier starts where the one below would
+    round into it."""
+    assert [rp.yuan(v) for v in (999.4, 999.99, 9_949, 9_950, 999_499, 999_500)] == [
+        "¥999", "¥1.0k", "¥9.9k", "¥10k", "¥999k", "¥1.0M"]
+    assert [rp.yuan(v) for v in (9.99, 9.996, -0.5, -1_500)] == [
+        "¥9.99", "¥10", "\u2212¥0.50", "\u2212¥1.5k"]

@@ -70,13 +70,15 @@ def yuan(value: float, _pos: int | None = None) -> str:
     """Axis label for money: ¥1.2M, ¥35k, ¥120, −¥1.45 (the sign before the currency)."""
     a = abs(value)
     sign = "\u2212" if value < 0 else ""
-    if a >= 1e6:
+    # each tier starts where the one below would round up into it (¥999.99 is "¥1.0k", not
+    # "¥1000"; ¥9.999 is "¥10", not "¥10.00")
+    if a >= 999_500:
         return f"{sign}¥{a / 1e6:.1f}M"
-    if a >= 1e4:
+    if a >= 9_950:
         return f"{sign}¥{a / 1e3:.0f}k"
-    if a >= 1e3:
+    if a >= 999.5:
         return f"{sign}¥{a / 1e3:.1f}k"
-    return f"{sign}¥{a:.0f}" if a >= 10 or value == 0 else f"{sign}¥{a:.2f}"
+    return f"{sign}¥{a:.0f}" if a >= 9.995 or value == 0 else f"{sign}¥{a:.2f}"
 
 
 def money_axis(ax: Axes, axis: str = "y") -> None:

@@ -178,8 +178,9 @@ MODULE_ORDER: tuple[type[StrategyModule], ...] = tuple(lv.module for lv in LEVER
 #: Plot colour of each ledger category (``other``: anything a lever did not declare).
 CATEGORY_COLOURS: dict[str, str] = {
     **{cat: colour for lv in LEVERS for cat, colour in lv.categories.items()},
-    "product": "#ad494a",  # the products' own costs (accounting.PRODUCT_CATEGORY)
-    "other": "#bcbd22",
+    # the products' own costs (accounting.PRODUCT_CATEGORY): red, not the groups' brown
+    "product": "#d62728",
+    "other": "#c7c7c7",  # light grey: the olive it was read as the pushes' mustard
 }
 
 
