@@ -11,19 +11,29 @@ from typing import Any
 
 from simulation.kpis import format_of
 
+#: The minus sign of every printed number (U+2212, as the figures' ticks): "−25.0%" beside
+#: "−¥1.45", never a hyphen in one and a minus in the other.
+MINUS = "\u2212"
+
 
 def fmt(value: Any, kind: str = "", pct_digits: int = 1) -> str:
-    """Numbers as a strategy team reads them: 12.3%, +0.50 pp, ¥1,234, 5,678; '—' if undefined."""
+    """Numbers as a strategy team reads them: 12.3%, +0.50 pp, ¥1,234, 5,678; '—' if undefined;
+    negative numbers with a true minus sign (:data:`MINUS`) whatever their kind."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
+    return _minus(_fmt(value, kind, pct_digits))
+
+
+def _fmt(value: Any, kind: str, pct_digits: int) -> str:
     if kind == "pct":
         return f"{100 * value:.{pct_digits}f}%"
     if kind == "pp":  # a difference of two shares, in percentage points
         return f"{100 * value:+.{pct_digits}f} pp"
-    if kind == "money":  # "−¥1.45": the sign before the currency, a true minus sign
-        sign = "\u2212" if value < 0 else ""
+    if kind == "money":  # "−¥1.45": the sign before the currency
+        sign = "-" if value < 0 else ""
         a = abs(value)
-        return f"{sign}¥{a:,.0f}" if a >= 100 else f"{sign}¥{a:,.2f}"
+        # ¥99.996 is "¥100", not "¥100.00": the whole-yuan tier starts where cents round into it
+        return f"{sign}¥{a:,.0f}" if a >= 99.995 else f"{sign}¥{a:,.2f}"
     if kind == "int":
         return f"{round(value):,}"
     if kind == "days":  # a payback: days within a year, years beyond (as docs/presets.md)
@@ -33,8 +43,13 @@ def fmt(value: Any, kind: str = "", pct_digits: int = 1) -> str:
     return str(value)
 
 
+def _minus(text: str) -> str:
+    """A leading hyphen-minus (Python's sign) as :data:`MINUS`."""
+    return MINUS + text[1:] if text.startswith("-") else text
+
+
 def _days(value: float, years: bool) -> str:
-    return f"{value / 365:,.1f} yr" if years else f"{value:,.0f} d"
+    return _minus(f"{value / 365:,.1f} yr" if years else f"{value:,.0f} d")
 
 
 def fmt_kpi(name: str, value: Any, pct_digits: int = 1) -> str:
@@ -59,7 +74,7 @@ def fmt_ci(mean: float, low: float, high: float, kind: str = "", pct_digits: int
 def fmt_diff_ci(mean: float, low: float, high: float, kind: str = "",
                 pct_digits: int = 1) -> str:
     """A difference with its interval, every number signed ("+180 [+158, +203]",
-    "−¥426 [−¥465, −¥387]"), with one minus sign (U+2212, as money's) throughout; a share's
+    "−¥426 [−¥465, −¥387]"), with one minus sign (:data:`MINUS`) throughout; a share's
     difference in percentage points ("+1.8 pp", "−0.7 pp"). An unsigned "180" next to a
     "+1.8 pp" reads as a level, not a change."""
     if kind == "pct":
@@ -68,9 +83,7 @@ def fmt_diff_ci(mean: float, low: float, high: float, kind: str = "",
         return fmt_ci(mean, low, high, kind, pct_digits)
 
     def signed(v: float) -> str:
-        text = fmt(v, kind, pct_digits)
-        if text.startswith("-"):  # one minus sign in a table of differences, as money's
-            return "\u2212" + text[1:]
+        text = fmt(v, kind, pct_digits)  # negative: already with MINUS
         if kind != "pp" and isinstance(v, int | float) and math.isfinite(v) and v > 0:
             return f"+{text}"
         return text

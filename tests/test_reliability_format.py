@@ -65,7 +65,7 @@ def test_money_sign_and_holm_adjusted_p_values() -> None:
     assert fmt(1.45, "money") == "¥1.45"
     # a payback: whole days within a year, years beyond, as docs/presets.md writes them
     assert (fmt(306.4, "days"), fmt(1214.3, "days"), fmt(None, "days")) == ("306 d", "3.3 yr", "—")
-    assert fmt_ci(590.0, -3382.0, 4526.0, "days") == "1.6 yr [-9.3 yr, 12.4 yr]"
+    assert fmt_ci(590.0, -3382.0, 4526.0, "days") == "1.6 yr [\u22129.3 yr, 12.4 yr]"
     adjusted = holm(np.array([0.01, 0.04, 0.03, np.nan]))
     assert np.allclose(adjusted[:3], [0.03, 0.06, 0.06]) and np.isnan(adjusted[3])
 

@@ -119,3 +119,23 @@ def test_display_only_modules_leave_the_code_version_alone(tmp_path, monkeypatch
     assert fingerprint() == before
     (copy / "kernels.py").write_text((copy / "kernels.py").read_text() + "\n# changed\n")
     assert fingerprint() != before
+
+
+def test_every_negative_number_has_the_same_minus_sign() -> None:
+    """Levels printed "-67.2%" (a hyphen) beside "−¥1.45" (a minus sign): one sign now, in
+    levels, intervals, differences and the dashboard's KPI cells."""
+    from simulation.dashboard.app import _fmt
+    from simulation.formatting import MINUS, fmt, fmt_ci, fmt_diff_ci
+
+    assert MINUS == "\u2212"
+    assert [fmt(-0.672, "pct"), fmt(-1.45, "money"), fmt(-3.0, "int"), fmt(-20.0, "days"),
+            fmt(-3382.0, "days"), fmt(-0.004, "pp"), fmt(-0.25)] == [
+        "−67.2%", "−¥1.45", "−3", "−20 d", "−9.3 yr", "−0.4 pp", "−0.25"]
+    assert fmt_ci(-0.25, -0.4, -0.1, "pct") == "−25.0% [−40.0%, −10.0%]"
+    assert fmt_diff_ci(5.0, -2.0, 12.0, "int") == "+5 [−2, +12]"
+    assert fmt_diff_ci(-0.01, -0.02, 0.001, "pct") == "−1.0 pp [−2.0 pp, +0.1 pp]"
+    assert (_fmt(-0.6723, "pct"), _fmt(-1234.0, "money"), _fmt(-5, "int")) == (
+        "−67.23%", "−¥1,234", "−5")
+    assert fmt(99.996, "money") == "¥100"  # not "¥100.00"
+    texts = [fmt(v, k) for v in (-0.5, -12.0, -1e6) for k in ("pct", "money", "int", "days", "")]
+    assert not [t for t in texts if "-" in t]

@@ -28,6 +28,7 @@ from simulation.dashboard.charts import (
 )
 from simulation.dashboard.levers import COMPARE_OFF, comparable, levers_for
 from simulation.dashboard.session import TrainingSession
+from simulation.formatting import fmt
 from simulation.i18n import kpi_label, set_lang, tr
 from simulation.incremental import EXPLANATION
 from simulation.plots.localise import localise
@@ -85,13 +86,13 @@ def lever_label(label: str) -> str:
 
 
 def _fmt(value: Any, kind: str) -> str:
+    """A KPI cell as the CLI and the reports print it (one minus sign: "−¥1,234", "−67.20%";
+    this printed "¥-1,234" and "-67.20%")."""
     if value is None:
         return "—"
-    if kind == "pct":
-        return f"{100 * value:.2f}%"
-    if kind == "money":
-        return f"¥{value:,.0f}" if abs(value) >= 100 else f"¥{value:,.2f}"
-    return f"{int(value):,}"
+    if kind in ("pct", "money"):
+        return fmt(value, kind, 2)
+    return fmt(int(value), "int")
 
 
 def kpi_html(session: TrainingSession) -> str:
