@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from simulation.runner import ResultStore, load_experiment  # noqa: E402
 from simulation.runner.executors import SerialExecutor, open_executor  # noqa: E402
-from simulation.runner.sweep import run_sweep  # noqa: E402
+from simulation.runner.sweep import guided_batches, run_sweep  # noqa: E402
 
 EXPERIMENT = """
 name: {name}
@@ -131,8 +131,66 @@ def _cpu(times: Any) -> float:
     return float(times.user + times.system)
 
 
+@contextlib.contextmanager
+def real_cluster(folder: Path, workers: int) -> Any:
+    """A ``dask scheduler`` and ``dask worker --nworkers workers`` (one thread each, the
+    docs/cluster.md recipe with ``--preload simulation.runner.preload``) as separate
+    processes on 127.0.0.1; yields ``(address, scheduler pid, start-up)``, ``start-up`` being
+    each side's CPU until every worker has registered: the scheduler's (serial on a real
+    cluster: it starts first) and the worker processes' (nannies included; parallel, one host
+    each)."""
+    import json
+    import signal
+    import subprocess
+
+    import psutil
+    from distributed import Client
+
+    bin_dir = Path(sys.executable).parent
+    info = folder / f"scheduler-{workers}.json"
+    env = {**os.environ, "OPMATRIX_THREADS": "1"}
+    procs = [subprocess.Popen(
+        [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+         "--no-dashboard", "--scheduler-file", str(info)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+    )]
+    try:
+        end = time.monotonic() + 120
+        while not (info.exists() and info.stat().st_size > 0):
+            if time.monotonic() > end:
+                raise RuntimeError("the dask scheduler did not start")
+            time.sleep(0.05)
+        address = json.loads(info.read_text())["address"]
+        procs.append(subprocess.Popen(
+            [str(bin_dir / "dask"), "worker", address, "--nworkers", str(workers),
+             "--nthreads", "1", "--no-dashboard", "--preload", "simulation.runner.preload"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            start_new_session=True,
+        ))
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=180)
+        scheduler = psutil.Process(procs[0].pid)
+        worker_side = [psutil.Process(procs[1].pid)]
+        worker_side += worker_side[0].children(recursive=True)
+        startup = {
+            "scheduler_s": _cpu(scheduler.cpu_times()),
+            "workers_s": sum(_cpu(p.cpu_times()) for p in worker_side),
+        }
+        yield address, procs[0].pid, startup
+    finally:
+        for proc in reversed(procs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
 def cpu_split(
-    folder: Path, kind: str, workers: int, runs: int, seed: int, idle_s: float = 5.0
+    folder: Path, kind: str, workers: int, runs: int, seed: int, idle_s: float = 5.0,
+    batch: int | None = None,
 ) -> dict[str, Any]:
     """Process CPU per stored run, measured with the processes' own clocks (not wall time).
 
@@ -214,8 +272,18 @@ def cpu_split(
                     out[child.pid] = _cpu(child.cpu_times())
         return out
 
+    stack = contextlib.ExitStack()
+    address, scheduler_pid, cluster_start = None, None, {"scheduler_s": 0.0, "workers_s": 0.0}
+    if kind == "dask":  # a real scheduler and worker processes, started for this split
+        address, scheduler_pid, cluster_start = stack.enter_context(real_cluster(folder, workers))
+
+    def scheduler_cpu() -> float:
+        if scheduler_pid is None:
+            return 0.0
+        return _cpu(psutil.Process(scheduler_pid).cpu_times())
+
     parent_start, wall_start = _cpu(me.cpu_times()), time.perf_counter()
-    with open_executor(kind, workers, threads_per_run=1) as pool:
+    with stack, open_executor(kind, workers, address, threads_per_run=1) as pool:
         context = getattr(pool, "_mp_context", None)  # a local pool's: fork or forkserver
         method = context.get_start_method() if context is not None else "forkserver"
         warm_report = run_sweep(warm, pool, workers=workers)
@@ -224,9 +292,17 @@ def cpu_split(
         servers, kids_warm = forkservers(), children()
         # The parent's CPU per second with nothing to do (Dask's periodic callbacks, the
         # executor's threads waiting): subtracted from its busy CPU, so c_parent is per run.
-        idle0, start = _cpu(me.cpu_times()), time.perf_counter()
+        # The same for the workers (Dask's heartbeats and memory checks): per second too.
+        idle0, sidle0, start = _cpu(me.cpu_times()), scheduler_cpu(), time.perf_counter()
+        kids_idle0 = children()
         time.sleep(idle_s)
-        idle_share = (_cpu(me.cpu_times()) - idle0) / (time.perf_counter() - start)
+        idle_wall = time.perf_counter() - start
+        idle_share = (_cpu(me.cpu_times()) - idle0) / idle_wall
+        sched_idle_share = (scheduler_cpu() - sidle0) / idle_wall
+        worker_idle_share = sum(
+            cpu - kids_idle0.get(pid, cpu) for pid, cpu in children().items()
+            if pid not in servers and pid != scheduler_pid
+        ) / idle_wall / workers
         with open(os.devnull, "w") as sink:
             # the columns of `opmatrix sweep`'s bar, drawn as on a terminal, into /dev/null
             bar = Progress(
@@ -238,12 +314,12 @@ def cpu_split(
                 if refresh is not None:
                     refresh.name = "progress bar refresh"
                 kids0, threads0 = children(), threads()
-                parent0 = _cpu(me.cpu_times())
+                parent0, sched0 = _cpu(me.cpu_times()), scheduler_cpu()
                 report = run_sweep(
-                    store, pool, workers=workers,
+                    store, pool, workers=workers, batch=batch,
                     on_progress=lambda done, _t, _o: bar.update(task, completed=done),
                 )
-                parent1 = _cpu(me.cpu_times())
+                parent1, sched1 = _cpu(me.cpu_times()), scheduler_cpu()
                 threads1, kids1 = threads(), children()
     assert report.failed == 0, report.errors
     n = report.done
@@ -251,7 +327,9 @@ def cpu_split(
         name: 1000 * (cpu - threads0.get(name, 0.0)) / n for name, cpu in threads1.items()
     }
     bar_ms = per_thread.pop("progress bar refresh", 0.0)
-    worker_cpu = sum(cpu - kids0.get(pid, 0.0) for pid, cpu in kids1.items())
+    worker_cpu = sum(
+        cpu - kids0.get(pid, 0.0) for pid, cpu in kids1.items() if pid != scheduler_pid
+    )
     t_sim = report.simulate_cpu_seconds / n
     c_worker = worker_cpu / n - t_sim
     c_parent = max(
@@ -263,17 +341,35 @@ def cpu_split(
     # worker's first-run costs (numba's cache loads, lazy imports) are paid in parallel.
     warm_runs = warm_report.done
     serial_start = sum(servers.values())
-    in_workers = sum(cpu for pid, cpu in kids_warm.items() if pid not in servers)
-    worker_start = max(0.0, in_workers - warm_runs * (t_sim + c_worker)) / workers
+    in_workers = sum(
+        cpu for pid, cpu in kids_warm.items() if pid not in servers and pid != scheduler_pid
+    )
+    # what the workers burn per second (measured idle) is not per run: taken out of both
+    per_second = worker_idle_share * workers
+    c_worker_run = max(0.0, c_worker - per_second * report.seconds / n)
+    worker_start = max(
+        0.0, in_workers - warm_runs * (t_sim + c_worker_run) - per_second * warm_wall
+    ) / workers
     parent_start_cpu = max(0.0, parent_warm - warm_runs * c_parent)
+    c_sched = max(0.0, (sched1 - sched0) - sched_idle_share * report.seconds) / n
+    # The forkserver is started before the parent starts a cluster (executors.prepare /
+    # _start_dask_forkserver), so its imports and the parent's start overlap on two cores.
+    serial = max(serial_start, parent_start_cpu) + cluster_start["scheduler_s"]
     return {
         "executor": kind,
-        "start_method": method,
+        "start_method": method if kind != "dask" else "dask worker processes",
+        "tasks": -(-n // batch) if batch else len(guided_batches(n, workers)),
+        # a real scheduler's own process (kind "dask"; dask-local's runs inside the parent)
+        "c_scheduler_ms": 1000 * c_sched,
+        "scheduler_idle_core_share": sched_idle_share,
         "workers": workers,
         "runs": n,
         "wall_s": report.seconds,
         "t_sim_ms": 1000 * t_sim,
         "c_worker_overhead_ms": 1000 * c_worker,
+        # the same without the workers' per-second chores (worker_idle_core_share, each)
+        "c_worker_overhead_run_ms": 1000 * c_worker_run,
+        "worker_idle_core_share": worker_idle_share,
         # the idle rate is measured on a shared machine: never below the parent's work that is
         # per run by construction (the dispatch loop and the store's writes)
         "c_parent_ms": 1000 * c_parent,
@@ -284,10 +380,13 @@ def cpu_split(
         "parent_threads_ms": per_thread,
         "load_average": os.getloadavg(),
         "startup": {
-            "serial_s": serial_start + parent_start_cpu,
+            "serial_s": serial,
             "forkserver_s": serial_start,
             "parent_s": parent_start_cpu,
-            "per_worker_s": worker_start,
+            "scheduler_s": cluster_start["scheduler_s"],
+            # kind "dask": each worker process's own start (its preload's imports) too
+            "per_worker_s": worker_start + cluster_start["workers_s"] / workers,
+            "worker_process_start_s": cluster_start["workers_s"] / workers,
             "warm_up_wall_s": warm_wall,
             "warm_up_runs": warm_runs,
         },
@@ -312,30 +411,58 @@ def ceiling(split: dict[str, Any], workers: int) -> dict[str, float]:
       ``t_sim / (t_sim + c_worker_overhead + c_parent)``.
     """
     t, cp = split["t_sim_ms"], split["c_parent_ms"]
+    cs, s_idle = split.get("c_scheduler_ms", 0.0), idle_share(split, "scheduler", workers)
     cw = max(0.0, split["c_worker_overhead_ms"])
-    bar = split["progress_core_share"] + split["parent_idle_core_share"]
+    bar = split["progress_core_share"] + idle_share(split, "parent", workers)
     parent_bound = t * (1.0 - bar) / (workers * cp) if cp > 0 else float("inf")
-    overhead_bound = t / (t + cw + cp)
+    # a real scheduler is one process too (dask-local's is inside the parent's c_parent)
+    scheduler_bound = t * (1.0 - s_idle) / (workers * cs) if cs > 0 else float("inf")
+    overhead_bound = t / (t + cw + cp + cs)
     return {
         "parent_load": workers * cp / (t + cw) + bar,
+        "scheduler_load": workers * cs / (t + cw) + s_idle,
         "parent_bound": parent_bound,
+        "scheduler_bound": scheduler_bound,
         "overhead_bound": overhead_bound,
-        "ceiling": min(1.0, parent_bound, overhead_bound),
+        "ceiling": min(1.0, parent_bound, scheduler_bound, overhead_bound),
     }
+
+
+def idle_share(split: dict[str, Any], who: str, workers: int) -> float:
+    """The share of a core ``who`` (``parent`` or ``scheduler``) burns per second with
+    ``workers`` workers, scaled in proportion from the split's: Dask's per-second chores grow
+    with the workers (heartbeats; dask-local's nannies, which live in the parent, each check
+    their worker's memory) — measured here, dask-local's idle parent took 2.25 % of a core
+    with 2 workers and 7.5 % with 8, so the proportional rule overstates it (on the safe
+    side)."""
+    return split.get(f"{who}_idle_core_share", 0.0) * workers / max(1, split["workers"])
 
 
 def finite_sweep(split: dict[str, Any], workers: int, runs: int = 320) -> float:
     """Extrapolated efficiency ``T(1) / (workers × T(workers))`` of a sweep of ``runs`` runs,
-    start-up included (the issue's benchmark is 320 runs): ``T(w) = serial start-up + one
-    worker's start-up + ⌈runs / w⌉ × (t_sim + c_worker_overhead)``, or the parent's
-    ``runs × c_parent`` when that is longer. An EXTRAPOLATION like :func:`ceiling`."""
-    up = split["startup"]
-    per_run = (split["t_sim_ms"] + max(0.0, split["c_worker_overhead_ms"])) / 1000
-    share = split["progress_core_share"] + split["parent_idle_core_share"]
-    parent = runs * split["c_parent_ms"] / 1000 / max(1e-9, 1.0 - share)
+    start-up included (the issue's benchmark is 320 runs). An EXTRAPOLATION like
+    :func:`ceiling`: ``T(w)`` = serial start-up (the longer of the forkserver's imports and
+    the parent's start, which overlap, plus a real scheduler's start) + one worker's start-up
+    + the batches ``run_sweep`` sends (:func:`~simulation.runner.sweep.guided_batches`)
+    placed on the first free of ``w`` workers at ``t_sim + c_worker_overhead_run`` a run,
+    slowed by the share of a core the worker's own per-second chores take — or the parent's
+    ``runs × c_parent`` / a real scheduler's ``runs × c_scheduler`` when that is longer
+    (each is one process)."""
+    import heapq
 
+    up = split["startup"]
+    per_run = (split["t_sim_ms"] + max(0.0, split.get(
+        "c_worker_overhead_run_ms", split["c_worker_overhead_ms"]))) / 1000
+    per_run /= max(1e-9, 1.0 - split.get("worker_idle_core_share", 0.0))
     def wall(w: int) -> float:
-        return up["serial_s"] + up["per_worker_s"] + max(-(-runs // w) * per_run, parent)
+        share = split["progress_core_share"] + idle_share(split, "parent", w)
+        parent = runs * split["c_parent_ms"] / 1000 / max(1e-9, 1.0 - share)
+        sched_share = idle_share(split, "scheduler", w)
+        scheduler = runs * split.get("c_scheduler_ms", 0.0) / 1000 / max(1e-9, 1.0 - sched_share)
+        free = [0.0] * w
+        for size in guided_batches(runs, w):
+            heapq.heappush(free, heapq.heappop(free) + size * per_run)
+        return up["serial_s"] + up["per_worker_s"] + max(max(free), parent, scheduler)
 
     return wall(1) / (workers * wall(workers))
 
@@ -380,6 +507,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         throughput("dask-local", 2, 3)
         if args.cpu_runs > 0:
             splits["dask-local"] = cpu_split(folder, "dask-local", 2, args.cpu_runs, seed=6_100)
+            # a real scheduler and `dask worker` processes, as docs/cluster.md starts them
+            splits["dask"] = cpu_split(folder, "dask", 2, args.cpu_runs, seed=6_200)
         figures["runs_per_minute"] = rates
         figures["runs_per_minute_after_startup"] = steady
         figures["dask_speedup_2_vs_1"] = steady["dask-local 2"] / steady["dask-local 1"]
@@ -448,10 +577,15 @@ def ceiling_lines(f: dict[str, Any]) -> list[str]:
         load = ", ".join(f"{x:.1f}" for x in sp["load_average"])
         lines.append(
             f"  {kind:<10} t_sim {sp['t_sim_ms']:.0f} ms · worker overhead "
-            f"{sp['c_worker_overhead_ms']:.1f} ms · parent {sp['c_parent_ms']:.1f} ms "
+            f"{sp['c_worker_overhead_ms']:.1f} ms ({sp['c_worker_overhead_run_ms']:.1f} a run + "
+            f"{100 * sp['worker_idle_core_share']:.1f} % of a core) · "
+            f"parent {sp['c_parent_ms']:.1f} ms "
             f"(store writes {sp['c_write_ms']:.1f}) + {100 * sp['parent_idle_core_share']:.1f} % "
             f"of a core idle, progress bar {100 * sp['progress_core_share']:.1f} % · "
-            f"{sp['runs']} runs, load {load}"
+            + (f"scheduler {sp['c_scheduler_ms']:.1f} ms + "
+               f"{100 * sp['scheduler_idle_core_share']:.1f} % of a core idle · "
+               if sp.get("c_scheduler_ms") else "")
+            + f"{sp['runs']} runs in {sp.get('tasks', '?')} tasks, load {load}"
         )
     lines.append(
         "EXTRAPOLATION, not measured (this machine has "
@@ -459,12 +593,15 @@ def ceiling_lines(f: dict[str, Any]) -> list[str]:
     )
     for kind, by_w in f["ceiling"].items():
         cells = " · ".join(
-            f"{w}: {100 * c['ceiling']:.0f} % (parent {100 * c['parent_load']:.0f} % busy)"
+            f"{w}: {100 * c['ceiling']:.0f} % (parent {100 * c['parent_load']:.0f} % busy"
+            + (f", scheduler {100 * c['scheduler_load']:.0f} %" if c.get("scheduler_load") else "")
+            + ")"
             for w, c in by_w.items()
         )
         lines.append(f"  {kind:<10} {cells}")
     lines.append("  a 320-run sweep (the issue's), start-up included (serial: the forkserver's "
-                 "imports / Dask's cluster; then each worker's first run):")
+                 "imports / Dask's cluster / a real scheduler's start; then each worker's start "
+                 "and first run), the batches run_sweep sends placed on the first free worker:")
     for kind, by_w in f["ceiling_320_runs"].items():
         up = f["cpu_split"][kind]["startup"]
         cells = " · ".join(f"{w}: {100 * e:.0f} %" for w, e in by_w.items())

@@ -88,7 +88,8 @@ def test_sweep_on_a_real_cluster_survives_a_killed_worker(tmp_path: Path) -> Non
             # --no-nanny: the worker is the process we kill (a nanny would restart it)
             procs.append(_spawn(
                 [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
-                 "--name", name, "--no-dashboard", "--death-timeout", "60"],
+                 "--name", name, "--no-dashboard", "--death-timeout", "60",
+                 "--preload", "simulation.runner.preload"],
                 tmp_path / f"{name}.log",
             ))
         from distributed import Client

@@ -92,6 +92,10 @@ def test_same_numbers_from_every_executor(
     for kind, workers in (("local", 1), ("local", 2), ("dask-local", 2)):
         store = ResultStore.for_experiment(exp, tmp_path / f"{kind}-{workers}")
         with open_executor(kind, workers) as pool:
+            # every worker has the simulation imported before its first task (a forked
+            # worker from this process; Dask's from the preloaded forkserver)
+            loaded = pool.submit(eval, "'simulation.api' in __import__('sys').modules")
+            assert loaded.result(), kind
             report = run_sweep(store, pool, workers=workers)
         assert (report.done, report.failed) == (6, 0), kind
         assert report.simulate_cpu_seconds > 0, kind  # the workers' own clocks came back
@@ -101,13 +105,17 @@ def test_same_numbers_from_every_executor(
 
 
 FORKED_SWEEP = """
-import sys
+import gc, sys
 from simulation.runner import ResultStore, load_experiment
 from simulation.runner.executors import open_executor
 from simulation.runner.sweep import run_sweep
 store = ResultStore.for_experiment(load_experiment(sys.argv[1]), sys.argv[2])
 with open_executor("local", 2, threads_per_run=1) as pool:
     assert pool._mp_context.get_start_method() == "fork", pool._mp_context
+    # the heap was frozen while the workers forked (their first collection skips it) and
+    # is collectable here again
+    assert pool.submit(gc.get_freeze_count).result() > 10_000
+    assert gc.get_freeze_count() == 0
     report = run_sweep(store, pool, workers=2)
 assert (report.done, report.failed) == (6, 0), report.errors
 """

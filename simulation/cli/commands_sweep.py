@@ -52,10 +52,16 @@ def sweep(
 ) -> None:
     """Run every variant × sweep point × replicate not stored yet; each run is saved as it ends."""
     from simulation.runner import ResultStore, load_experiment
-    from simulation.runner.executors import SerialExecutor, default_workers, open_executor
+    from simulation.runner.executors import (
+        SerialExecutor,
+        default_workers,
+        open_executor,
+        prepare,
+    )
     from simulation.runner.specs import expand
     from simulation.runner.sweep import WorkerLost, pending_specs, run_sweep
 
+    prepare(executor)  # dask-local: its workers' forkserver imports while we load the experiment
     exp = load_experiment(experiment)
     store = ResultStore.for_experiment(exp, results)
     store.open()

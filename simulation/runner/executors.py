@@ -12,6 +12,7 @@ Every run is a pure function of (scenario, seed), so all executors give the same
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import multiprocessing.context
@@ -112,8 +113,34 @@ def _process_context(method: str = "forkserver") -> multiprocessing.context.Base
     if method == "fork":
         return multiprocessing.get_context("fork")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["simulation.runner.worker", "simulation.api"])
+    ctx.set_forkserver_preload(list(WORKER_MODULES))
     return ctx
+
+
+#: What a worker imports before its first run: the forkserver's preload, and what
+#: :mod:`simulation.runner.preload` imports in a ``dask worker --preload``.
+WORKER_MODULES: tuple[str, ...] = (
+    "simulation.runner.worker", "simulation.runner.store", "simulation.api",
+)
+
+
+def _start_dask_forkserver() -> None:
+    """Start the forkserver Dask-local's workers fork from, now, preloaded with Dask *and* the
+    simulation, before this process imports Dask itself.
+
+    Why: Distributed sets the forkserver's preload (``distributed.utils.get_mp_context``: Dask,
+    numpy, pandas …) the first time a nanny starts a worker, replacing ours, so every worker
+    imported the simulation itself on its first task (1.2–2.1 CPU-s each, measured in
+    benchmarks/bench_sweep.py). A server that runs already keeps its preload; started here, it
+    imports everything once while this process imports Dask and starts the scheduler (the two
+    overlap on separate cores), and every worker forks with all of it loaded. A forkserver
+    that is already running (a local pool's, earlier in this process) is reused as it is.
+    """
+    import multiprocessing.forkserver as forkserver
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["distributed", *WORKER_MODULES])
+    forkserver.ensure_running()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -129,6 +156,45 @@ def _die_with_parent(parent: int) -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(1)
+
+
+#: Dask settings of ``dask-local``: workers fork from the preloaded forkserver
+#: (:func:`_start_dask_forkserver`); the nannies, which live in this process, and the workers
+#: check their memory every second instead of every 100 ms (each check is a psutil call: at
+#: 16 workers, 160 a second in the sweep process, which every worker waits on); and the
+#: workers do not run Dask's statistical profiler (100 looks a second at the running task's
+#: stack, taken by the worker's event loop from the run's GIL, for a dashboard a sweep does
+#: not open). simulation/runner/preload.py does the same for ``dask worker`` processes.
+DASK_LOCAL_CONFIG: dict[str, Any] = {
+    "distributed.worker.multiprocessing-method": "forkserver",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.worker.profile.enabled": False,
+}
+
+
+def prepare(kind: str) -> None:
+    """Start what ``open_executor(kind)`` will need and can start before the caller loads its
+    experiment: for ``dask-local`` the preloaded forkserver (:func:`_start_dask_forkserver`),
+    whose imports then overlap the caller's own work. Anything else: nothing."""
+    if kind == "dask-local":
+        _start_dask_forkserver()
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """``gc.freeze()`` while this process forks its workers, ``gc.unfreeze()`` after.
+
+    Why: a forked worker's first run starts with a full collection (worker.py,
+    ``_freeze_imports``), which walked every object inherited from this process (~0.1 s a
+    worker) and wrote to their pages (copy-on-write copies). Frozen at the fork, they sit in
+    the permanent generation the child's collections skip; unfrozen right after, this process
+    collects them as before, so nothing here leaks. Objects are not changed: no number can move.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextmanager
@@ -164,15 +230,16 @@ def open_executor(
                 # A forking pool starts all its workers at its first task, before its own
                 # threads exist: now, while fork_unsafe() still holds (the caller may start
                 # threads next, e.g. a progress bar).
-                pool.submit(os.getpid).result()
+                with _frozen_heap():
+                    pool.submit(os.getpid).result()
             yield pool
     elif kind == "dask-local":
+        _start_dask_forkserver()
         import dask
         from distributed import Client, LocalCluster
 
-        _process_context()  # Dask's worker processes fork from the same preloaded server
         with (
-            dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}),
+            dask.config.set(DASK_LOCAL_CONFIG),
             LocalCluster(
                 n_workers=n,
                 threads_per_worker=1,
@@ -180,7 +247,8 @@ def open_executor(
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
             ) as cluster,
-            Client(cluster) as client,
+            # results straight from the worker that holds them, not relayed by the scheduler
+            Client(cluster, direct_to_workers=True) as client,
         ):
             yield client.get_executor(pure=False)
     else:

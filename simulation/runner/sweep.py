@@ -65,10 +65,34 @@ def pending_specs(
     return [s for s in unique if s.run_id not in status or status[s.run_id] in keep]
 
 
+#: the most runs one task carries: what a dead worker's batch costs to redo, and the size
+#: of a batch's outcomes in memory at once
+MAX_BATCH = 8
+
+
 def batch_size(runs: int, workers: int) -> int:
-    """Specs per task: about eight tasks per worker (load balance at the end of a sweep), at
-    most 8 runs per task (little lost when a worker dies), at least 1."""
-    return max(1, min(8, runs // max(1, 8 * workers)))
+    """Specs per task for a fixed-size split (``run_sweep(batch=...)`` overrides the guided
+    schedule with it): about eight tasks per worker, at most :data:`MAX_BATCH`, at least 1."""
+    return max(1, min(MAX_BATCH, runs // max(1, 8 * workers)))
+
+
+def guided_batches(runs: int, workers: int, cap: int = MAX_BATCH) -> list[int]:
+    """Batch sizes for ``runs`` specs on ``workers`` workers: big first, single runs last.
+
+    Guided self-scheduling: each batch takes ``⌈remaining / (2 · workers)⌉`` specs (at most
+    ``cap``). Why: every task costs the executor round trips — for Dask a graph update, a
+    task on the scheduler, a result fetched and released, in the client's and the
+    scheduler's processes, which every worker waits on — so early batches are large; and a
+    sweep ends when its last worker does, so the last ones are single runs and the workers
+    finish within about one run of each other (a fixed size of 2 on 320 runs × 16 workers
+    sent 160 tasks; this sends 94, with a shorter tail)."""
+    sizes: list[int] = []
+    left = runs
+    while left > 0:
+        size = max(1, min(cap, left, -(-left // (2 * max(1, workers)))))
+        sizes.append(size)
+        left -= size
+    return sizes
 
 
 def run_sweep(
@@ -85,8 +109,9 @@ def run_sweep(
     """Run every pending spec of ``store.experiment`` on ``executor``; store each as it ends.
 
     ``threads``: kernel threads per run in the workers (default 1 — the worker processes are
-    the parallelism; results are the same for any count). ``batch``: specs per task (default
-    :func:`batch_size`). About ``workers × in_flight_per_worker`` runs are in flight at once."""
+    the parallelism; results are the same for any count). ``batch``: specs per task (default:
+    :func:`guided_batches`' sizes). About ``workers × in_flight_per_worker`` runs are in
+    flight at once, and more than ``workers`` tasks."""
     start = time.perf_counter()
     if specs is None:
         assert store.experiment is not None, "a store without an experiment needs specs"
@@ -96,20 +121,26 @@ def run_sweep(
     todo = pending_specs(specs, store, retry_failed)
     unique_total = len({s.run_id for s in specs})
     report = SweepReport(total=len(todo), skipped=unique_total - len(todo))
-    size = batch or batch_size(len(todo), workers)
-    batches = [todo[i : i + size] for i in range(0, len(todo), size)]
-    window = max(workers + 1, workers * in_flight_per_worker // size)
+    sizes = [batch] * -(-len(todo) // batch) if batch else guided_batches(len(todo), workers)
+    batches, at = [], 0
+    for size in sizes:
+        batches.append(todo[at : at + size])
+        at += size
+    # runs in flight: a few per worker, and always a task more than there are workers
+    window = workers * in_flight_per_worker
     queue = iter(batches)
     running: dict[Future, list[RunSpec]] = {}
     writes: deque[Future] = deque()
     per_run_threads = threads or 1
 
     def submit_more() -> None:
-        while len(running) < window:
+        in_flight = sum(len(chunk) for chunk in running.values())
+        while len(running) <= workers or in_flight < window:
             chunk = next(queue, None)
             if chunk is None:
                 return
             running[executor.submit(execute_batch, chunk, per_run_threads, True)] = chunk
+            in_flight += len(chunk)
 
     def drain_writes(keep: int) -> None:
         """Wait for stored runs until at most ``keep`` writes are pending (memory stays flat);
@@ -134,7 +165,7 @@ def run_sweep(
                         report.failed += 1
                         report.errors[spec.run_id] = outcome.error or "failed"
             submit_more()
-            drain_writes(window * size)
+            drain_writes(window + MAX_BATCH)
             if on_progress is not None and finished:
                 on_progress(report.ran, report.total, outcome)
     except BrokenProcessPool as exc:
