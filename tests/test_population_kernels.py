@@ -12,7 +12,8 @@ from simulation.population.kernels import (
     alive_rows,
     cell_counts,
     population_counts,
-    selection_ranks,
+    segment_ranks,
+    sparse_sum,
 )
 
 N = 2 * kernels.BLOCK_SIZE + 4321
@@ -65,15 +66,22 @@ def test_population_counts_equal_the_masks(pop, threads, segment) -> None:
         assert kept / cohort == float(k.mean())  # the float retention_{d}d was
 
 
-@pytest.mark.parametrize(("segment", "acquired"), [(None, False), (None, True), (1, False),
-                                                   (3, True)])
-def test_selection_ranks_are_the_boolean_compress_positions(pop, threads, segment,
-                                                             acquired) -> None:
+@pytest.mark.parametrize(("segment", "acquired"), [(None, True), (1, False), (3, False),
+                                                   (1, True), (3, True)])
+def test_segment_ranks_are_the_boolean_compress_positions(pop, threads, segment,
+                                                          acquired) -> None:
     rows = np.sort(np.random.default_rng(1).choice(N, 9000, replace=False))
     sel = np.ones(N, dtype=bool) if segment is None else pop["segment"] == segment
     if acquired:
         sel &= pop["conv"] >= 1
-    rank, size = selection_ranks(pop["segment"], segment, pop["conv"], acquired, rows)
+    ranks = segment_ranks(pop["segment"], pop["conv"], 4, rows)
+    if segment is None:
+        rank, size = ranks["acq"], int(ranks["acq_size"])
+    else:
+        mine = pop["segment"][rows] == segment
+        rows = rows[mine]
+        key = "acq_seg" if acquired else "seg"
+        rank, size = ranks[key][mine], int(ranks[f"{key}_size"][segment])
     assert size == int(sel.sum())
     # a zero-filled population array with values at ``rows``, compressed by the selection,
     # is the selection-length array with the values at ``rank``
@@ -84,6 +92,23 @@ def test_selection_ranks_are_the_boolean_compress_positions(pop, threads, segmen
     direct[rank[rank >= 0]] = values[rank >= 0]
     assert np.array_equal(full[sel], direct)
     assert np.array_equal(rank >= 0, sel[rows])
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 129, 1000, kernels.BLOCK_SIZE,
+                                  kernels.BLOCK_SIZE + 1, N])
+@pytest.mark.parametrize("share", [0.0, 0.01, 0.5, 1.0])
+def test_sparse_sum_is_numpys_sum_to_the_bit(threads, size, share) -> None:
+    rng = np.random.default_rng(size)
+    k = int(size * share)
+    pos = np.sort(rng.choice(size, k, replace=False)) if size else np.zeros(0, np.int64)
+    val = rng.standard_normal(k) * 10.0 ** rng.uniform(-6, 6, k)  # rounding on every add
+    val[::5] = 0.0
+    val[1::11] = -0.0
+    full = np.zeros(size)
+    full[pos] = val
+    expected = float(full.sum())
+    got = sparse_sum(size, pos, val)
+    assert got == expected and np.signbit(got) == np.signbit(expected)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from simulation import kernels
-from simulation.population.kernels import alive_rows, selection_ranks
+from simulation.population.kernels import alive_rows, segment_ranks, sparse_sum
 from simulation.population.stages import StageCode
 
 DAYS_PER_YEAR = 365.0
@@ -220,42 +220,42 @@ def lifetime_kpis(model: Any, segment: int | None = None) -> dict[str, float | N
     lifetime ROI of the acquired customers (docs/kpis.md).
 
     Per customer the figures are computed on the alive rows (:func:`lifetime_arrays`); each
-    sum is taken over the population-length array (zeros where not alive) restricted to the
-    segment, as numpy's pairwise sum of that array, so the totals keep their bits (one such
-    array at a time: 8 bytes a customer, not ~100)."""
+    sum is numpy's pairwise sum of the population-length array (zeros where not alive)
+    restricted to the segment, replayed on the alive rows alone
+    (:func:`simulation.population.kernels.sparse_sum`: the same bits, no population-length
+    buffer), with every row's place in those selections from one pass for all segments
+    (:func:`simulation.population.kernels.segment_ranks`, kept with the arrays)."""
     pop = model.population
     cfg = model.scenario.money.lifetime
     horizon = model.day
     arr = lifetime_arrays(model)
     w = pop.weight if pop.weight is not None else np.ones(pop.n)
     alive_rows = arr["idx"]
-    # alive rows of the segment
-    mine = slice(None) if segment is None else pop.segment[alive_rows] == segment
-    rows = alive_rows[mine]
-    # Where each of them sits in the segment's rows and in its acquired rows (population
-    # order): the sums below are over those population-length selections with zeros where
-    # a customer is not alive, built directly at the selection's length (no population-length
-    # array and boolean compress a sum, as before: same arrays, same bits).
+    ranks = arr.get("ranks")
+    if ranks is None:
+        ranks = arr["ranks"] = segment_ranks(pop.segment, pop.converted_day,
+                                             len(pop.segment_names), alive_rows)
+    # Where each alive row of the segment sits in the segment's rows and in its acquired rows
+    # (population order): each sum below is over that population-length selection with zeros
+    # where a customer is not alive (same arrays, same bits as the boolean compress of a
+    # population-length array that this once was).
     if segment is None:
-        at_all, size_all = rows, pop.n
+        mine = slice(None)
+        at_all, size_all = alive_rows, pop.n
+        at_acq, size_acq = ranks["acq"], int(ranks["acq_size"])
     else:
-        at_all, size_all = selection_ranks(pop.segment, segment, pop.converted_day, False, rows)
-    at_acq, size_acq = selection_ranks(pop.segment, segment, pop.converted_day, True, rows)
+        mine = pop.segment[alive_rows] == segment
+        at_all, size_all = ranks["seg"][mine], int(ranks["seg_size"][segment])
+        at_acq, size_acq = ranks["acq_seg"][mine], int(ranks["acq_seg_size"][segment])
     is_acq = at_acq >= 0
     at_acq = at_acq[is_acq]
-    full = np.zeros(size_all)  # one buffer, zero again after each sum
 
     def total(values: np.ndarray, acquired_only: bool = False) -> float:
         """Σ over the segment's population-length array of ``values`` (one per alive row of
         the segment, zero elsewhere), or over its acquired entries."""
-        at, size = (at_acq, size_acq) if acquired_only else (at_all, size_all)
         if acquired_only:
-            values = values[is_acq]
-        part = full[:size]
-        part[at] = values
-        out = float(part.sum())
-        part[at] = 0.0
-        return out
+            return sparse_sum(size_acq, at_acq, values[is_acq])
+        return sparse_sum(size_all, at_all, values)
 
     years = arr["years"][mine]
     loan_margin = arr["loan_margin"][mine]
