@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from simulation.kpis import format_of
+from simulation.kpis import get as kpi
 
 #: The minus sign of every printed number (U+2212, as the figures' ticks): "−25.0%" beside
 #: "−¥1.45", never a hyphen in one and a minus in the other.
@@ -91,3 +92,23 @@ def fmt_diff_ci(mean: float, low: float, high: float, kind: str = "",
     if low is None or (isinstance(low, float) and math.isnan(low)):
         return signed(mean)
     return f"{signed(mean)} [{signed(low)}, {signed(high)}]"
+
+
+def within(metric: str, low: float, high: float) -> tuple[float, float, bool]:
+    """The interval ``[low, high]`` of KPI ``metric`` clipped to the values it can take (a
+    share: [0, 1]), and whether it was clipped. A Student-t interval of a share near 100 %
+    reads "99.84% [99.35%, 100.34%]": a share cannot pass 100 %, so the interval stops there
+    (and the table says so)."""
+    bounds = kpi(metric).value_range
+    if bounds is None or low is None or high is None:
+        return low, high, False
+    lo, hi = bounds
+    clipped_low = min(max(low, lo), hi) if math.isfinite(low) else low
+    clipped_high = max(min(high, hi), lo) if math.isfinite(high) else high
+    moved = (math.isfinite(low) and clipped_low != low) or (
+        math.isfinite(high) and clipped_high != high)
+    return clipped_low, clipped_high, moved
+
+
+#: What a table or figure says when it clipped a share's interval.
+CLIPPED_NOTE = "a share's interval is cut at 0 % and 100 %, the values a share can take"

@@ -123,6 +123,8 @@ ZH: dict[str, str] = {
     "p_value": "p 值",
     "p_holm": "Holm 校正 p",
     "sample_id": "扫描点",
+    "a share's interval is cut at 0 % and 100 %, the values a share can take":
+        "占比的区间截断在 0% 与 100% 之间（占比只能取这些值）",
     # dashboard
     "day": "天",
     "seed (A and B share it)": "随机种子（A 与 B 相同）",

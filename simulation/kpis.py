@@ -81,6 +81,17 @@ class KPI:
     groups: frozenset[str] = field(default_factory=frozenset)
     unit: str = ""
     description: str = ""
+    #: The values the KPI can take, when narrower than any number: a ``share`` is in [0, 1]
+    #: unless it says otherwise (an incremental share is negative when the levers lose
+    #: customers). Intervals are shown clipped to it (:func:`simulation.formatting.within`).
+    bounds: tuple[float, float] | None = None
+
+    @property
+    def value_range(self) -> tuple[float, float] | None:
+        """``bounds``, or [0, 1] for a share that declares none; None: unbounded."""
+        if self.bounds is not None:
+            return self.bounds
+        return (0.0, 1.0) if self.kind == "share" else None
 
     @property
     def format(self) -> str:
@@ -190,9 +201,10 @@ def maximise(name: str) -> bool:
 def _builtin(
     name: str, label: str, label_zh: str, short: str, kind: Kind, direction: Direction,
     groups: Iterable[str] = (), unit: str = "", description: str = "",
+    bounds: tuple[float, float] | None = None,
 ) -> None:
     register(KPI(name, label, label_zh, short, kind, direction, frozenset(groups), unit,
-                 description))
+                 description, bounds))
 
 
 # The funnel, retention and cost KPIs of simulation/accounting.py, in the order a strategy team
@@ -359,7 +371,8 @@ _builtin("incremental_acquisitions", "incremental acquisitions", "增量获客",
          "count", "higher", ["table", "dashboard", "outcome", "runs"],
          description="acquisitions − organic acquisitions")
 _builtin("incremental_share", "incremental share of acquisitions", "增量获客占比", "incr. share",
-         "share", "higher", description="incremental / all acquisitions")
+         "share", "higher", description="incremental / all acquisitions",
+         bounds=(float("-inf"), 1.0))  # negative when the levers lose customers
 _builtin("incremental_spend", "incremental spend", "增量投入", "incr. spend", "money", "lower",
          description="spend − counterfactual spend")
 _builtin("incremental_value", "incremental value", "增量价值", "incr. value", "money", "higher",

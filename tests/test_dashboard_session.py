@@ -210,3 +210,13 @@ def test_group_size_and_window_scheduling_levers_on_real_presets() -> None:
     changed = scenario_from_dict(data)
     assert changed.groups.cap == 120
     assert changed.contact_policy.schedule == "customer_windows"
+
+
+def test_kpi_cells_print_negative_numbers_as_the_cli_does() -> None:
+    """The KPI panel printed "¥-1,234" and "-67.20%"; it uses formatting.fmt now."""
+    from simulation.dashboard.app import _fmt
+
+    assert (_fmt(-0.6723, "pct"), _fmt(-1234.0, "money"), _fmt(-5, "int"), _fmt(None, "pct")) == (
+        "\u221267.23%", "\u2212¥1,234", "\u22125", "—")
+    assert (_fmt(0.1234, "pct"), _fmt(56.5, "money"), _fmt(1234.0, "money")) == (
+        "12.34%", "¥56.50", "¥1,234")

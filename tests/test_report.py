@@ -111,6 +111,20 @@ def test_report_of_a_bad_target_is_a_short_error(tmp_path):
     assert len(res.stderr.strip().splitlines()) <= 3
 
 
+def test_an_error_while_the_report_is_built_is_its_first_line(tmp_path):
+    """A run folder whose summary.json is broken fails inside the report's progress bar; off a
+    terminal that bar left an empty line, so the error was the second line of the output."""
+    from tests.conftest import run_cli
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "summary.json").write_text("{ not json", encoding="utf-8")
+    code, out, err = run_cli("report", str(bad), "--no-network")
+    assert code == 2 and out == ""
+    assert err.startswith(f"error in {bad}: not a readable run folder: ")
+    assert len(err.strip().splitlines()) <= 3
+
+
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium")
 def test_reports_open_offline_in_chromium(run_report, experiment_report, tmp_path):

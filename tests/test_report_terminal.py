@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from rich.console import Console
 
 from simulation.cli.output import Column, OutTable, emit
@@ -123,8 +124,7 @@ def test_display_only_modules_leave_the_code_version_alone(tmp_path, monkeypatch
 
 def test_every_negative_number_has_the_same_minus_sign() -> None:
     """Levels printed "-67.2%" (a hyphen) beside "−¥1.45" (a minus sign): one sign now, in
-    levels, intervals, differences and the dashboard's KPI cells."""
-    from simulation.dashboard.app import _fmt
+    levels, intervals and differences (the dashboard's KPI cells: test_dashboard_session)."""
     from simulation.formatting import MINUS, fmt, fmt_ci, fmt_diff_ci
 
     assert MINUS == "\u2212"
@@ -134,8 +134,53 @@ def test_every_negative_number_has_the_same_minus_sign() -> None:
     assert fmt_ci(-0.25, -0.4, -0.1, "pct") == "−25.0% [−40.0%, −10.0%]"
     assert fmt_diff_ci(5.0, -2.0, 12.0, "int") == "+5 [−2, +12]"
     assert fmt_diff_ci(-0.01, -0.02, 0.001, "pct") == "−1.0 pp [−2.0 pp, +0.1 pp]"
-    assert (_fmt(-0.6723, "pct"), _fmt(-1234.0, "money"), _fmt(-5, "int")) == (
-        "−67.23%", "−¥1,234", "−5")
     assert fmt(99.996, "money") == "¥100"  # not "¥100.00"
     texts = [fmt(v, k) for v in (-0.5, -12.0, -1e6) for k in ("pct", "money", "int", "days", "")]
     assert not [t for t in texts if "-" in t]
+
+
+def test_a_share_interval_stops_at_100_percent_and_says_so() -> None:
+    """Three replicates of a 30-day retention of 99.5–100 %: the Student-t interval reads
+    "[99.35%, 100.34%]"; a share cannot pass 100 %, so compare's table, the experiment
+    report's figure and the Pareto plot cut it there and the table says so. A share that can
+    be negative (the incremental share) keeps its lower end; a ratio (ROI) is not cut."""
+    from matplotlib.container import ErrorbarContainer
+
+    from simulation.cli.commands_sweep import _summary_table
+    from simulation.formatting import CLIPPED_NOTE, within
+    from simulation.plots import experiment_plots as ep
+    from simulation.runner.analysis import variant_summary
+
+    runs = pd.DataFrame({"variant": ["a"] * 3 + ["b"] * 3, "status": "done",
+                         "retention_30d": [0.995, 1.0, 0.9998, 0.5, 0.52, 0.51],
+                         "roi": [-0.5, 1.5, 3.0, 0.1, 0.2, 0.3],
+                         "incremental_share": [-0.2, 0.05, 0.3, 0.98, 0.99, 1.0]})
+    metrics = ["retention_30d", "roi", "incremental_share"]
+    summary = variant_summary(runs, metrics)
+    raw = summary.set_index(["variant", "metric"])
+    assert raw.loc[("a", "retention_30d"), "ci_high"] > 1.0  # the t-interval passes 100 %
+    assert raw.loc[("b", "incremental_share"), "ci_high"] > 1.0
+    table = _summary_table(summary, metrics)
+    assert table.view.notes == [CLIPPED_NOTE] and table.notes == [CLIPPED_NOTE]
+    a, b = table.view.cells
+    assert a[2].endswith(", 100.0%]") and not b[2].endswith(", 100.0%]")
+    assert a[3] == "{} [{}, {}]".format(*(
+        f"{100 * v:.1f}%".replace("-", "\u2212") for v in raw.loc[("a", "roi")][
+            ["mean", "ci_low", "ci_high"]]))  # ROI: as computed
+    assert a[4].startswith("5.0% [\u2212") and b[4].endswith(", 100.0%]")
+    row_a = dict(zip([c.key for c in table.columns], table.rows[0], strict=True))
+    assert row_a["retention_30d_ci_high"] == 1.0  # csv/json say what the table shows
+    plain = _summary_table(summary[summary["variant"] == "b"].assign(
+        ci_high=lambda f: f["ci_high"].clip(upper=0.99)), metrics)
+    assert plain.view.notes == []
+    assert within("conversion_rate", float("nan"), float("nan"))[2] is False
+
+    fig = ep.variant_comparison(runs, ["retention_30d"])
+    ax = fig.axes[0]
+    bars = next(c for c in ax.containers if isinstance(c, ErrorbarContainer))
+    tops = bars.lines[2][0].get_segments()
+    assert max(seg[:, 1].max() for seg in tops) == pytest.approx(100.0)
+    assert ax.get_title().endswith("(CI cut at 100 %)")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

@@ -13,7 +13,7 @@ from simulation.cli import app
 from simulation.cli.common import console, err_console, fmt, progress
 from simulation.cli.output import Column, FormatOption, LangOption, OutTable, emit
 from simulation.errors import ScenarioError
-from simulation.formatting import fmt_ci, fmt_diff_ci
+from simulation.formatting import CLIPPED_NOTE, fmt_ci, fmt_diff_ci, within
 from simulation.i18n import kpi_label, tr
 from simulation.kpis import format_of
 
@@ -297,17 +297,25 @@ def _summary_table(summary: Any, metrics: list[str]) -> OutTable:
              for m in metrics for end in ("", "_ci_low", "_ci_high")]
     rows, cells = [], []
     nan = float("nan")
+    clipped = False
     for variant, group in summary.groupby("variant", sort=False):
         by = {r.metric: r for r in group.itertuples()}
         n = int(group["n"].max())
-        triples = [(by[m].mean, by[m].ci_low, by[m].ci_high) if m in by else (nan, nan, nan)
-                   for m in metrics]
+        triples = []
+        for m in metrics:
+            if m not in by:
+                triples.append((nan, nan, nan))
+                continue
+            low, high, cut = within(m, by[m].ci_low, by[m].ci_high)
+            clipped |= cut
+            triples.append((by[m].mean, low, high))
         rows.append([str(variant), n, *(v for t in triples for v in t)])
         cells.append([str(variant), str(n), *(
             fmt_ci(*t, format_of(m)) for m, t in zip(metrics, triples, strict=True))])
+    notes = [tr(CLIPPED_NOTE)] if clipped else []
     view_cols = [*cols[:2], *(Column(m, _label(m)) for m in metrics)]
-    table = OutTable(title, cols, rows)
-    table.view = OutTable.of_cells(title, view_cols, cells)
+    table = OutTable(title, cols, rows, None, notes)
+    table.view = OutTable.of_cells(title, view_cols, cells, notes)
     return table
 
 

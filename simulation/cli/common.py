@@ -86,6 +86,9 @@ def default_out(kind: str, name: str, seed: int | None = None) -> Path:
 
 
 def progress(transient: bool = True) -> Progress:
+    """A progress bar on stderr. A transient one is off when stderr is not a terminal: it would
+    be erased anyway, and rich leaves an empty line in its place — the first line a user saw
+    of an error raised while the bar ran (``report 2>&1 | less``, CI logs)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -95,6 +98,7 @@ def progress(transient: bool = True) -> Progress:
         TimeRemainingColumn(),
         console=err_console,
         transient=transient,
+        disable=transient and not err_console.is_terminal,
     )
 
 

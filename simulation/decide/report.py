@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from simulation.decide.selection import score_formula
-from simulation.formatting import fmt_ci, fmt_diff_ci
+from simulation.formatting import fmt_ci, fmt_diff_ci, within
 from simulation.i18n import kpi_label
 from simulation.plots.style import PALETTE, money_axis, new_figure, save
 from simulation.report.render import Report, Table, fmt, write_html
@@ -122,9 +122,11 @@ def pareto_figure(result: dict[str, Any]) -> Figure:
             continue
         on = r["number"] in front
         x, y = _num(s[k1]["mean"]), _num(s[k2]["mean"])
-        if on:
-            xe = [[x - _num(s[k1]["low"])], [_num(s[k1]["high"]) - x]]
-            ye = [[y - _num(s[k2]["low"])], [_num(s[k2]["high"]) - y]]
+        if on:  # a share's interval stops at 0 and 100 % (formatting.within)
+            xl, xh, _ = within(k1, _num(s[k1]["low"]), _num(s[k1]["high"]))
+            yl, yh, _ = within(k2, _num(s[k2]["low"]), _num(s[k2]["high"]))
+            xe = [[x - xl], [xh - x]]
+            ye = [[y - yl], [yh - y]]
             ax.errorbar(x, y, xerr=xe, yerr=ye, fmt="o", color=PALETTE[1], ms=5, lw=0.8)
         else:
             ax.scatter(x, y, s=10, color="#bbbbbb" if not r["feasible"] else PALETTE[0])

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from simulation import kpis
+from simulation.formatting import within
 from simulation.plots.run_plots import FigureUnavailable
 from simulation.plots.style import PALETTE, new_figure, percent_axis, yuan
 from simulation.runner.analysis import (
@@ -55,11 +56,17 @@ def _variants(runs: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(runs["variant"].astype(str)))
 
 
-def _yerr(table: pd.DataFrame, scale: float) -> np.ndarray:
-    """Asymmetric error bars (NaN intervals, e.g. one replicate, drawn as none)."""
+def _yerr(table: pd.DataFrame, scale: float, metric: str | None = None) -> np.ndarray:
+    """Asymmetric error bars (NaN intervals, e.g. one replicate, drawn as none); with
+    ``metric``, each interval clipped to the values the KPI can take (a share: 0–100 %)."""
+    lows, highs = table["ci_low"].to_numpy(float), table["ci_high"].to_numpy(float)
+    if metric is not None:
+        ends = [within(metric, lo, hi)[:2] for lo, hi in zip(lows, highs, strict=True)]
+        lows = np.array([e[0] for e in ends], dtype=float)
+        highs = np.array([e[1] for e in ends], dtype=float)
     mean = table["mean"].to_numpy(float) * scale
-    low = np.nan_to_num(mean - table["ci_low"].to_numpy(float) * scale, nan=0.0)
-    high = np.nan_to_num(table["ci_high"].to_numpy(float) * scale - mean, nan=0.0)
+    low = np.nan_to_num(mean - lows * scale, nan=0.0)
+    high = np.nan_to_num(highs * scale - mean, nan=0.0)
     return np.vstack([low, high])
 
 
@@ -80,13 +87,17 @@ def variant_comparison(runs: pd.DataFrame, metrics: Sequence[str] = DEFAULT_COMP
         table = summary[summary["metric"] == metric].set_index("variant").reindex(variants)
         scale = _scale(metric)
         x = np.arange(len(variants))
-        ax.bar(x, table["mean"] * scale, yerr=_yerr(table, scale), capsize=4,
+        ax.bar(x, table["mean"] * scale, yerr=_yerr(table, scale, metric), capsize=4,
                color=[PALETTE[i % len(PALETTE)] for i in range(len(variants))], alpha=0.85)
         ax.set_xticks(x, variants, rotation=20, ha="right", fontsize=8)
         ax.set_ylabel(metric_label(metric))
         _format_axis(ax, metric)
         n = int(table["n"].max()) if len(table) else 0
-        ax.set_title(f"{metric_label(metric)}\nmean ± 95 % CI, n = {n} replicates", fontsize=9)
+        cut = any(within(metric, lo, hi)[2] for lo, hi in zip(
+            table["ci_low"].to_numpy(float), table["ci_high"].to_numpy(float), strict=True))
+        ax.set_title(f"{metric_label(metric)}\nmean ± 95 % CI, n = {n} replicates"
+                     + (" (CI cut at 100 %)" if cut and kpis.get(metric).kind == "share"
+                        else ""), fontsize=9)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle("Strategies compared")
     return fig

@@ -167,6 +167,8 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (r"^Paired differences vs baseline '(.*)' \(95 % CI; red: CI excludes 0\)$",
      r"相对基准“\1”的配对差（95% 置信区间；红色：不含 0）"),
     (r"^mean ± 95 % CI, n = (\d+) replicates$", r"均值 ± 95% 置信区间，n = \1 次重复"),
+    (r"^mean ± 95 % CI, n = (\d+) replicates \(CI cut at 100 %\)$",
+     r"均值 ± 95% 置信区间，n = \1 次重复（区间截断于 100%）"),
     (r"^Pareto frontier \((\d+) arms\)$", r"帕累托前沿（\1 个策略）"),
     (r"^Mean (.*) over the sweep$", r"扫描范围内的平均\1"),
     (r"^Sensitivity of (.*) \((.*), variant (.*)\)$", r"\1的敏感性（\2，策略 \3）"),

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from simulation import kpis
 from simulation.errors import ScenarioError
-from simulation.formatting import fmt_ci, fmt_diff_ci
+from simulation.formatting import CLIPPED_NOTE, fmt_ci, fmt_diff_ci, within
 from simulation.plots import experiment_plots as ep
 from simulation.plots.run_plots import FigureUnavailable
 from simulation.report.render import Report, Table, fmt, to_yaml
@@ -92,12 +92,18 @@ def build_experiment_report(store: ResultStore, progress: Progress | None = None
 
     summary = variant_summary(runs, outcomes)
     rows = []
+    clipped = False
     for v in variants:
         cells = []
         for m in outcomes:
             r = summary[(summary["variant"].astype(str) == v) & (summary["metric"] == m)]
-            cells.append(fmt_ci(*r[["mean", "ci_low", "ci_high"]].iloc[0], _kind(m), 2) if len(r)
-                         else "—")
+            if not len(r):
+                cells.append("—")
+                continue
+            mean, low, high = r[["mean", "ci_low", "ci_high"]].iloc[0]
+            low, high, cut = within(m, low, high)
+            clipped |= cut
+            cells.append(fmt_ci(mean, low, high, _kind(m), 2))
         n = int(summary.loc[summary["variant"].astype(str) == v, "n"].max())
         rows.append([v, str(n), *cells])
     heads = ["variant", "runs", *map(ep.metric_label, outcomes)]
@@ -108,7 +114,8 @@ def build_experiment_report(store: ResultStore, progress: Progress | None = None
             [heads[j], *(row[j] for row in rows)] for j in range(1, len(heads))]
     report.tables.append(Table(
         "KPIs by variant: mean [95 % CI]", heads, rows,
-        "Student-t intervals over replicates (and sweep points, for a sweep).",
+        "Student-t intervals over replicates (and sweep points, for a sweep)"
+        + (f"; {CLIPPED_NOTE}." if clipped else "."),
     ))
     diffs = paired_differences(runs, baseline, outcomes)
     if not diffs.empty:

@@ -164,6 +164,10 @@ REPORT_ZH: dict[str, str] = {
     "KPIs by variant: mean [95 % CI]": "各策略关键指标：均值 [95% 置信区间]",
     "Student-t intervals over replicates (and sweep points, for a sweep).":
         "按重复运行（及扫描点）计算的 Student-t 区间。",
+    "Student-t intervals over replicates (and sweep points, for a sweep); a share's interval "
+    "is cut at 0 % and 100 %, the values a share can take.":
+        "按重复运行（及扫描点）计算的 Student-t 区间；占比的区间截断在 0% 与 100% 之间"
+        "（占比只能取这些值）。",
     "Each variant's run minus the baseline's run on the same seed: common random numbers "
     "cancel the noise both share.":
         "每个策略的运行减去基准在相同随机种子下的运行：共同随机数抵消了两者共有的噪声。",
