@@ -205,6 +205,27 @@ def estimate_100m(
     return limits.estimate_bytes(sc, threads) / 1e9
 
 
+def amdahl_lines(walls: dict[tuple[int, int], float], cores: int, to: int = 16) -> list[str]:
+    """Amdahl's law from the two measured points of each size (1 thread and every core): the
+    parallel share p that explains the measured speed-up, and the wall it implies on ``to``
+    threads. An extrapolation, said as one: it assumes the parallel part keeps scaling as it did
+    from 1 to ``cores`` threads (memory bandwidth, SMT and frequency are outside it)."""
+    if cores < 2:
+        return []
+    out = []
+    for size in sorted({s for s, _ in walls}):
+        one, many = walls.get((size, 1)), walls.get((size, cores))
+        if not one or not many:
+            continue
+        p = min(max((1 - many / one) / (1 - 1 / cores), 0.0), 1.0)
+        out.append(
+            f"Amdahl at {size:,}: {one / many:.2f}× on {cores} threads ⇒ parallel share "
+            f"{p:.0%} ⇒ ≈ {one * (1 - p + p / to):.0f} s on {to} threads (extrapolated, not "
+            "measured)."
+        )
+    return out
+
+
 def bench_scale(sizes: list[int]) -> str:
     """core_ws × 365 days with 1 thread and with every core at each size; peak RSS per
     customer, and the 100M estimate from it and from validation's estimate (never run)."""
@@ -212,13 +233,14 @@ def bench_scale(sizes: list[int]) -> str:
     from simulation.scenario.limits import MEMORY_LIMIT
 
     cores = available_threads()
-    rows, peaks = [], {}
+    rows, peaks, walls = [], {}, {}
     for size in sizes:
         for threads in sorted({1, cores}):
             print(f"  core_ws {size:,} × {DAYS} with {threads} thread(s) …", flush=True)
             load = _load()
             (m,) = measure_opmatrix(CORE, size, ["--threads", str(threads)])
             peaks[size] = max(peaks.get(size, 0.0), m.peak_mb)
+            walls[size, threads] = m.wall
             rows.append([f"{size:,}", str(threads), f"{m.wall:.1f}", f"{m.cpu:.1f}",
                          f"{m.peak_mb / 1024:.2f}", load, SCALE_TARGET.get(size, "-"),
                          SCALE_TODAY.get(size, "-")])
@@ -229,6 +251,7 @@ def bench_scale(sizes: list[int]) -> str:
         f"{cores} cores on this machine (numba's pool). Cold graph cache in every row "
         "(the graph is built in the run); core_ws simulates one world (no counterfactual).",
     ]
+    lines += amdahl_lines(walls, cores)
     if len(peaks) >= 2:
         small, big = min(peaks), max(peaks)
         slope = (peaks[big] - peaks[small]) * 2**20 / (big - small)
