@@ -131,3 +131,59 @@ def test_validate_names_the_perks_budget_that_cannot_bind() -> None:
     assert f"warning in {preset}: perks.budget (line 75): ¥100,000 cannot bind" in err
     code, _, err = run_cli("validate", preset, "--set", "perks.budget=9000")
     assert code == 0 and "warning" not in err
+
+
+def routed(budget: float, spare_budget: float | None = None) -> dict:
+    """A WeCom channel whose responders walk a three-step route with a budget of its own (and
+    optionally a second route no channel feeds)."""
+    data = small_scenario_dict(days=60)
+    data["channels"]["wecom"].update(respond_on_contact=0.6, route="callback")
+    routes = {"callback": {"budget": budget, "steps": [
+        {"kind": "lead_capture", "pass_rate": 0.7, "cost_per_entry": 0.5},
+        {"kind": "call", "pass_rate": {"payroll": 0.8, "default": 0.5}, "cost_per_entry": 2.0,
+         "daily_capacity": 40},
+        {"kind": "apply", "pass_rate": 0.4, "cost_per_pass": 10.0}]}}
+    if spare_budget is not None:
+        routes["unused"] = {"budget": spare_budget, "steps": [{"kind": "apply"}]}
+    data["flows"] = {"routes": routes}
+    data["incrementality"] = {"counterfactual": False}
+    return data
+
+
+def test_route_budgets_that_cannot_bind_are_warned_and_the_bound_holds() -> None:
+    """A route's own budget beyond the most its steps can charge is a warning, as the other
+    budgets are; the bound holds for a run's route spend; a budget at the bound, none."""
+    from simulation.model import OperatingMatrixModel
+    from simulation.scenario.budgets import idle_budget_warnings, route_spend_bound
+
+    sc = scenario_from_dict(routed(1e6, spare_budget=500.0))
+    warned = {path: msg for path, _, msg in idle_budget_warnings(sc)}
+    assert set(warned) == {"flows.routes.callback.budget", "flows.routes.unused.budget"}
+    bound = route_spend_bound(sc, "callback")
+    # wecom contacts at most 1200 × 5 % + 800 × 10 % = 140 a day, all charged the capture's
+    # ¥0.50; of the 98 who pass it the call's capacity admits 40 (¥2 each), 32 pass at the
+    # highest pass rate (80 %) and 40 % of them apply and collect ¥10
+    assert bound == pytest.approx(60 * (140 * 0.5 + 40 * 2.0 + 40 * 0.8 * 0.4 * 10.0))
+    assert warned["flows.routes.callback.budget"].startswith(
+        f"¥1,000,000 cannot bind: the route can spend at most ¥{bound:,.0f} in 60 days "
+        "(every contact of wecom entering it")
+    assert f"at least {int(100 * (1 - bound / 1e6))}% of it stays unspent" in warned[
+        "flows.routes.callback.budget"]
+    assert route_spend_bound(sc, "unused") == 0.0
+    assert warned["flows.routes.unused.budget"].startswith(
+        "¥500 cannot bind: no channel hands responders to this route (no channel's route is "
+        "'unused'), so all of it stays unspent")
+    model = OperatingMatrixModel(sc, 4)
+    model.run()
+    spent = float(model.ledger.spend["route:callback"].sum())
+    assert 0 < spent <= bound
+    assert idle_budget_warnings(scenario_from_dict(routed(bound))) == []
+
+
+def test_an_unspent_share_is_never_rounded_up() -> None:
+    """¥5 of a ¥100,000 budget printed "more than 100.0% of it stays unspent"."""
+    from simulation.scenario.budgets import _unspent
+
+    assert _unspent(5.0, 100_000.0) == "more than 99.9%"
+    assert _unspent(37.6, 100.0) == "at least 62%"  # 62.4 %: not "at least 62%" rounded to 63
+    assert _unspent(0.0, 100.0) == "all of it"

@@ -331,3 +331,13 @@ def test_validate_warns_when_a_declared_budget_cannot_bind(tmp_path: Path) -> No
     mix = sum(v for k, v in spent.items()
               if model.ledger.items[k].category in ("channel", "route"))
     assert 0 < mix <= mix_spend_bound(sc)
+
+
+def test_validate_takes_a_preset_name_as_run_does() -> None:
+    """`opmatrix run webank_sme` works; `opmatrix validate webank_sme` said "file not found"."""
+    code, out, _ = run_cli("validate", "webank_sme")
+    assert code == 0 and out.startswith("ok scenario webank_sme")
+    code, out, err = run_cli("validate", "webank_smee")
+    assert code == 2 and out == ""
+    assert err.startswith("error in webank_smee: no such file or preset; presets: ")
+    assert "webank_sme" in err

@@ -101,10 +101,11 @@ def run(
 
 @app.command()
 def validate(
-    file: Annotated[Path, typer.Argument(help="Scenario or experiment YAML.")],
+    file: Annotated[Path, typer.Argument(help="Scenario or experiment YAML, or a preset name.")],
     set_: SetOption = None,
 ) -> None:
     """Check a scenario (or experiment) file without running it."""
+    file = resolve_scenario_path(str(file))  # a preset name, as `run` takes (was "file not found")
     data, _ = read_yaml(file)
     if _is_experiment(data):
         from simulation.runner.experiment import load_experiment

@@ -31,12 +31,19 @@ highest probability the scenario allows, expected counts):
   day (only within ``after_payday`` of the segment's payday when set), each contact paying
   ``cost_per_contact`` and ``reward_on_success`` × the segment's ``success``.
 
+- ``flows.routes.<name>.budget``: every contact of every channel whose ``route`` it is counted
+  as a responder entering the first step (responders are a part of the contacts); each step's
+  entries are the previous step's passes at its highest ``pass_rate`` (× the landing path's
+  completion), within its ``daily_capacity``, each paying ``cost_per_entry`` and each pass
+  ``cost_per_pass``. A route no channel hands responders to can spend nothing.
+
 The referral lever has no budget (it pays its reward schedule for every successful referral,
-capped per referrer), so there is nothing to check. A route's own budget is not checked.
+capped per referrer), so there is nothing to check.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from simulation.scenario.types import DAYS_PER_MONTH, WEEKDAYS, resolve_per_segment
@@ -109,6 +116,32 @@ def mix_spend_bound(scenario: Any) -> float | None:
             per_entry = sum(s.cost_per_entry + s.cost_per_pass for s in steps)
             total += _contacts_per_day(scenario, name, cfg, people) * per_entry * scenario.days
     return total
+
+
+def route_spend_bound(scenario: Any, name: str) -> float | None:
+    """Most the route ``name`` can spend over the horizon (yuan), or None when a channel that
+    feeds it has no bound (handed-over customers, matched traffic, a customer table)."""
+    people = _customers(scenario)
+    if people is None:
+        return None
+    entering = 0.0  # customers a day who can enter the first step: the feeders' contacts
+    for channel, cfg in scenario.channels.items():
+        if cfg.route != name:
+            continue
+        if channel_spend_bound(scenario, channel) is None:
+            return None
+        entering += _contacts_per_day(scenario, channel, cfg, people)
+    per_day = 0.0
+    for step in scenario.flows.routes[name].steps:
+        if step.daily_capacity is not None:  # a capacity in customers a day
+            entering = min(entering, float(step.daily_capacity))
+        passing = entering * min(1.0, max(resolve_per_segment(step.pass_rate, list(people)))
+                                 * step.path_completion)
+        per_day += entering * step.cost_per_entry + passing * step.cost_per_pass
+        if step.kind == "apply":  # those who apply convert: no one walks on
+            break
+        entering = passing
+    return per_day * scenario.days
 
 
 def _days_on(scenario: Any, weekdays: list[str] | None) -> int:
@@ -189,7 +222,9 @@ def _unspent(bound: float, budget: float) -> str:
     if bound <= 0:
         return "all of it"
     share = 1 - bound / budget
-    return f"more than {share:.1%}" if share >= 0.995 else f"at least {share:.0%}"
+    if share >= 0.995:  # rounded down: 99.995 % unspent is "more than 99.9%", never "100.0%"
+        return f"more than {math.floor(share * 1000) / 10:.1f}%"
+    return f"at least {math.floor(share * 100):.0f}%"
 
 
 def idle_budget_warnings(scenario: Any) -> list[tuple[str, float, str]]:
@@ -218,6 +253,25 @@ def idle_budget_warnings(scenario: Any) -> list[tuple[str, float, str]]:
                         f"¥{budget:,.0f} cannot bind: every channel and route together can "
                         f"spend at most ¥{bound:,.0f} in {days} days, so "
                         f"{_unspent(bound, budget)} of it stays unspent; {advice}"))
+    for name, route in scenario.flows.routes.items():
+        if route.budget is None or route.budget <= 0:
+            continue
+        bound = route_spend_bound(scenario, name)
+        if bound is not None and bound < MARGIN * route.budget:
+            fed = [c for c, cfg in scenario.channels.items() if cfg.route == name]
+            if not fed:
+                out.append((f"flows.routes.{name}.budget", float(route.budget),
+                            f"¥{route.budget:,.0f} cannot bind: no channel hands responders to "
+                            f"this route (no channel's route is '{name}'), so all of it stays "
+                            f"unspent; set a channel's route and respond_on_contact, or remove "
+                            f"the budget"))
+                continue
+            out.append((f"flows.routes.{name}.budget", float(route.budget),
+                        f"¥{route.budget:,.0f} cannot bind: the route can spend at most "
+                        f"¥{bound:,.0f} in {days} days (every contact of {', '.join(fed)} "
+                        f"entering it and passing each step at its highest pass rate, within "
+                        f"the steps' capacities), so {_unspent(bound, route.budget)} of it "
+                        f"stays unspent; {advice}"))
     out += _lever_budget_warnings(scenario)
     return out
 
