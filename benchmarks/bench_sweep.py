@@ -15,7 +15,8 @@ Measures, on quickstart at 10,000 customers × 180 days:
    reported as not measurable here, never extrapolated), and the per-run overhead share: the
    fraction of the workers' core time not spent simulating (dispatch, pickling, storing);
 5. the CPU split (:func:`cpu_split`, process and thread CPU clocks, not wall time) on the local
-   and the Dask executor with 2 workers: ``t_sim`` (a worker's CPU inside the simulation),
+   executor, dask-local and a real scheduler with ``dask worker`` processes
+   (:func:`real_cluster`), 2 workers each: ``t_sim`` (a worker's CPU inside the simulation),
    ``c_worker_overhead`` (its other CPU per run) and ``c_parent`` (the sweep process's CPU per
    stored run), and from them the efficiency ceiling at 4/8/16/32 workers (:func:`ceiling`) —
    an EXTRAPOLATION to cores this machine does not have, printed as such with the core count.
@@ -343,7 +344,7 @@ def cpu_split(
     serial_start = sum(servers.values())
     in_workers = sum(
         cpu for pid, cpu in kids_warm.items() if pid not in servers and pid != scheduler_pid
-    )
+    ) - cluster_start["workers_s"]  # a real cluster's worker processes: their own start apart
     # what the workers burn per second (measured idle) is not per run: taken out of both
     per_second = worker_idle_share * workers
     c_worker_run = max(0.0, c_worker - per_second * report.seconds / n)
@@ -406,18 +407,22 @@ def ceiling(split: dict[str, Any], workers: int) -> dict[str, float]:
       its Python work holds one GIL, so above 1 the parent is the bottleneck;
     - ``parent_bound``: at most ``(1 − those shares) / c_parent`` runs a second, so
       efficiency ≤ ``t_sim × (1 − those shares) / (workers × c_parent)``;
-    - ``overhead_bound``: a run's whole CPU — simulation, the worker's overhead and the
-      parent's, which takes a worker's core when no core is spare — shares the cores:
-      ``t_sim / (t_sim + c_worker_overhead + c_parent)``.
+    - ``scheduler_bound``: the same for a real scheduler's process (``c_scheduler``);
+    - ``overhead_bound``: a run's whole CPU — simulation, the worker's overhead a run, the
+      parent's and the scheduler's, which take a worker's core when no core is spare — shares
+      the cores, less the share of a core each worker's per-second chores take:
+      ``t_sim (1 − worker idle share) / (t_sim + c_worker_overhead_run + c_parent +
+      c_scheduler)``.
     """
     t, cp = split["t_sim_ms"], split["c_parent_ms"]
     cs, s_idle = split.get("c_scheduler_ms", 0.0), idle_share(split, "scheduler", workers)
-    cw = max(0.0, split["c_worker_overhead_ms"])
+    cw = max(0.0, split.get("c_worker_overhead_run_ms", split["c_worker_overhead_ms"]))
+    w_idle = split.get("worker_idle_core_share", 0.0)  # each worker's per-second chores
     bar = split["progress_core_share"] + idle_share(split, "parent", workers)
     parent_bound = t * (1.0 - bar) / (workers * cp) if cp > 0 else float("inf")
     # a real scheduler is one process too (dask-local's is inside the parent's c_parent)
     scheduler_bound = t * (1.0 - s_idle) / (workers * cs) if cs > 0 else float("inf")
-    overhead_bound = t / (t + cw + cp + cs)
+    overhead_bound = t * (1.0 - w_idle) / (t + cw + cp + cs)
     return {
         "parent_load": workers * cp / (t + cw) + bar,
         "scheduler_load": workers * cs / (t + cw) + s_idle,
@@ -438,7 +443,9 @@ def idle_share(split: dict[str, Any], who: str, workers: int) -> float:
     return split.get(f"{who}_idle_core_share", 0.0) * workers / max(1, split["workers"])
 
 
-def finite_sweep(split: dict[str, Any], workers: int, runs: int = 320) -> float:
+def finite_sweep(
+    split: dict[str, Any], workers: int, runs: int = 320, cluster_up: bool = False
+) -> float:
     """Extrapolated efficiency ``T(1) / (workers × T(workers))`` of a sweep of ``runs`` runs,
     start-up included (the issue's benchmark is 320 runs). An EXTRAPOLATION like
     :func:`ceiling`: ``T(w)`` = serial start-up (the longer of the forkserver's imports and
@@ -447,10 +454,14 @@ def finite_sweep(split: dict[str, Any], workers: int, runs: int = 320) -> float:
     placed on the first free of ``w`` workers at ``t_sim + c_worker_overhead_run`` a run,
     slowed by the share of a core the worker's own per-second chores take — or the parent's
     ``runs × c_parent`` / a real scheduler's ``runs × c_scheduler`` when that is longer
-    (each is one process)."""
+    (each is one process). ``cluster_up``: a real cluster started before the sweep (as one
+    is, for many sweeps): its scheduler's and worker processes' own start left out."""
     import heapq
 
-    up = split["startup"]
+    up = dict(split["startup"])
+    if cluster_up:
+        up["serial_s"] -= up.get("scheduler_s", 0.0)
+        up["per_worker_s"] -= up.get("worker_process_start_s", 0.0)
     per_run = (split["t_sim_ms"] + max(0.0, split.get(
         "c_worker_overhead_run_ms", split["c_worker_overhead_ms"]))) / 1000
     per_run /= max(1e-9, 1.0 - split.get("worker_idle_core_share", 0.0))
@@ -524,6 +535,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 kind: {str(w): finite_sweep(split, w) for w in CEILING_WORKERS}
                 for kind, split in splits.items()
             }
+            if "dask" in splits:
+                figures["ceiling_320_runs"]["dask, cluster up"] = {
+                    str(w): finite_sweep(splits["dask"], w, cluster_up=True)
+                    for w in CEILING_WORKERS
+                }
     figures["load_average_before"] = load_before
     figures["load_average_after"] = os.getloadavg()
     _print(figures, args.runs)
@@ -589,7 +605,8 @@ def ceiling_lines(f: dict[str, Any]) -> list[str]:
         )
     lines.append(
         "EXTRAPOLATION, not measured (this machine has "
-        f"{cores} cores): efficiency ceiling = min(parent-bound, overhead-bound), one core a worker"
+        f"{cores} cores): efficiency ceiling = min(parent-, scheduler-, overhead-bound), one core "
+        "a worker"
     )
     for kind, by_w in f["ceiling"].items():
         cells = " · ".join(
@@ -603,8 +620,12 @@ def ceiling_lines(f: dict[str, Any]) -> list[str]:
                  "imports / Dask's cluster / a real scheduler's start; then each worker's start "
                  "and first run), the batches run_sweep sends placed on the first free worker:")
     for kind, by_w in f["ceiling_320_runs"].items():
-        up = f["cpu_split"][kind]["startup"]
         cells = " · ".join(f"{w}: {100 * e:.0f} %" for w, e in by_w.items())
+        if kind not in f["cpu_split"]:  # "dask, cluster up"
+            lines.append(f"  {kind:<10} {cells}  (the scheduler and workers started before "
+                         "the sweep: their own start left out)")
+            continue
+        up = f["cpu_split"][kind]["startup"]
         lines.append(f"  {kind:<10} {cells}  (start-up {up['serial_s']:.2f} s serial + "
                      f"{up['per_worker_s']:.2f} s a worker, CPU; started by "
                      f"{f['cpu_split'][kind].get('start_method', '?')})")
