@@ -81,7 +81,10 @@ class Lifecycle(StrategyModule):
         self.ring_multiplier = np.array([1.0, m.outer, m.middle, m.inner], dtype=np.float32)
         rings = [g.rings for g in sc.population.segments.values()]
         self.ring_shares = np.array([[r.outer, r.middle, r.inner] for r in rings])
-        self.daily_value = (pop.monthly_value / DAYS_PER_MONTH).astype(np.float64)
+        # In the monthly value's own dtype (float32 when sampled): every value is widened to
+        # float64 exactly where it is used, so these are the numbers a float64 copy held, in
+        # half the bytes a customer for the daily accrual to stream
+        self.daily_value = pop.monthly_value / DAYS_PER_MONTH
         self.churn_multipliers = self.model.states_with_role(CHURN_MULTIPLIER)
         self.value_multipliers = self.model.states_with_role(VALUE_MULTIPLIER)
         # No flat value anywhere (the money layer earns it): other modules only ever scale
@@ -200,6 +203,8 @@ class Lifecycle(StrategyModule):
             return  # recorder.value[day] stays 0; value_accrued unchanged
         pop = self.model.population
         daily = self.daily_value
+        if self.value_multipliers:
+            daily = daily.astype(np.float64)  # the products in float64, as always
         for mult in self.value_multipliers:
             daily = daily * mult
         s = len(pop.segment_names)

@@ -1,0 +1,120 @@
+"""The day's population kernels give numpy's answer on any thread count and at every edge
+size (issue 14): empty, one customer, a chunk ± 1, a block ± 1 and several blocks, with no,
+few, many and all hits. ``PARALLEL_MIN_WORK`` is lowered to 0 so that the parallel twins
+run; 16 threads run in a fresh process (numba's pool is sized at import).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulation import kernels
+
+REPO = Path(__file__).resolve().parents[1]
+B = kernels.BLOCK_SIZE
+C = kernels.SCAN_CHUNK
+SIZES = (0, 1, C - 1, C, C + 1, B - 1, B, B + 1, 2 * B + C + 3)
+RATES = (0.0, 0.003, 0.3, 1.0)
+
+
+def _check_scans(n: int, rate: float, seed: int) -> None:
+    """Every scan against numpy for one size and hit rate (raises AssertionError)."""
+    rng = np.random.default_rng(seed)
+    hit = rng.random(n) < rate
+    stage = np.where(hit, 5, rng.integers(0, 5, n)).astype(np.int8)
+    stage[rng.random(n) < rate / 2] = 6
+    assert np.array_equal(kernels.where_equal(stage, np.int8(5)), np.flatnonzero(stage == 5))
+    one, two = kernels.where_equal_pair(stage, np.int8(5), np.int8(6))
+    assert np.array_equal(one, np.flatnonzero(stage == 5))
+    assert np.array_equal(two, np.flatnonzero(stage == 6))
+    group = np.where(hit, rng.integers(0, 9, n), -1).astype(np.int32)
+    assert np.array_equal(kernels.where_at_least(group, np.int32(0)), np.flatnonzero(group >= 0))
+    assert kernels.count_at_least(group, 1) == np.count_nonzero(group >= 1)
+    prev, ring = stage.copy(), rng.integers(0, 4, n).astype(np.int8)
+    prev_ring = ring.copy()
+    prev[hit] = 0
+    prev_ring[rng.random(n) < rate / 3] = 3
+    assert np.array_equal(
+        kernels.changed_slots(stage, prev, ring, prev_ring),
+        np.flatnonzero((stage != prev) | (ring != prev_ring)),
+    )
+    want = (stage >= 3) & (stage <= 5)
+    yesterday = want.copy()
+    flip = rng.random(n) < rate
+    yesterday[flip] = ~yesterday[flip]
+    adv = yesterday.copy()
+    now, changed, sign = kernels.advocate_changes(stage, adv, 3, 5)
+    assert now is adv and np.array_equal(now, want)  # updated in place
+    assert np.array_equal(changed, np.flatnonzero(want != yesterday))
+    assert sign.dtype == np.int32
+    assert np.array_equal(sign, np.where(want[changed], 1, -1).astype(np.int32))
+
+
+@pytest.fixture
+def parallel_always(monkeypatch):
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_WORK", 0)
+    before = kernels.threads()
+    yield
+    kernels.set_threads(before)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_scans_equal_numpy_at_every_edge_size(parallel_always, threads) -> None:
+    kernels.set_threads(threads)
+    for n in SIZES:
+        for rate in RATES:
+            _check_scans(n, rate, n + int(rate * 1000))
+
+
+def test_scans_equal_numpy_on_sixteen_threads() -> None:
+    """numba's pool forced to 16 threads in a fresh process, every twin parallel."""
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import test_day_kernels as t; "
+        "from simulation import kernels; kernels.set_threads(16); "
+        "assert kernels.threads() == 16; "
+        "[t._check_scans(n, r, n) for n in t.SIZES for r in t.RATES]; print('ok')"
+    )
+    env = {**os.environ, "NUMBA_NUM_THREADS": "16", "OPMATRIX_PARALLEL_MIN_WORK": "0"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_one_segment_accrual_adds_in_the_same_order(parallel_always, threads) -> None:
+    """With one segment the running sum is a local, not ``part[0]``: the same adds in the
+    same order as the per-segment path (checked by giving that path a second, empty
+    segment), block partials added in block order; a float32 daily value gives the bits of
+    its float64 copy."""
+    kernels.set_threads(threads)
+    for n in (0, 1, B - 1, B + 1, 3 * B + 5):
+        rng = np.random.default_rng(n)
+        stage = rng.integers(0, 8, n).astype(np.int8)
+        daily32 = (rng.random(n) * 90).astype(np.float32) / np.float32(30.4375)
+        daily64 = daily32.astype(np.float64)
+        segment = np.zeros(n, dtype=np.int16)
+        weight = rng.integers(1, 4, n).astype(np.float64)
+        for unit in (True, False):
+            w = np.ones(n) if unit else weight
+            v1, v2, v3 = np.zeros(n), np.zeros(n), np.zeros(n)
+            s1 = kernels.accrue_value(stage, 3, 6, daily32, segment, w, v1, 1, unit)
+            s2 = kernels.accrue_value(stage, 3, 6, daily64, segment, w, v2, 2, unit)
+            s3 = kernels.accrue_value(stage, 3, 6, daily64, segment, w, v3, 1, unit)
+            assert s1.tobytes() == s2[:1].tobytes() == s3.tobytes() and s2[1] == 0.0
+            assert v1.tobytes() == v2.tobytes() == v3.tobytes()
+            # numpy's reference: each block summed left to right, blocks added in order
+            v = np.where((stage >= 3) & (stage <= 6), daily64, 0.0) * w
+            total = 0.0
+            for lo in range(0, n, B):
+                part = 0.0
+                for x in v[lo:lo + B]:
+                    part += x
+                total += part
+            assert s1[0] == total
