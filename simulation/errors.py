@@ -14,10 +14,16 @@ class Problem:
     line: int | None = None
 
     def render(self) -> str:
-        at = f" (line {self.line})" if self.line else ""
+        """``path (line N): message``, in the interface language (``--lang zh``: the framing
+        and the message's recurring phrases; file, field path and names as written)."""
+        from simulation.i18n import error_frame, error_path, error_text
+
+        at = error_frame(" (line {line})", line=self.line) if self.line else ""
+        message = error_text(self.message)
         if not self.path:  # about the file itself: not found, empty, not YAML
-            return f"{self.message}{at}"
-        return f"{self.path}{at}: {self.message}"
+            return f"{message}{at}"
+        return error_frame("{path}{at}: {message}", path=error_path(self.path), at=at,
+                           message=message)
 
 
 @dataclass
@@ -31,16 +37,19 @@ class ScenarioError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        head = f"error in {self.source}: "
+        from simulation.i18n import error_frame
+
+        head = error_frame("error in {source}: ", source=self.source)
         if not self.problems:
-            return head + "invalid input"
+            return head + error_frame("invalid input")
         first = head + self.problems[0].render()
         if len(self.problems) == 1:
             return first
-        second = self.problems[1].render()
+        second = error_frame("also ") + self.problems[1].render()
         if len(self.problems) == 2:
-            return f"{first}\n  also {second}"
-        return f"{first}\n  also {second}\n  and {len(self.problems) - 2} more problem(s)"
+            return f"{first}\n  {second}"
+        more = error_frame("and {n} more problem(s)", n=len(self.problems) - 2)
+        return f"{first}\n  {second}\n  {more}"
 
     @classmethod
     def single(cls, source: str, path: str, message: str, line: int | None = None) -> ScenarioError:

@@ -123,6 +123,12 @@ ZH: dict[str, str] = {
     "p_value": "p 值",
     "p_holm": "Holm 校正 p",
     "sample_id": "扫描点",
+    "[green]ok[/green] scenario {name}: {size} customers, {segments} segments, {channels} "
+    "channels, {days} days":
+        "[green]通过[/green] 场景 {name}：{size} 名客户，{segments} 个分群，{channels} 个渠道，"
+        "{days} 天",
+    "[yellow]warning[/yellow] in {file}: {path}{at}: {message}":
+        "[yellow]警告[/yellow]：{file}：{path}{at}：{message}",
     "a share's interval is cut at 0 % and 100 %, the values a share can take":
         "占比的区间截断在 0% 与 100% 之间（占比只能取这些值）",
     # dashboard
@@ -182,3 +188,135 @@ ZH: dict[str, str] = {
     "out of window response": "时间窗外响应率",
     "schedule = customer windows": "按客户时间窗安排",
 }
+
+
+# ------------------------------------------------------------------------------- error messages
+# Bad input is reported as "error in <file>: <field path> (line N): <what is wrong>; <what is
+# allowed>" (simulation/errors.py). Under --lang zh the framing and the recurring phrases of the
+# message are translated here; file names, field paths, keys, quoted names and numbers stay as
+# written, so the user can still search the file for them. A phrase without a translation stays
+# English (never a blank).
+
+#: The framing of ScenarioError / Problem (errors.py).
+ERROR_FRAMING_ZH: dict[str, str] = {
+    "error in {source}: ": "错误：{source}：",
+    " (line {line})": "（第 {line} 行）",
+    "{path}{at}: {message}": "{path}{at}：{message}",
+    "also ": "另外 ",
+    "and {n} more problem(s)": "另有 {n} 个问题",
+    "invalid input": "输入无效",
+}
+
+#: What a field path or a row/column location says about itself.
+_PATH_ZH: tuple[tuple[str, str], ...] = (
+    (r" \(from --set\)$", "（来自 --set）"),
+    (r" \(from --set (.+), not in the file\)$", r"（来自 --set \1，文件中原本没有）"),
+    (r" \(from --set (.+)\)$", r"（来自 --set \1）"),
+    (r"^rows ([\d, ]+) \(and (\d+) more\), column ", r"第 \1 行（另有 \2 行），列 "),
+    (r"^rows? ([\d, ]+), column ", r"第 \1 行，列 "),
+    (r"^rows? ([\d, ]+) \(and (\d+) more\)$", r"第 \1 行（另有 \2 行）"),
+    (r"^rows? ([\d, ]+)$", r"第 \1 行"),
+    (r"^column ", "列 "),
+)
+
+#: The names an "unknown …" message gives the thing it did not find.
+_THING_ZH: dict[str, str] = {
+    "key": "键", "segment": "分群", "channel": "渠道", "route": "路径", "perk": "权益",
+    "parameter": "参数", "outcome": "结果指标", "KPI": "指标", "variant": "策略",
+    "executor": "执行器", "method": "方法", "stage": "阶段", "ring": "圈层", "lever": "杠杆",
+    "observable": "观测量", "interest": "兴趣", "ledger item": "账目", "host": "主机",
+    "acquisition source": "获客来源", "graph kind": "网络类型", "KPI group": "指标分组",
+    "customer id": "客户编号", "customer field": "客户字段", "edge field": "边字段",
+}
+
+#: Recurring phrases of the messages, in the order they are tried (longer phrases first).
+_MESSAGE_ZH: tuple[tuple[str, str], ...] = (
+    (r"^required field is missing$", "缺少必填字段"),
+    (r"^file not found$", "文件不存在"),
+    (r"^(.+) file not found$", r"\1文件不存在"),
+    (r"^scenario file '([^']*)' not found", r"场景文件 '\1' 不存在"),
+    (r"^no such file or preset", "没有这个文件或预设"),
+    (r"input should be greater than or equal to ", "应大于或等于 "),
+    (r"input should be greater than ", "应大于 "),
+    (r"input should be less than or equal to ", "应小于或等于 "),
+    (r"input should be less than ", "应小于 "),
+    (r"input should be a valid number, unable to parse string as a number",
+     "应为数字（无法把这段文字读成数字）"),
+    (r"input should be a valid integer, unable to parse string as an integer",
+     "应为整数（无法把这段文字读成整数）"),
+    (r"input should be a valid (number|integer)", lambda m: "应为数字" if m[1] == "number"
+     else "应为整数"),
+    (r"input should be a whole number", "应为整数"),
+    (r"input should be a valid boolean(, unable to interpret input)?", "应为 true 或 false"),
+    (r"input should be a mapping \(key: value lines\)", "应为映射（key: value 形式的若干行）"),
+    (r"input should be a valid dictionary", "应为映射（key: value）"),
+    (r"input should be a valid list", "应为列表"),
+    (r"input should be a valid string", "应为文字"),
+    (r"input should be a finite number", "应为有限的数"),
+    (r"input should be ('[^']*'(?:, '[^']*')*) or ('[^']*')", r"应为 \1 或 \2 之一"),
+    (r"input should be ", "应为 "),
+    (r", got an empty value", "，实际为空值"),
+    (r", got a mapping", "，实际为映射"),
+    (r", got a list", "，实际为列表"),
+    (r", got ", "，实际为 "),
+    (r"^unknown (ledger item|acquisition source|graph kind|KPI group|customer id|customer field|"
+     r"edge field|key|segment|channel|route|perk|parameter|outcome|KPI|variant|executor|method|"
+     r"stage|ring|lever|observable|interest|host)\b",
+     lambda m: f"未知的{_THING_ZH[m[1]]}"),
+    (r"'([^']*)' is not in ([\w.]+) \(existing: ([^)]*)\)", r"'\1' 不在 \2 中（已有：\3）"),
+    (r" — to add a new one, also set its kind \(([^)]*)\)",
+     r"——要新增一个，请同时设置它的 kind（\1）"),
+    (r" — to add a new one, also set its kind", "——要新增一个，请同时设置它的 kind"),
+    (r"; did you mean '([^']*)'\?", r"；是否想写 '\1'？"),
+    (r"; did you mean ([^?]+)\?", r"；是否想写 \1？"),
+    (r"; (?:valid|allowed): ", "；可用："),
+    (r"; presets: ", "；可用预设："),
+    (r"; (?:defined )?channels: ", "；已有渠道："),
+    (r"; (?:the scenario's )?segments: ", "；已有分群："),
+    (r"; variants: ", "；已有策略："),
+    (r"; levers: ", "；已有杠杆："),
+    (r"; this scenario's: ", "；本场景中有："),
+    (r"\bmust be a probability in \[0, 1\]", "必须是 [0, 1] 内的概率"),
+    (r"\bmust be a finite number", "必须是有限的数"),
+    (r"\bmust be a whole number", "必须是整数"),
+    (r"\bmust be a non-negative integer", "必须是非负整数"),
+    (r"\bmust be in \[0, 1\]", "必须在 [0, 1] 内"),
+    (r"\bmust be ≥ ", "必须 ≥ "),
+    (r"\bmust be ≤ ", "必须 ≤ "),
+    (r"\bmust be > ", "必须 > "),
+    (r"\bmust be < ", "必须 < "),
+    (r"\bmust be at least ", "至少应为 "),
+    (r"\bmust be ", "必须是 "),
+    (r"\(first on row (\d+)\)", r"（首次出现在第 \1 行）"),
+    (r"\bduplicate customer id ", "重复的客户编号 "),
+    (r"^not a readable run folder: ", "不是可读取的运行结果文件夹："),
+)
+
+
+def error_text(text: str) -> str:
+    """An error message's recurring phrases in the interface language (see above)."""
+    if not is_zh() or not text:
+        return text
+    import re
+
+    for pattern, repl in _MESSAGE_ZH:
+        text = re.sub(pattern, repl, text)
+    return text
+
+
+def error_path(path: str) -> str:
+    """A field path or row/column location in the interface language: the path itself stays
+    as written, what is said around it ("(from --set …)", "row 4, column") is translated."""
+    if not is_zh() or not path:
+        return path
+    import re
+
+    for pattern, repl in _PATH_ZH:
+        path = re.sub(pattern, repl, path)
+    return path
+
+
+def error_frame(text: str, **values: object) -> str:
+    """One piece of the error framing (:data:`ERROR_FRAMING_ZH`) in the interface language."""
+    out = ERROR_FRAMING_ZH.get(text, text) if is_zh() else text
+    return out.format(**values) if values else out

@@ -119,10 +119,14 @@ def validate(
         console.print(f"[green]ok[/green] experiment {exp.name}: {exp.describe()}")
         return
     sc = load_scenario(file, list(set_ or []))
-    console.print(
-        f"[green]ok[/green] scenario {sc.name}: {sc.population.size:,} customers, "
-        f"{len(sc.population.segments)} segments, {len(sc.channels)} channels, {sc.days} days"
-    )
+    from rich.markup import escape
+
+    from simulation.i18n import tr
+
+    console.print(tr(
+        "[green]ok[/green] scenario {name}: {size} customers, {segments} segments, {channels} "
+        "channels, {days} days", name=escape(sc.name), size=f"{sc.population.size:,}",
+        segments=len(sc.population.segments), channels=len(sc.channels), days=sc.days))
     _warn_idle_budgets(sc, data, file)
 
 
@@ -131,14 +135,16 @@ def _warn_idle_budgets(sc: object, data: object, file: Path) -> None:
     runs, but its budget limits nothing (simulation/scenario/budgets.py says why it matters)."""
     from rich.markup import escape
 
+    from simulation.i18n import error_frame, tr
     from simulation.scenario.budgets import idle_budget_warnings
     from simulation.scenario.load import line_of
 
     for path, _, message in idle_budget_warnings(sc):
         line = line_of(data, tuple(path.split(".")))
-        at = f" (line {line})" if line else ""
+        at = error_frame(" (line {line})", line=line) if line else ""
         err_console.print(
-            f"[yellow]warning[/yellow] in {escape(str(file))}: {path}{at}: {escape(message)}",
+            tr("[yellow]warning[/yellow] in {file}: {path}{at}: {message}", file=escape(str(file)),
+               path=path, at=at, message=escape(message)),
             soft_wrap=True,
         )
 
