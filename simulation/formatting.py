@@ -31,6 +31,8 @@ def _fmt(value: Any, kind: str, pct_digits: int) -> str:
     if kind == "pp":  # a difference of two shares, in percentage points
         return f"{100 * value:+.{pct_digits}f} pp"
     if kind == "money":  # "−¥1.45": the sign before the currency
+        if value == 0:  # "¥0", not "¥0.00": nothing is nothing, not a price in cents
+            return "¥0"
         sign = "-" if value < 0 else ""
         a = abs(value)
         # ¥99.996 is "¥100", not "¥100.00": the whole-yuan tier starts where cents round into it

@@ -451,4 +451,4 @@ def test_the_regret_table_covers_every_objective_or_the_declared_score(tmp_path:
         else:
             assert html.columns == ["trial", "max regret: acquisitions",
                                     "max regret: cost_per_acquisition", "minimax on"]
-            assert html.rows[2] == ["2", "4", "¥0.00", "cost_per_acquisition"]
+            assert html.rows[2] == ["2", "4", "¥0", "cost_per_acquisition"]

@@ -218,9 +218,11 @@ def test_ledger_category_colours_tell_apart() -> None:
 
 
 def test_money_ticks_never_round_up_into_the_next_unit() -> None:
-    """¥999.99 printed "¥1000" beside "¥1.0k" bars; every tier starts where the one below would
-    round into it."""
-    assert [rp.yuan(v) for v in (999.4, 999.99, 9_949, 9_950, 999_499, 999_500)] == [
-        "¥999", "¥1.0k", "¥9.9k", "¥10k", "¥999k", "¥1.0M"]
+    """¥999.99 printed "¥1000" beside "¥1.0k" bars, and ticks at ¥12,500 and ¥17,500 read
+    "¥12k" and "¥18k": every tier starts where the one below would round into it, and
+    thousands keep the decimal they have."""
+    assert [rp.yuan(v) for v in (999.4, 999.99, 9_960, 12_500, 17_500, 20_000, 999_499,
+                                 999_500, 1_250_000, 13_717_665)] == [
+        "¥999", "¥1k", "¥10k", "¥12.5k", "¥17.5k", "¥20k", "¥999k", "¥1M", "¥1.25M", "¥13.7M"]
     assert [rp.yuan(v) for v in (9.99, 9.996, -0.5, -1_500)] == [
         "¥9.99", "¥10", "\u2212¥0.50", "\u2212¥1.5k"]

@@ -135,6 +135,7 @@ def test_every_negative_number_has_the_same_minus_sign() -> None:
     assert fmt_diff_ci(5.0, -2.0, 12.0, "int") == "+5 [−2, +12]"
     assert fmt_diff_ci(-0.01, -0.02, 0.001, "pct") == "−1.0 pp [−2.0 pp, +0.1 pp]"
     assert fmt(99.996, "money") == "¥100"  # not "¥100.00"
+    assert fmt(0.0, "money") == "¥0" and fmt(0.004, "money") == "¥0.00"
     texts = [fmt(v, k) for v in (-0.5, -12.0, -1e6) for k in ("pct", "money", "int", "days", "")]
     assert not [t for t in texts if "-" in t]
 

@@ -67,19 +67,27 @@ def png_bytes(fig: Figure, dpi: int = 100) -> bytes:
 
 
 def yuan(value: float, _pos: int | None = None) -> str:
-    """Axis label for money: ¥1.2M, ¥35k, ¥120, −¥1.45 (the sign before the currency)."""
+    """Axis label for money: ¥1.25M, ¥35k, ¥12.5k, ¥120, −¥1.45 (the sign before the currency).
+
+    Thousands keep one decimal when they have one (ticks at ¥12,500 and ¥17,500 read "¥12k"
+    and "¥18k" with none); each tier starts where the one below would round into it (¥999.99
+    is "¥1k", not "¥1000")."""
     a = abs(value)
     sign = "\u2212" if value < 0 else ""
-    # each tier starts where the one below would round up into it (¥999.99 is "¥1.0k", not
-    # "¥1000"; ¥9.999 is "¥10", not "¥10.00")
     if a >= 999_500:
-        return f"{sign}¥{a / 1e6:.1f}M"
-    if a >= 9_950:
+        m = a / 1e6
+        return f"{sign}¥{_trim(m, 2 if m < 10 else 1)}M"
+    if a >= 99_950:
         return f"{sign}¥{a / 1e3:.0f}k"
     if a >= 999.5:
-        return f"{sign}¥{a / 1e3:.1f}k"
+        return f"{sign}¥{_trim(a / 1e3, 1)}k"
     return f"{sign}¥{a:.0f}" if a >= 9.995 or value == 0 else f"{sign}¥{a:.2f}"
 
+
+def _trim(x: float, decimals: int) -> str:
+    """``x`` with at most ``decimals`` decimals, trailing zeros dropped (12.50 → 12.5, 2.0 → 2)."""
+    text = f"{x:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 def money_axis(ax: Axes, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(FuncFormatter(yuan))
