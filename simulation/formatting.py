@@ -47,8 +47,17 @@ def _fmt(value: Any, kind: str, pct_digits: int) -> str:
 
 
 def _minus(text: str) -> str:
-    """A leading hyphen-minus (Python's sign) as :data:`MINUS`."""
+    """A leading hyphen-minus (Python's sign) as :data:`MINUS`; no sign at all on a number that
+    prints as zero ("−0.0 pp" and "+0.0 pp" beside each other read as two different changes)."""
+    if text[:1] in ("-", "+") and not _nonzero(text):
+        return text[1:]
     return MINUS + text[1:] if text.startswith("-") else text
+
+
+def _nonzero(text: str) -> bool:
+    """Whether the printed number has a digit other than 0 (its exponent aside)."""
+    mantissa = text.split("e")[0]
+    return any(c in "123456789" for c in mantissa)
 
 
 def _days(value: float, years: bool) -> str:
@@ -87,7 +96,8 @@ def fmt_diff_ci(mean: float, low: float, high: float, kind: str = "",
 
     def signed(v: float) -> str:
         text = fmt(v, kind, pct_digits)  # negative: already with MINUS
-        if kind != "pp" and isinstance(v, int | float) and math.isfinite(v) and v > 0:
+        if (kind != "pp" and isinstance(v, int | float) and math.isfinite(v) and v > 0
+                and _nonzero(text)):
             return f"+{text}"
         return text
 

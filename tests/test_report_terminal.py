@@ -185,3 +185,14 @@ def test_a_share_interval_stops_at_100_percent_and_says_so() -> None:
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_a_number_that_prints_as_zero_has_no_sign() -> None:
+    """compare showed "Δ ret. 30 d  +0.0 pp [−0.0 pp, +0.0 pp]" for a difference of a few
+    thousandths of a point: a printed zero carries no sign; anything else keeps its own."""
+    from simulation.formatting import fmt, fmt_diff_ci
+
+    assert fmt_diff_ci(0.00003, -0.00004, 0.00008, "pct") == "0.0 pp [0.0 pp, 0.0 pp]"
+    assert [fmt(-0.0004, "pct"), fmt(-0.001, "money"), fmt(-0.3, "int"), fmt(-0.004, "pp")] == [
+        "0.0%", "¥0.00", "0", "\u22120.4 pp"]
+    assert fmt_diff_ci(0.001, -0.002, 4.0, "money") == "¥0.00 [¥0.00, +¥4.00]"
