@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -191,19 +192,24 @@ def _finite(obj: Any) -> Any:
 def write_run(
     result: RunResult,
     out: Path,
-    figures: Callable[[RunResult, Path], list[Path]] | None = None,
+    figures: Callable[[RunResult, Path], list[Path] | Future] | None = None,
 ) -> Path:
     """Write summary.json, daily.parquet, ledger.parquet, retention.parquet, figures and the
-    run marker; refuses (ScenarioError) a folder that is not an earlier run's own."""
+    run marker; refuses (ScenarioError) a folder that is not an earlier run's own.
+
+    ``figures(result, folder)`` draws into the temporary folder; it may return a future
+    (:class:`simulation.figure_process.FigureProcess`: drawn in other processes while the
+    tables are written here), which is waited for before the folder is renamed into place."""
     check_output_folder(out)
     try:
         with atomic_directory(out) as tmp:
+            drawn = figures(result, tmp) if figures is not None else None
             write_json(tmp / "summary.json", result.to_json_dict())
             result.daily.to_parquet(tmp / "daily.parquet", index=False)
             result.ledger.to_parquet(tmp / "ledger.parquet", index=False)
             result.retention.to_parquet(tmp / "retention.parquet", index=False)
-            if figures is not None:
-                figures(result, tmp)
+            if isinstance(drawn, Future):
+                drawn.result()
             files = sorted(p.name for p in tmp.iterdir())
             marker = {"run_id": uuid.uuid4().hex, "files": files}
             (tmp / MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")

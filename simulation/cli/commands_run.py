@@ -23,6 +23,7 @@ from simulation.cli.common import (
 )
 from simulation.cli.output import FormatOption, LangOption, emit
 from simulation.errors import ScenarioError
+from simulation.figure_process import FigureProcess
 from simulation.i18n import tr
 from simulation.scenario.load import load_scenario, read_yaml
 
@@ -41,6 +42,19 @@ def run(
     lang: LangOption = None,
 ) -> None:
     """Simulate one scenario and write summary.json, daily.parquet, ledger and figures."""
+    # the figures' process forks now, before numba's pool starts, and imports matplotlib
+    # while the model runs (simulation/figure_process.py)
+    drawer = FigureProcess.start() if plots else None
+    try:
+        _run(scenario, seed, days, set_, out, quiet, threads, format, drawer)
+    finally:
+        if drawer is not None:
+            drawer.close()
+
+
+def _run(scenario: str, seed: int, days: int | None, set_: list[str] | None, out: Path | None,
+         quiet: bool, threads: int | None, format: str, drawer: FigureProcess | None) -> None:
+    """:func:`run`'s body; ``drawer`` draws the figures (None: no figures)."""
     from simulation.api import run_model
     from simulation.incremental import worlds_needed
     from simulation.io import check_output_folder, write_run
@@ -84,12 +98,8 @@ def run(
     title = tr("{seed_title} · seed {seed} · {days} days", seed_title=sc.name, seed=seed,
                days=sc.days)
     table = summary_table(result.summary, title)
-    if plots:  # matplotlib costs ~1 CPU-s to import: only when figures are wanted
-        from simulation.plots.run_plots import save_run_figures
-
-        write_run(result, target, save_run_figures)
-    else:
-        write_run(result, target, None)
+    # matplotlib is imported only when figures are wanted, and then by the figures' process
+    write_run(result, target, None if drawer is None else drawer.submit)
     if not quiet:
         emit(table, format, console)
         note = result.summary.get("incrementality", {}).get("note")
