@@ -156,13 +156,16 @@ def main() -> None:
     ap.add_argument("--as-threads", type=int, default=2)
     args = ap.parse_args()
     # Warm-up: load every compiled kernel once (numba's cache), so the first timed run does not
-    # pay LLVM start-up that the second one would not.
-    # With every twin's threshold at 0 and 2 threads, the parallel twins load too.
+    # pay LLVM start-up that the second one would not: the parallel twins (every threshold at
+    # 0, 2 threads) and the serial ones (one thread). Loading a twin from the cache costs
+    # llvmlite work (~0.15 CPU-s for a core_ws day's kernels): with only the parallel twins
+    # warmed, the first timed run (one thread) paid for loading the serial ones.
     from simulation import kernels
 
     min_work, kernels.PARALLEL_MIN_WORK = kernels.PARALLEL_MIN_WORK, 0
     profile(args.scenario, 20_000, 5, max(2, *args.threads), args.seed)
     kernels.PARALLEL_MIN_WORK = min_work
+    profile(args.scenario, 20_000, 5, 1, args.seed)
     out = []
     if args.serial_share:
         res = profile(args.scenario, args.size, args.days, 1, args.seed, args.as_threads)

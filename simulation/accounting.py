@@ -158,11 +158,8 @@ class DailyRecorder:
         size = s * N_STAGES * N_RINGS
         w = None if pop.unit_weights else pop.weight
 
-        def count(cells: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
-            if w is None:
-                return np.bincount(cells, minlength=size)
-            out = np.bincount(cells, weights=w if rows is None else w[rows], minlength=size)
-            return np.rint(out).astype(np.int64) if pop.integral_weights else out
+        def count(cells: np.ndarray) -> np.ndarray:  # fractional weights: floats
+            return np.bincount(cells, weights=w, minlength=size)
 
         prev_stage, prev_ring = self._prev_stage, self._prev_ring
         if self._cells is None or prev_stage is None or prev_ring is None or (
@@ -172,21 +169,13 @@ class DailyRecorder:
                 self._cells = cell_counts(pop.segment, pop.stage, pop.ring, w, N_STAGES,
                                           N_RINGS, s)
             else:
-                self._cells = count(self._cell(pop.segment, pop.stage, pop.ring), None)
+                self._cells = count(self._cell(pop.segment, pop.stage, pop.ring))
             self._prev_stage = pop.stage.copy()
             self._prev_ring = pop.ring.copy()
-        else:
-            changed = kernels.changed_slots(pop.stage, prev_stage, pop.ring, prev_ring)
-            if changed.size:
-                seg = pop.segment[changed]
-                self._cells += count(
-                    self._cell(seg, pop.stage[changed], pop.ring[changed]), changed
-                )
-                self._cells -= count(
-                    self._cell(seg, prev_stage[changed], prev_ring[changed]), changed
-                )
-                prev_stage[changed] = pop.stage[changed]
-                prev_ring[changed] = pop.ring[changed]
+        else:  # whole-number weights: today's changes moved between cells, exact integers
+            self._cells += kernels.recount_changed(
+                pop.segment, pop.stage, prev_stage, pop.ring, prev_ring, w, N_STAGES, N_RINGS, s
+            )
         full = self._cells.reshape(s, N_STAGES, N_RINGS)
         self.stage_counts[day] = full.sum(axis=2)
         self.ring_counts[day] = full[:, list(CUSTOMER_STAGES), :].sum(axis=1)
