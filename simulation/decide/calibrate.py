@@ -56,7 +56,7 @@ from simulation.decide.calibrate_model import (
 from simulation.errors import Problem, ScenarioError
 from simulation.result import stable_hash
 from simulation.runner.experiment import apply_paths, path_problem
-from simulation.runner.specs import RunSpec, content_hash, run_content
+from simulation.runner.specs import RunSpec, code_version, content_hash, run_content
 from simulation.runner.store import ResultStore, atomic_write
 from simulation.scenario.load import line_of, read_yaml, validate_model
 from simulation.scenario.schema import Scenario
@@ -410,15 +410,27 @@ def check_resumable(cal: Calibration, method: str) -> None:
                 "holds a different calibration (other scenario, targets, parameters or method);"
                 " give another --out, or delete the folder to start over",
             )
+        made_by = state.get("code_version")
+        if made_by not in (None, code_version()):
+            # its trials' objectives came from runs this code does not find (runs are keyed
+            # by code version): resuming summarised a best trial without runs (a TypeError)
+            raise ScenarioError.single(
+                str(cal.root), "",
+                f"holds a calibration made by another code version ({made_by}; this is "
+                f"{code_version()}): its trials are not mixed with this model's; give another "
+                "--out, or delete the folder to start over",
+            )
     cal.root.mkdir(parents=True, exist_ok=True)
     state = {"fingerprint": fingerprint, "method": method, "status": "running",
+             "code_version": code_version(),
              "scenario": str(cal.scenario_path), "targets": str(cal.targets.source),
              "params": str(cal.params_path)}
     atomic_write(path, lambda p: p.write_text(json.dumps(state, indent=1), encoding="utf-8"))
 
 
 def write_state(cal: Calibration, method: str, extra: dict[str, Any]) -> None:
-    state = {"fingerprint": cal.fingerprint(method), "method": method, **extra}
+    state = {"fingerprint": cal.fingerprint(method), "method": method,
+             "code_version": code_version(), **extra}
     text = json.dumps(state, indent=1, default=float)
     atomic_write(_state_path(cal), lambda p: p.write_text(text, encoding="utf-8"))
 
