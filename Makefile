@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo test bench bench-big lint venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 ## Benchmarks against an idiomatic per-agent Mesa baseline (not part of `make test`).
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+## Peak memory of core_ws at 1M/10M/30M/50M x 5 days, 100M extrapolated from it (optional:
+## ~1.5 min of CPU and ~10 GB at its largest run; not part of `make bench`).
+bench-big: $(STAMP)
+	$(PY) benchmarks/bench_big.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check simulation tests benchmarks

@@ -19,7 +19,18 @@ loaded machine): core_ws × 365 days 0.639 GB at 1M, 1.248 GB at 3M (312 B a cus
 500), 10M × 3 days 2.39 GB (4.70 GB before); operating_matrix × 20 days 1.104 / 2.462 GB
 (679 B a customer). With 24 B a Watts–Strogatz tie (40 before; other layers unchanged, not
 re-measured) the estimate is within −9 … +17 % of these four. At 100M customers core_ws × 365
-needs ≈ 42 GB by this estimate, ≈ 32 GB by the measured slope (extrapolations, not a run).
+needed ≈ 42 GB by that estimate, ≈ 32 GB by that slope (extrapolations; see below).
+
+Re-measured 2026-12-01 late (benchmarks/bench_big.py: peak RSS, cold graph, 2 threads,
+numba kernels compiled first; loaded machine): core_ws × 5 days 0.58 / 0.96 / 2.18 / 5.79 GB
+at 1M / 3M / 10M / 30M (≈ 180 B a customer + 0.39 GB: the peak is the graph build),
+core_ws × 365 days 0.68 / 1.24 GB at 1M / 3M (282 B a customer: the customers won add
+money-layer accounts and result-time arrays). The estimate then said 420 B a customer + 0.2
+GB — 2.2× the 30M × 5-day peak, and it refused a 50M run (21 GB estimated, 9–10 GB
+needed) on a machine with 21 GB free. Now 170 B a customer + 0.4 GB fixed: core_ws × 365
+0.69 / 1.27 GB at 1M / 3M (measured 0.68 / 1.24), × 5 days over by 35–57 % (the graph
+build's peak is lower than the run's at a long horizon, which the estimate covers);
+operating_matrix × 20 days 1.15 / 2.65 GB at 1M / 3M (measured 1.10 / 2.46).
 
 Further worlds (counterfactual, ablations) each need their own arrays while they are alive:
 with T threads up to T − 1 step beside the run, with one thread they run one at a time after
@@ -42,7 +53,7 @@ Problems = list[tuple[tuple[str | int, ...], str]]
 
 #: Peak bytes per simulated customer without its ties (state arrays, daily recorder, strategy
 #: arrays, the day's temporaries; see the module docstring).
-BYTES_PER_CUSTOMER = 300
+BYTES_PER_CUSTOMER = 170
 #: ... and per customer more for each further world alive at the same time as the run (its
 #: own population copy, module and money arrays, its share of the day-0 copy they all start
 #: from; :func:`live_worlds` says how many are alive at once).
@@ -54,7 +65,7 @@ BYTES_PER_EDGE = 40
 #: 2026-12-01 (see the module docstring). The other layers keep the figure above.
 BYTES_PER_RING_EDGE = 24
 #: The interpreter, numpy/numba/pandas and the compiled kernels.
-BYTES_FIXED = 200_000_000
+BYTES_FIXED = 400_000_000
 #: Share of the free memory a run may plan to use.
 MEMORY_LIMIT = 0.9
 #: Bytes per (block, block) pair of the block model (numpy matrices and igraph's Python lists).
