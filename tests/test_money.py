@@ -172,6 +172,9 @@ def test_money_figure_and_report_tables(finished: OperatingMatrixModel) -> None:
     result = collect_result(finished)
     fig = money_over_time(result)
     assert fig.axes and "Money" in fig.texts[0].get_text()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)  # never saved: nothing else closes it (pyplot warns after 20 open figures)
     model = OperatingMatrixModel(scenario_from_dict(small_scenario_dict(days=20)), seed=1,
                                  share_world=True)
     model.run()
