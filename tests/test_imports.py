@@ -34,3 +34,22 @@ def test_the_cheap_frame_functions_match_inspects_frames_and_names() -> None:
         [(f.frame, f.function, f.lineno) for f in real]
     frame = inspect.currentframe()
     assert _mesa_import._getmodule(frame) is inspect.getmodule(frame)
+
+
+def test_mesa_subpackages_a_run_never_uses_load_on_first_use() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, simulation.cli.commands_run, simulation.api, simulation.model\n"
+        "print(sorted(n for n in ('mesa.space', 'mesa.experimental', 'mesa.discrete_space',"
+        " 'scipy.spatial') if n in sys.modules and type(sys.modules[n]).__name__ != '_Deferred'))\n"
+        "import mesa\n"
+        "from mesa.discrete_space import OrthogonalMooreGrid\n"
+        "print(mesa.space.MultiGrid.__name__, OrthogonalMooreGrid.__module__,"
+        " mesa.experimental.devs.__name__, type(sys.modules['mesa.space']).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.splitlines()
+    assert out[0] == "[]"  # none of them (nor scipy.spatial) imported by a run's modules
+    assert out[1] == "MultiGrid mesa.discrete_space.grid mesa.experimental.devs module"
