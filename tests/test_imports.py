@@ -53,3 +53,72 @@ def test_mesa_subpackages_a_run_never_uses_load_on_first_use() -> None:
                          check=True, timeout=120).stdout.splitlines()
     assert out[0] == "[]"  # none of them (nor scipy.spatial) imported by a run's modules
     assert out[1] == "MultiGrid mesa.discrete_space.grid mesa.experimental.devs module"
+
+
+#: what a run never needs (mesa's DEFERRED subpackages bring the first three; network/social.py
+#: imports networkx and scipy.sparse, money/lifetime.py scipy.optimize, only where they are used)
+NEVER_LOADED = ("networkx", "scipy.sparse", "scipy.spatial", "scipy.optimize", "matplotlib")
+
+_PROBE = r"""
+import json, sys
+import simulation
+from simulation import _mesa_import
+
+def state():
+    return {
+        "lazy": {n: type(sys.modules[n]).__name__ for n in _mesa_import.DEFERRED},
+        "loaded": sorted(n for n in NEVER_LOADED if n in sys.modules),
+    }
+
+after_import = state()
+scenario = simulation.load_scenario("scenarios/quickstart.yaml",
+                                    ["population.size=300", "days=3"])
+result = simulation.run(scenario, seed=1)
+after_run = state()
+
+# every lazy module works when something does use it
+import mesa
+import mesa.experimental.devs
+from mesa.discrete_space import OrthogonalMooreGrid
+from mesa.experimental.continuous_space import ContinuousSpace
+
+grid = mesa.space.MultiGrid(3, 3, torus=False)
+cells = OrthogonalMooreGrid((3, 3), random=__import__("random").Random(1))
+space = ContinuousSpace([[0, 1], [0, 1]], random=__import__("random").Random(1))
+signals = mesa.experimental.mesa_signals.__name__  # a name of mesa.experimental's own
+model = simulation.OperatingMatrixModel(scenario, 1)
+model.run()
+frame = model.datacollector.get_model_vars_dataframe()
+print(json.dumps({
+    "after_import": after_import,
+    "after_run": after_run,
+    "kpis": len(result.summary),
+    "used": {n: type(sys.modules[n]).__name__ for n in _mesa_import.DEFERRED},
+    "grid": [grid.width, grid.height], "cells": len(cells.all_cells),
+    "space": space.size.tolist(), "frame_rows": len(frame),
+    "networkx": "networkx" in sys.modules, "signals": signals,
+}))
+"""
+
+
+def test_import_and_a_small_run_skip_what_a_run_never_uses_and_it_still_works() -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = f"NEVER_LOADED = {NEVER_LOADED!r}\n" + _PROBE
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                         text=True, check=True)
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    lazy = dict.fromkeys(_mesa_import.DEFERRED, "_Deferred")
+    assert got["after_import"] == {"lazy": lazy, "loaded": []}
+    assert got["after_run"] == {"lazy": lazy, "loaded": []}
+    assert got["kpis"] > 0
+    # used, each lazy module is a plain module again and works as Mesa wrote it
+    assert got["used"] == dict.fromkeys(_mesa_import.DEFERRED, "module")
+    assert got["grid"] == [3, 3] and got["cells"] == 9 and got["space"] == [1, 1]
+    assert got["frame_rows"] == 4  # day 0 + 3 days
+    assert got["networkx"]  # mesa.space imported it once it was used
+    assert got["signals"] == "mesa.experimental.mesa_signals"

@@ -300,7 +300,6 @@ def payback_years_beyond(net_at_horizon: float, flows: list[tuple[float, float]]
     undiscounted flows Σ M (1 − e^(−a t)) ÷ a of ``flows`` = [(M a year at the horizon, decay
     rate a), …] (M may be negative: a counterfactual's flows enter with a minus sign) reach 0;
     None if not within :data:`PAYBACK_MAX_YEARS`."""
-    from scipy.optimize import brentq
 
     def net(t: float) -> float:
         total = net_at_horizon
@@ -314,6 +313,10 @@ def payback_years_beyond(net_at_horizon: float, flows: list[tuple[float, float]]
     values = [net(float(t)) for t in grid]
     for i in range(1, grid.size):
         if values[i] >= 0:
+            # imported only when a root is bracketed: scipy.optimize imports scipy.sparse,
+            # .spatial, .linalg and .special (~0.7 s), which short runs never need
+            from scipy.optimize import brentq
+
             return float(brentq(net, grid[i - 1], grid[i]))
     return None
 

@@ -118,9 +118,11 @@ def _process_context(method: str = "forkserver") -> multiprocessing.context.Base
 
 
 #: What a worker imports before its first run: the forkserver's preload, and what
-#: :mod:`simulation.runner.preload` imports in a ``dask worker --preload``.
+#: :mod:`simulation.runner.preload` imports in a ``dask worker --preload``. ``scipy.optimize``
+#: is imported by a run only when its payback needs a root (money/lifetime.py; a quickstart
+#: run of 10k x 180 days does): loaded here, once, rather than by every worker on its first run.
 WORKER_MODULES: tuple[str, ...] = (
-    "simulation.runner.worker", "simulation.runner.store", "simulation.api",
+    "simulation.runner.worker", "simulation.runner.store", "simulation.api", "scipy.optimize",
 )
 
 
