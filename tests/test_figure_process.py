@@ -26,7 +26,7 @@ from simulation import api
 from simulation.io import write_run
 from simulation.scenario.load import load_scenario
 
-sc = load_scenario("scenarios/quickstart.yaml", ["population.size=2000", "days=20"])
+sc = load_scenario("scenarios/quickstart.yaml", ["population.size=300", "days=3"])
 result = api.run(sc, 3)
 tmp = Path(sys.argv[1])
 out = {"forked": fp.pid is not None and failing.pid is not None}
