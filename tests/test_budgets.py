@@ -99,8 +99,9 @@ def test_lever_budgets_that_cannot_bind_are_warned_and_the_bound_holds() -> None
     warned = {path: msg for path, _, msg in idle_budget_warnings(sc)}
     assert set(LEVER_BUDGETS) <= set(warned)
     assert "¥1,000,000 cannot bind: the pushes can cost at most ¥" in warned["push.budget"]
-    assert "at most ¥960 in 60 days" in warned["perks.budget"]  # 2 of 7 days, stock 15
-    assert "more than 99.9% of it stays unspent" in warned["perks.budget"]
+    # 2 of 7 days, stock 15: 96 redemptions of ¥10 expected, + 4√96 for the draws' spread
+    assert "at most ¥1,352 in 60 days" in warned["perks.budget"]
+    assert "more than 99.8% of it stays unspent" in warned["perks.budget"]
     bounds = {"perks.budget": perks_spend_bound(sc), "push.budget": push_spend_bound(sc),
               LEVER_BUDGETS[2]: operation_spend_bound(sc, "recall")}
     model = OperatingMatrixModel(sc, 2)
