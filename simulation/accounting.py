@@ -15,7 +15,6 @@ Definitions (docs/kpis.md says the same in words):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +24,6 @@ from simulation.population.kernels import cell_counts, population_counts
 from simulation.population.stages import (
     CUSTOMER_STAGES,
     N_STAGES,
-    STAGE_NAMES,
     Ring,
     StageCode,
 )
@@ -123,11 +121,6 @@ class Ledger:
         for arr in self.spend.values():
             out += arr
         return out
-
-
-def per_segment_counts(segment: np.ndarray, idx: np.ndarray, n_segments: int) -> np.ndarray:
-    """How many of the customers ``idx`` fall in each segment."""
-    return np.bincount(segment[idx], minlength=n_segments)
 
 
 class DailyRecorder:
@@ -336,6 +329,3 @@ def acquisitions_by_source(pop: PopulationState) -> dict[str, float | int]:
         for code, name in enumerate(pop.sources)
     }
 
-
-def stage_columns() -> Iterable[str]:
-    return STAGE_NAMES

@@ -139,11 +139,6 @@ def _unit(key, counter):  # pragma: no cover - compiled
     return (z >> _S11) * _INV53
 
 
-@nb.njit(cache=True, nogil=True)
-def mix64(z: np.uint64) -> np.uint64:  # pragma: no cover - compiled
-    return _mix(z)
-
-
 def _uniform_py(key, idx, out):  # pragma: no cover - compiled
     for j in nb.prange(idx.shape[0]):
         out[j] = _unit(key, idx[j])
