@@ -164,8 +164,8 @@ def _block_key(key, b):  # pragma: no cover - compiled
 def _walk_block(key, b, n, block, log1mp, out, start):  # pragma: no cover - compiled
     """Successes of block ``b`` by geometric gaps from the block's own stream.
 
-    Writes them at ``out[start:]`` when ``out`` is long enough (the fill pass) and returns how
-    many there are (the count pass): both passes replay the same counters.
+    Writes them at ``out[start:]`` (the block's own stretch of the scratch array, at most
+    ``block`` long) and returns how many there are; one walk per block since f590b39.
     """
     kb = _block_key(key, b)
     lo = b * block
@@ -173,7 +173,6 @@ def _walk_block(key, b, n, block, log1mp, out, start):  # pragma: no cover - com
     pos = lo - 1
     c = 0
     j = 0
-    write = out.shape[0] > 0
     while True:
         u = 1.0 - _unit(kb, j)  # (0, 1]
         j += 1
@@ -181,8 +180,7 @@ def _walk_block(key, b, n, block, log1mp, out, start):  # pragma: no cover - com
         if g >= hi - pos - 1:
             break
         pos += np.int64(g) + 1
-        if write:
-            out[start + c] = pos
+        out[start + c] = pos
         c += 1
     return c
 

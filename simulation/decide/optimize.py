@@ -806,7 +806,7 @@ def saturation(rows: list[dict[str, Any]], share: float) -> dict[str, Any]:
         if spend[i] < 0.95 * xs[i] and xs[i] > 0:
             return {
                 "budget": spend[i],
-                "reason": "the channel cannot spend more (reach, caps or capacity bind)",
+                "reason": "the channel cannot spend more: its reach, caps or capacity bind",
             }
         if i >= 2 and math.isfinite(first) and first > 0:
             slope = (ys[i] - ys[i - 1]) / (xs[i] - xs[i - 1])
