@@ -148,3 +148,15 @@ def dying(self, name, distribution):
 optuna.trial.Trial._suggest = dying
 main(sys.argv[1:])
 """
+
+
+@pytest.fixture
+def parallel_always(monkeypatch):
+    """Every kernel call takes its parallel twin (no size threshold); the thread count is put
+    back afterwards (shared by the thread and day-kernel tests)."""
+    from simulation import kernels
+
+    monkeypatch.setattr(kernels, "PARALLEL_MIN_WORK", 0)
+    before = kernels.threads()
+    yield
+    kernels.set_threads(before)

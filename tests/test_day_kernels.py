@@ -56,14 +56,6 @@ def _check_scans(n: int, rate: float, seed: int) -> None:
     assert np.array_equal(sign, np.where(want[changed], 1, -1).astype(np.int32))
 
 
-@pytest.fixture
-def parallel_always(monkeypatch):
-    monkeypatch.setattr(kernels, "PARALLEL_MIN_WORK", 0)
-    before = kernels.threads()
-    yield
-    kernels.set_threads(before)
-
-
 @pytest.mark.parametrize("threads", [1, 2])
 def test_scans_equal_numpy_at_every_edge_size(parallel_always, threads) -> None:
     kernels.set_threads(threads)

@@ -25,14 +25,6 @@ CORE = REPO / "benchmarks" / "scenarios" / "core_ws.yaml"
 PRESET = REPO / "scenarios" / "operating_matrix.yaml"
 
 
-@pytest.fixture
-def parallel_always(monkeypatch):
-    monkeypatch.setattr(kernels, "PARALLEL_MIN_WORK", 0)
-    before = kernels.threads()
-    yield
-    kernels.set_threads(before)
-
-
 def _state(model: OperatingMatrixModel) -> dict[str, np.ndarray]:
     pop = model.population
     return {
