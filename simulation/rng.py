@@ -220,3 +220,58 @@ def affordable_subset(
     if ratio >= idx.size:
         return idx
     return np.sort(rng.choice(idx, size=int(ratio), replace=False))
+
+
+def lowest_priority(idx: np.ndarray, priority: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` customers of ``idx`` with the lowest ``priority`` (aligned with ``idx``),
+    kept in index order.
+
+    With i.i.d. uniform priorities this is a uniform random subset of that size, like
+    ``rng.choice(idx, size, replace=False)``; with priorities keyed per customer slot
+    (:meth:`SlotDraws.uniform`) a customer's place in the queue does not depend on who else
+    is in ``idx``, so two worlds that differ in a few candidates keep the same winners.
+    """
+    if size >= idx.size:
+        return idx
+    if size <= 0:
+        return idx[:0]
+    keep = np.argpartition(priority, size - 1)[:size]
+    return np.sort(idx[keep])
+
+
+def affordable_by_priority(
+    idx: np.ndarray,
+    priority: np.ndarray,
+    unit_cost: float,
+    budget_left: float,
+    weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`affordable_subset` with the random order given by ``priority`` (aligned with
+    ``idx``; uniforms keyed per customer slot give common random numbers): all of ``idx``
+    when the budget covers it, else the lowest-priority prefix that it pays for.
+
+    Same distribution as :func:`affordable_subset` for i.i.d. uniform priorities (sorting
+    them is a uniform random order)."""
+    if unit_cost <= 0 or idx.size == 0:
+        return idx
+    ratio = max(budget_left, 0.0) / unit_cost
+    if weight is not None:
+        w = weight[idx]
+        if float(w.sum()) <= ratio:
+            return idx
+        order = np.argsort(priority, kind="stable")
+        keep = order[np.cumsum(w[order]) <= ratio]
+        return np.sort(idx[keep])
+    if ratio >= idx.size:
+        return idx
+    return lowest_priority(idx, priority, int(ratio))
+
+
+def slots_with_replacement(draws: SlotDraws, decision: str, day: int, n: int, k: int) -> np.ndarray:
+    """``k`` slots drawn uniformly from ``range(n)`` with replacement (like
+    ``rng.integers(0, n, size=k)``), the ``j``-th from the uniform of counter ``j`` under
+    ``(decision, day)``: the draw depends on its own key only, not on what other levers drew."""
+    if k <= 0 or n <= 0:
+        return np.empty(0, dtype=np.int64)
+    u = draws.uniform(decision, day, np.arange(k, dtype=np.int64))
+    return np.minimum((u * n).astype(np.int64), n - 1)

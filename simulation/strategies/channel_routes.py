@@ -10,6 +10,11 @@ Screening uses one eligibility draw per customer (from the route's own random st
 customer the bank rejects stays rejected however often they reapply, and moving the screen
 earlier or later changes how many leads are captured, not who is creditworthy — the WeBank vs
 MYbank contrast in [000].
+
+Every other draw (a step's pass, who gets a step's daily capacity, who a budget still pays for)
+is keyed per customer slot and by (route, step, originating channel, day): switching one channel
+off does not shift the numbers another channel's responders get on the same route (common
+random numbers across channels, :mod:`simulation.rng`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation.population.stages import Stage
-from simulation.rng import affordable_subset
+from simulation.rng import affordable_by_priority, lowest_priority
 from simulation.scenario.types import resolve_per_segment
 from simulation.strategies.channel_config import STEP_EVENTS, RouteConfig, RouteStep
 
@@ -79,6 +84,8 @@ class Routes:
         self.eligibility = (
             self.rng.random(model.population.n).astype(np.float32) if self.plans else None
         )
+        #: per-slot draws of the steps (keyed by route, step, origin and day)
+        self.draws = model.streams.slots("channel_routes")
         for plan in self.plans.values():
             model.ledger.register(plan.item, "route")
 
@@ -93,13 +100,14 @@ class Routes:
         seen = idx
         current = idx
         won = np.empty(0, dtype=np.int64)
-        for sp in plan.steps:
+        for k, sp in enumerate(plan.steps):
             if current.size == 0:
                 break
-            current = self._admit(plan, sp, current, day)
-            passed = self._pass(sp, current)
+            key = f"{route}/{k}/{origin}"  # one label per route step and channel
+            current = self._admit(plan, sp, current, day, key)
+            passed = self._pass(sp, current, day, key)
             if sp.step.cost_per_pass > 0:
-                passed = self._pay_pass(plan, sp, passed, day)
+                passed = self._pay_pass(plan, sp, passed, day, key)
             counts = pop.segment_counts(passed)
             ledger.count(origin, sp.event, day, counts)
             if sp.kind == "lead_capture":
@@ -118,29 +126,39 @@ class Routes:
         pop.mark_aware(seen, day)
         return won
 
-    def _admit(self, plan: RoutePlan, sp: StepPlan, idx: np.ndarray, day: int) -> np.ndarray:
+    def _admit(
+        self, plan: RoutePlan, sp: StepPlan, idx: np.ndarray, day: int, key: str
+    ) -> np.ndarray:
         """Entries within the step's capacity and the route's and mix's budgets; charges them."""
         room = sp.room(day)
         if room is not None:  # a capacity in customers → rows (population weights)
             room = self.model.population.rows_for(room)
         if room is not None and idx.size > room:
-            idx = np.sort(self.rng.choice(idx, size=room, replace=False))
+            idx = lowest_priority(idx, self.draws.uniform(f"room/{key}", day, idx), room)
         if sp.step.cost_per_entry > 0:
-            idx = self._charge(plan, idx, sp.step.cost_per_entry, day)
+            idx = self._charge(plan, idx, sp.step.cost_per_entry, day, f"entry/{key}")
         if room is not None:
             sp.used_today += round(self.model.population.represented(idx))
         return idx
 
-    def _pay_pass(self, plan: RoutePlan, sp: StepPlan, idx: np.ndarray, day: int) -> np.ndarray:
+    def _pay_pass(
+        self, plan: RoutePlan, sp: StepPlan, idx: np.ndarray, day: int, key: str
+    ) -> np.ndarray:
         """Those who passed and whose prize the route's and mix's budgets still pay; charged."""
-        return self._charge(plan, idx, sp.step.cost_per_pass, day)
+        return self._charge(plan, idx, sp.step.cost_per_pass, day, f"prize/{key}")
 
-    def _charge(self, plan: RoutePlan, idx: np.ndarray, cost: float, day: int) -> np.ndarray:
+    def _charge(
+        self, plan: RoutePlan, idx: np.ndarray, cost: float, day: int, key: str
+    ) -> np.ndarray:
         """The subset of ``idx`` the route's and the mix's budgets still pay ``cost`` each for
-        (represented customers: population weights), charged to the route's ledger item."""
+        (represented customers: population weights), charged to the route's ledger item; the
+        random order is a priority per customer slot under ``key``."""
         pop = self.model.population
-        idx = affordable_subset(
-            self.rng, idx, cost, min(plan.budget_left, self.purse.left), pop.weights()
+        if idx.size == 0:
+            return idx
+        idx = affordable_by_priority(
+            idx, self.draws.uniform(key, day, idx), cost,
+            min(plan.budget_left, self.purse.left), pop.weights(),
         )
         if idx.size:
             seg = pop.segment_counts(idx)
@@ -149,11 +167,11 @@ class Routes:
             self.purse.spend(float(seg.sum()) * cost)
         return idx
 
-    def _pass(self, sp: StepPlan, idx: np.ndarray) -> np.ndarray:
+    def _pass(self, sp: StepPlan, idx: np.ndarray, day: int, key: str) -> np.ndarray:
         if idx.size == 0:
             return idx
         p = sp.pass_p[self.model.population.segment[idx]]
         if sp.kind == "screening":
             assert self.eligibility is not None
             return idx[self.eligibility[idx] < p]
-        return idx[self.rng.random(idx.size) < p]
+        return idx[self.draws.uniform(f"pass/{key}", day, idx) < p]

@@ -23,7 +23,7 @@ import numpy as np
 
 from simulation import kernels
 from simulation.population.stages import Stage, StageCode
-from simulation.rng import affordable_subset
+from simulation.rng import affordable_by_priority, lowest_priority, slots_with_replacement
 from simulation.scenario.types import DAYS_PER_MONTH, resolve_per_segment
 from simulation.strategies.base import Day, State, StrategyModule
 from simulation.strategies.channel_config import ChannelConfig
@@ -225,10 +225,18 @@ class Channels(StrategyModule):
         self.purse.spend(total)
         self._purse_today -= total
 
-    def _afford(self, plan: ChannelPlan, idx: np.ndarray, unit: float) -> np.ndarray:
-        """The customers ``idx`` the budget can pay ``unit`` yuan each for (a random subset)."""
+    def _afford(
+        self, plan: ChannelPlan, idx: np.ndarray, unit: float, what: str, day: int
+    ) -> np.ndarray:
+        """The customers ``idx`` the budget can pay ``unit`` yuan each for (a random subset).
+
+        The random order is a priority per customer slot keyed by the channel and ``what``
+        (``reach`` or ``contact``): another channel's spending never reorders this one's."""
+        if unit <= 0 or idx.size == 0:
+            return idx
         weights = self.model.population.weights()
-        return affordable_subset(self.rng, idx, unit, self._left(plan), weights)
+        prio = self.draws.uniform(f"afford_{what}/{plan.name}", day, idx)
+        return affordable_by_priority(idx, prio, unit, self._left(plan), weights)
 
     def _pay_fixed(self, plan: ChannelPlan, day: int) -> bool:
         """Pay today's share of the monthly fee and staff; a channel that cannot is shut."""
@@ -301,12 +309,12 @@ class Channels(StrategyModule):
             idx = self.windows.admit(code, idx)
         limit = None if plan.limit is None else pop.rows_for(plan.limit)  # customers → rows
         if limit is not None and idx.size > limit:
-            idx = np.sort(self.rng.choice(idx, size=limit, replace=False))
+            idx = lowest_priority(idx, self.draws.uniform(f"limit/{plan.name}", d, idx), limit)
         reach_unit = cfg.cost_per_impression + (cfg.cost_per_contact if plan.opens_all else 0.0)
         if plan.paced and plan.by_impression:
             # impressions were bought above; a contact still costs its own price
             reach_unit = cfg.cost_per_contact if plan.opens_all else 0.0
-        idx = self._afford(plan, idx, reach_unit)
+        idx = self._afford(plan, idx, reach_unit, "reach", d)
         if idx.size == 0:
             return
         plan.caps.add(idx)
@@ -317,8 +325,8 @@ class Channels(StrategyModule):
             self._pay(plan, d, seg_counts * reach_unit)
         if not plan.opens_all:
             ledger.count(plan.name, "reach", d, seg_counts)
-            idx = idx[self.rng.random(idx.size) < plan.open[pop.segment[idx]]]
-            idx = self._afford(plan, idx, cfg.cost_per_contact)
+            opened = self.draws.uniform(f"open/{plan.name}", d, idx) < plan.open[pop.segment[idx]]
+            idx = self._afford(plan, idx[opened], cfg.cost_per_contact, "contact", d)
             if idx.size == 0:
                 return
             seg_counts = pop.segment_counts(idx)
@@ -350,7 +358,9 @@ class Channels(StrategyModule):
             private = np.union1d(private, arrived)
         k = round(plan.cfg.traffic_match * private.size)
         if k > 0:  # recommended to random platform users; only the channel's targets count
-            public = np.unique(self.rng.integers(0, pop.n, size=k))
+            public = np.unique(
+                slots_with_replacement(self.draws, f"match/{plan.name}", d, pop.n, k)
+            )
             public = public[plan.targets[pop.stage[public]]]
             if self.group_of is not None and plan.group_audience:
                 public = public[self.group_of[public] < 0]
@@ -363,8 +373,9 @@ class Channels(StrategyModule):
         (each edge drawn on its own: a customer may be handed to two channels)."""
         pop = self.model.population
         still = idx[pop.stage[idx] <= StageCode.ENGAGED]
-        for target, rate in plan.hand_over:
-            moved = still[self.rng.random(still.size) < rate]
+        for target, rate in plan.hand_over:  # one draw per customer slot and edge
+            edge = f"hand_over/{plan.name}/{self.plans[target].name}"
+            moved = still[self.draws.uniform(edge, d, still) < rate]
             if moved.size:
                 self.leaving[target].append(moved)
                 self.model.ledger.count(plan.name, "handed_over", d, pop.segment_counts(moved))
@@ -385,7 +396,9 @@ class Channels(StrategyModule):
         seg = pop.segment[idx]
         stage = pop.stage[idx]
         prospect = stage <= StageCode.ENGAGED
-        u = self.rng.random(idx.size)
+        # every draw below is keyed per customer slot and by the channel's name: switching
+        # another channel off (or changing who it reaches) leaves these numbers alone
+        u = self.draws.uniform(f"convert/{plan.name}", d, idx)
         won_mask = prospect & (u < scaled(plan.convert[seg]))
         won = idx[won_mask]
         self.model.convert(won, d, plan.name, count_as=plan.name)
@@ -394,13 +407,15 @@ class Channels(StrategyModule):
         rest = idx[rest_mask]
         rest_pos = np.flatnonzero(rest_mask)
         if plan.engage.any() and rest.size:
-            hit = self.rng.random(rest.size) < scaled(plan.engage[pop.segment[rest]], rest_pos)
+            u_engage = self.draws.uniform(f"engage/{plan.name}", d, rest)
+            hit = u_engage < scaled(plan.engage[pop.segment[rest]], rest_pos)
             newly = rest[hit & (pop.stage[rest] <= StageCode.AWARE)]
             pop.mark_engaged(newly, d)
             ledger.count(plan.name, "engaged", d, pop.segment_counts(newly))
             rest, rest_pos = rest[~hit], rest_pos[~hit]
         if plan.respond.any() and rest.size and plan.cfg.route is not None:
-            hit = self.rng.random(rest.size) < scaled(plan.respond[pop.segment[rest]], rest_pos)
+            u_respond = self.draws.uniform(f"respond/{plan.name}", d, rest)
+            hit = u_respond < scaled(plan.respond[pop.segment[rest]], rest_pos)
             responders = rest[hit]
             ledger.count(
                 plan.name, "responses", d, pop.segment_counts(responders)
@@ -413,7 +428,8 @@ class Channels(StrategyModule):
             lapsing = np.flatnonzero((stage == StageCode.AT_RISK) | (stage == StageCode.DORMANT))
             if lapsing.size:
                 p = scaled(plan.retain[seg[lapsing]], lapsing)
-                back = idx[lapsing[self.rng.random(lapsing.size) < p]]
+                u_retain = self.draws.uniform(f"retain/{plan.name}", d, idx[lapsing])
+                back = idx[lapsing[u_retain < p]]
                 pop.stage[back] = StageCode.ACTIVE
                 ledger.count(plan.name, "retained", d, pop.segment_counts(back))
         if plan.hand_over:
