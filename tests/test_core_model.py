@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from simulation import Customer, OperatingMatrixModel, Stage, run, scenario_from_dict
 from simulation.accounting import retention, retention_curve
 from simulation.population.sampling import allocate
-from simulation.rng import Streams, bernoulli_indices, thinned_indices
+from simulation.rng import (
+    Streams,
+    affordable_by_priority,
+    bernoulli_indices,
+    lowest_priority,
+    slots_with_replacement,
+    thinned_indices,
+)
 from tests.conftest import small_scenario_dict
 
 
@@ -154,6 +161,36 @@ def test_allocate_sums_exactly(total: int, shares: list[float]) -> None:
     counts = allocate(total, list(w))
     assert counts.sum() == total
     assert np.all(np.abs(counts - w * total) <= 1.0 + 1e-9)
+
+
+def test_keyed_subsets_are_uniform_and_keep_their_winners() -> None:
+    """The per-slot-priority subsets that replaced rng.choice / rng.permutation in the channels
+    (common random numbers across channels): each candidate is picked with probability
+    size / candidates, and a candidate added to the pool never displaces a winner who ranks
+    ahead of it, so two worlds with nearly the same candidates keep nearly the same winners."""
+    draws = Streams(3).slots("channels")
+    idx = np.arange(0, 400, 2, dtype=np.int64)  # 200 candidates
+    picked = np.zeros(400)
+    for day in range(200):
+        sub = lowest_priority(idx, draws.uniform("limit/x", day, idx), 50)
+        assert sub.size == 50 and np.all(np.diff(sub) > 0) and np.isin(sub, idx).all()
+        picked[sub] += 1
+    assert picked[idx].mean() == pytest.approx(50, rel=1e-12)  # 200 days × 50/200
+    assert picked[idx].std() < 12  # binomial(200, 0.25): sd 6.1
+    # adding one candidate: the old winners ranked ahead of it stay winners
+    more = np.append(idx, 401)
+    a = lowest_priority(idx, draws.uniform("limit/x", 7, idx), 50)
+    b = lowest_priority(more, draws.uniform("limit/x", 7, more), 50)
+    assert np.setdiff1d(a, b).size <= 1
+    # the budgeted prefix: as many as the budget pays, weighted or not
+    prio = draws.uniform("afford/x", 1, idx)
+    assert affordable_by_priority(idx, prio, 2.0, 21.0).size == 10
+    w = np.ones(400) * 0.5
+    assert affordable_by_priority(idx, prio, 2.0, 21.0, w).size == 21
+    assert affordable_by_priority(idx, prio, 2.0, 1e9, w) is idx
+    drawn = slots_with_replacement(draws, "match/x", 1, 10, 20000)
+    assert drawn.min() == 0 and drawn.max() == 9
+    assert np.bincount(drawn) / drawn.size == pytest.approx(np.full(10, 0.1), abs=0.01)
 
 
 def test_streams_are_stable_and_independent() -> None:
