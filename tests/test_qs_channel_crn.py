@@ -3,13 +3,14 @@
 Why: paired comparisons that switch one channel off ("douyin_ads.daily_reach: 0" in the
 quickstart) should differ only by what that channel does. Reach is drawn per customer slot
 (channels.py ``contacts``), but every response draw (convert, engage, open, hand-over,
-win-back) comes from the one sequential ``channels`` stream that all channels share in
-declaration order (channels.py ``_respond``): a channel that is switched off no longer
-consumes its draws, so every later channel's contacts get other numbers. This test pins the
+win-back) came from the one sequential ``channels`` stream that all channels shared in
+declaration order (channels.py ``_respond``): a channel that was switched off no longer
+consumed its draws, so every later channel's contacts got other numbers. This test pins the
 property with a channel that cannot change anyone (it reaches active customers only, who
 neither convert, engage nor respond): the other channel's outcomes must not move.
 
-It FAILS on main as of 2026-12-01 (b77673e): kept on the qs branch, not landed red.
+It failed before the channels' and routes' draws were keyed per customer slot and per channel
+(branch crn, 2026-12-01): day 1 gave 8 vs 7 conversions from identical contacts.
 """
 
 from __future__ import annotations
