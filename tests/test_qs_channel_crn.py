@@ -45,3 +45,40 @@ def test_switching_off_an_inert_channel_leaves_other_channels_outcomes_unchanged
     # and the contacts follow once the prospects differ)
     assert np.array_equal(won_on, won_off), (won_on, won_off)
     assert np.array_equal(contacts_on, contacts_off), (contacts_on, contacts_off)
+
+
+def _graph_events(reach_of_inert: float) -> dict[str, np.ndarray]:
+    """The same check through every other keyed draw: a daily capacity (random subset), a
+    budget that binds (random affordable subset), a response into a route with a capacity and
+    a prize budget, a hand-over edge and the platform's traffic match on the receiving side."""
+    data = small_scenario_dict(days=10)
+    data["population"]["size"] = 3000
+    data["word_of_mouth"] = {"imitation": 0.0}
+    data["channels"] = {
+        "inert": {"daily_reach": reach_of_inert, "cost_per_contact": 0.01,
+                  "conversion_on_contact": 0.5, "targets": ["active"]},
+        "worker": {"daily_reach": 0.05, "cost_per_contact": 1.0, "daily_capacity": 100,
+                   "budget": 700.0, "conversion_on_contact": 0.02, "engage_on_contact": 0.2,
+                   "respond_on_contact": 0.3, "route": "r", "hand_over": {"helper": 0.3}},
+        "helper": {"cost_per_contact": 0.5, "traffic_match": 0.5,
+                   "conversion_on_contact": 0.05},
+    }
+    data["flows"] = {"routes": {"r": {"budget": 40.0, "steps": [
+        {"kind": "lead_capture", "pass_rate": 1.0, "daily_capacity": 10},
+        {"kind": "apply", "pass_rate": 0.5, "cost_per_pass": 1.0},
+    ]}}}
+    model = model_of(data, seed=5)
+    model.run()
+    ev = model.ledger.events
+    keys = [k for k in ev if k[0] in ("worker", "helper")]
+    return {f"{a}.{b}": ev[(a, b)].sum(axis=1) for a, b in keys}
+
+
+def test_switching_off_an_inert_channel_leaves_routes_subsets_and_hand_overs_unchanged() -> None:
+    on, off = _graph_events(0.2), _graph_events(0.0)
+    assert on.keys() == off.keys()
+    for key in on:
+        assert np.array_equal(on[key], off[key]), (key, on[key], off[key])
+    # the check bites: the capacity, the channel budget, the route and the hand-over all act
+    assert on["worker.conversions"].sum() > 0 and on["helper.contacts"].sum() > 0
+    assert on["worker.leads"].max() == 10 and on["worker.contacts"][-1] == 0  # cap; spent
