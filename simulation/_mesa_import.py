@@ -11,16 +11,20 @@ one frame, so while
 ``mesa`` is imported they (and ``inspect.getmodule`` for frames) are replaced by versions that
 return the same frames, names and module without source context or a scan of every module's
 file; the real functions are put back right after.
+
+The subpackages of :data:`DEFERRED`, which ``mesa/__init__.py`` imports and a run never uses,
+are made lazy with the standard library's :class:`importlib.util.LazyLoader`
+(:class:`_LazyFinder`): their code runs when something first uses them.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.machinery
 import importlib.util
 import inspect
 import sys
-import threading
-import types
+from collections.abc import Sequence
 from types import FrameType, ModuleType
 
 
@@ -59,51 +63,33 @@ def _getmodule(obj: object, _filename: str | None = None) -> ModuleType | None:
 #: them). Measured: ≈ 0.45 CPU-s of every command's imports (scipy.sparse + spatial 0.26,
 #: the rest of mesa 0.19; loaded 2-core machine).
 DEFERRED = ("mesa.experimental", "mesa.discrete_space", "mesa.space")
-_load_lock = threading.RLock()
 
 
-class _Deferred(types.ModuleType):
-    """A module whose code runs the first time anyone reads a name it does not have yet
-    (``mesa.space.MultiGrid``, ``from mesa.discrete_space import …``): what a plain import
-    would have given, later. Its ``__spec__``, ``__path__`` and ``__name__`` are there from
-    the start, so the import system's own look-ups do not load it; importlib's LazyLoader
-    does not fit here, since it loads on any attribute, ``__spec__`` included, which the
-    import statement in ``mesa/__init__.py`` reads at once."""
+class _LazyFinder(importlib.abc.MetaPathFinder):
+    """Finds the :data:`DEFERRED` subpackages as the import system would, with the standard
+    library's :class:`importlib.util.LazyLoader` in front of their loaders: the import
+    statements in ``mesa/__init__.py`` then bind modules whose code runs on the first
+    attribute anyone reads (``mesa.space.MultiGrid``, ``from mesa.discrete_space import …``,
+    a later ``import mesa.space`` statement, which reads its ``__spec__``).
 
-    def __getattr__(self, name: str) -> object:
-        _load(self)
-        return getattr(self, name)
+    A finder rather than the LazyLoader recipe that puts the module in ``sys.modules`` first:
+    an import statement that finds a module already there reads its ``__spec__`` at once,
+    which would load it; created by the import system itself, nothing reads an attribute of
+    it until it is used. Installed only while ``mesa`` is imported, so nothing else is made
+    lazy. (Python 3.11's lazy module has no lock: two threads touching one of these three
+    for the very first time at the same instant could both run it; nothing in opmatrix
+    does — a run never touches them, the dashboard imports them once, under its own import
+    lock.)"""
 
-
-def _load(module: ModuleType) -> None:
-    with _load_lock:
-        if type(module) is not _Deferred:  # loaded meanwhile (or loading, in this thread)
-            return
-        module.__class__ = ModuleType
-        spec = module.__spec__
-        assert spec is not None and spec.loader is not None
-        spec._initializing = True  # type: ignore[attr-defined]
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(spec.name, None)
-            raise
-        finally:
-            spec._initializing = False  # type: ignore[attr-defined]
-
-
-def _defer(name: str) -> None:
-    """Put ``name`` in ``sys.modules`` as a :class:`_Deferred` module (found, not run)."""
-    parent = name.rpartition(".")[0]
-    top = importlib.util.find_spec(parent)  # finds the package without running it
-    if top is None or top.submodule_search_locations is None:
-        return
-    spec = importlib.machinery.PathFinder.find_spec(name, top.submodule_search_locations)
-    if spec is None or spec.loader is None:
-        return
-    module = importlib.util.module_from_spec(spec)
-    module.__class__ = _Deferred
-    sys.modules[name] = module
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if name not in DEFERRED:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = importlib.util.LazyLoader(spec.loader)
+        return spec
 
 
 def import_mesa() -> None:
@@ -111,9 +97,8 @@ def import_mesa() -> None:
     :data:`DEFERRED` subpackages loaded only when used."""
     if "mesa" in sys.modules:
         return
-    for name in DEFERRED:
-        if name not in sys.modules:
-            _defer(name)
+    finder = _LazyFinder()
+    sys.meta_path.insert(0, finder)
     real = inspect.stack, inspect.getouterframes, inspect.getmodule
     inspect.stack, inspect.getouterframes = _stack, _frames  # type: ignore[assignment]
     inspect.getmodule = _getmodule  # type: ignore[assignment]
@@ -121,6 +106,7 @@ def import_mesa() -> None:
         import mesa  # noqa: F401
     finally:
         inspect.stack, inspect.getouterframes, inspect.getmodule = real
+        sys.meta_path.remove(finder)
 
 
 import_mesa()

@@ -43,7 +43,8 @@ def test_mesa_subpackages_a_run_never_uses_load_on_first_use() -> None:
     code = (
         "import sys, simulation.cli.commands_run, simulation.api, simulation.model\n"
         "print(sorted(n for n in ('mesa.space', 'mesa.experimental', 'mesa.discrete_space',"
-        " 'scipy.spatial') if n in sys.modules and type(sys.modules[n]).__name__ != '_Deferred'))\n"
+        " 'scipy.spatial') if n in sys.modules\n"
+        "       and type(sys.modules[n]).__name__ != '_LazyModule'))\n"
         "import mesa\n"
         "from mesa.discrete_space import OrthogonalMooreGrid\n"
         "print(mesa.space.MultiGrid.__name__, OrthogonalMooreGrid.__module__,"
@@ -112,7 +113,7 @@ def test_import_and_a_small_run_skip_what_a_run_never_uses_and_it_still_works() 
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
                          text=True, check=True)
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    lazy = dict.fromkeys(_mesa_import.DEFERRED, "_Deferred")
+    lazy = dict.fromkeys(_mesa_import.DEFERRED, "_LazyModule")  # importlib.util.LazyLoader's
     assert got["after_import"] == {"lazy": lazy, "loaded": []}
     assert got["after_run"] == {"lazy": lazy, "loaded": []}
     assert got["kpis"] > 0
