@@ -187,6 +187,56 @@ ZH: dict[str, str] = {
     "face value": "面值",
     "out of window response": "时间窗外响应率",
     "schedule = customer windows": "按客户时间窗安排",
+    # budget warnings (simulation/scenario/budgets.py): field names, KPI columns (budget_used),
+    # channel and route names stay as written
+    "'{lang}' is not a language; choose one of {langs}": "'{lang}' 不是可用的语言；可选：{langs}",
+    "all of it": "全部",
+    "more than {share}%": "超过 {share}% ",
+    "at least {share}%": "至少 {share}% ",
+    "CPA and ROI count only what is spent (budget_used shows the rest); lower the budget, or "
+    "raise the reach or the population it is meant for":
+        "获客成本和投资回报率只计入实际花费（budget_used 显示未花的部分）；请调低预算，"
+        "或提高触达率、扩大它所面向的客户群",
+    "¥{budget} cannot bind: the channel can spend at most ¥{bound} in {days} days (reaching "
+    "every customer it can at its prices, fixed costs included), so {unspent} of it stays "
+    "unspent; {advice}":
+        "¥{budget} 的预算起不到约束作用：该渠道 {days} 天内最多只能花 ¥{bound}（按其价格触达它能"
+        "触达的每一位客户，含固定成本），因此{unspent}的预算花不出去；{advice}",
+    "¥{budget} cannot bind: every channel and route together can spend at most ¥{bound} in "
+    "{days} days, so {unspent} of it stays unspent; {advice}":
+        "¥{budget} 的预算起不到约束作用：所有渠道和路径合计 {days} 天内最多只能花 ¥{bound}，"
+        "因此{unspent}的预算花不出去；{advice}",
+    "¥{budget} cannot bind: no channel hands responders to this route (no channel's route is "
+    "'{name}'), so all of it stays unspent; set a channel's route and respond_on_contact, or "
+    "remove the budget":
+        "¥{budget} 的预算起不到约束作用：没有渠道把响应客户交给这条路径（没有哪个渠道的 route "
+        "是 '{name}'），因此全部预算都花不出去；请为某个渠道设置 route 和 "
+        "respond_on_contact，或删除这项预算",
+    "¥{budget} cannot bind: the route can spend at most ¥{bound} in {days} days (every "
+    "contact of {fed} entering it and passing each step at its highest pass rate, within the "
+    "steps' capacities), so {unspent} of it stays unspent; {advice}":
+        "¥{budget} 的预算起不到约束作用：该路径 {days} 天内最多只能花 ¥{bound}（{fed} 的每次"
+        "接触都进入该路径，并在各步容量之内以最高通过率通过每一步），因此{unspent}的预算花不"
+        "出去；{advice}",
+    "the perks can pay for at most ¥{bound} in {days} days (every customer shown every perk at "
+    "its offer rate, claiming at the most their segment's appeal allows, within the daily "
+    "stock)":
+        "权益 {days} 天内最多只能支付 ¥{bound}（每位客户都按展示率看到每项权益，并按其分群"
+        "吸引力允许的最高比例领取，受每日库存限制）",
+    "the pushes can cost at most ¥{bound} in {days} days (every customer sent pushes at the "
+    "send rate, within {per_week} a week, at ¥{price} a push)":
+        "推送 {days} 天内最多只能花 ¥{bound}（每位客户都按发送率收到推送，每周不超过 "
+        "{per_week} 条，每条 ¥{price}）",
+    "the operation can spend at most ¥{bound} in {days} days (every customer reached at its "
+    "reach, each contact paying its cost and the reward of its success rate)":
+        "该运营动作 {days} 天内最多只能花 ¥{bound}（每位客户都按其触达率被触达，每次接触支付"
+        "接触成本，并按成功率支付奖励）",
+    "¥{budget} cannot bind: {reason}, so {unspent} of it stays unspent; CPA and ROI count only "
+    "what is spent, and no KPI reports this budget's unspent part; lower the budget, or raise "
+    "the rates it pays for":
+        "¥{budget} 的预算起不到约束作用：{reason}，因此{unspent}的预算花不出去；获客成本和投资"
+        "回报率只计入实际花费，且没有指标报告这项预算未花的部分；请调低预算，或提高它所支付的"
+        "各项比率",
 }
 
 
@@ -319,4 +369,70 @@ def error_path(path: str) -> str:
 def error_frame(text: str, **values: object) -> str:
     """One piece of the error framing (:data:`ERROR_FRAMING_ZH`) in the interface language."""
     out = ERROR_FRAMING_ZH.get(text, text) if is_zh() else text
+    return out.format(**values) if values else out
+
+
+# ------------------------------------------------------------------------------- usage errors
+# Typer's (click's) own usage errors — an unknown option or command, a missing argument, a value
+# the option's type rejects — are English strings built by the library. Under --lang zh the
+# CLI (simulation/cli/usage.py) shows them through these phrases: option, command and argument
+# names and the values the user typed stay as written.
+
+#: The pieces around the message (typer.rich_utils' panel, click's usage line).
+USAGE_FRAMING_ZH: dict[str, str] = {
+    "Usage:": "用法：",
+    "Try '{command} {option}' for help.": "输入 '{command} {option}' 查看帮助。",
+    "Error": "错误",
+    "Aborted!": "已中止！",
+}
+
+#: click's messages (typer 0.12-0.29 and click 8), tried in order; a phrase without a match
+#: stays English.
+_USAGE_ZH: tuple[tuple[str, object], ...] = (
+    (r"^No such option: (\S+)", r"没有选项 \1"),
+    (r"^No such option '([^']*)'\.?", r"没有选项 '\1'"),
+    (r"\s*Did you mean (\S+?)\?$", r"；是否想写 \1？"),
+    (r"\s*\(Possible options: (.+)\)$", r"（可用的选项：\1）"),
+    (r"^No such command '([^']*)'\.", r"没有命令 '\1'。"),
+    (r"^Missing argument '([^']*)'\.", r"缺少参数 '\1'。"),
+    (r"^Missing option '([^']*)'\.", r"缺少选项 '\1'。"),
+    (r"^Missing parameter: (.+)$", r"缺少参数：\1"),
+    (r"^Missing command\.$", "缺少命令。"),
+    (r"^Option '([^']*)' requires an argument\.$", r"选项 '\1' 需要一个值。"),
+    (r"^Option '([^']*)' requires (\d+) arguments\.$", r"选项 '\1' 需要 \2 个值。"),
+    (r"^Option '([^']*)' does not take a value\.$", r"选项 '\1' 不接受值。"),
+    (r"^Argument '([^']*)' takes (\d+) values\.$", r"参数 '\1' 需要 \2 个值。"),
+    (r"^Got unexpected extra arguments?(?:\(s\))? \((.*)\)$", r"多余的参数：\1"),
+    (r"^Invalid value for (.+?): (.*)$", lambda m: f"{m[1]} 的值无效：{_value_text(m[2])}"),
+    (r"^Invalid value: (.*)$", lambda m: f"值无效：{_value_text(m[1])}"),
+)
+
+
+def _value_text(text: str) -> str:
+    """Why a value was rejected: typer's pydantic-style "Input should be …" (lower-cased into
+    :data:`_MESSAGE_ZH`'s phrases) or click's own "'x' is not a valid integer." / range text."""
+    import re
+
+    text = re.sub(r"^Input should", "input should", text)
+    text = re.sub(r"^'([^']*)' is not a valid (integer|float|boolean)\.$",
+                  lambda m: f"'{m[1]}' 不是有效的"
+                  + {"integer": "整数", "float": "数", "boolean": "布尔值"}[m[2]], text)
+    text = re.sub(r"^(\S+) is not in the range (.+?)\.$", r"\1 不在范围 \2 内", text)
+    return error_text(text)
+
+
+def usage_text(text: str) -> str:
+    """A usage error's message (click's English) in the interface language."""
+    if not is_zh() or not text:
+        return text
+    import re
+
+    for pattern, repl in _USAGE_ZH:
+        text = re.sub(pattern, repl, text)  # type: ignore[arg-type]
+    return text
+
+
+def usage_frame(text: str, **values: object) -> str:
+    """One piece of a usage error's framing (:data:`USAGE_FRAMING_ZH`)."""
+    out = USAGE_FRAMING_ZH.get(text, text) if is_zh() else text
     return out.format(**values) if values else out

@@ -1,7 +1,8 @@
 """The ``opmatrix`` command line. Each sub-module adds its commands to ``app``.
 
 Bad input never shows a traceback: a :class:`ScenarioError` is printed in at most three lines
-on stderr and the exit code is 2.
+on stderr and the exit code is 2; typer's own usage errors (unknown option, missing argument)
+keep typer's look and exit code 2, in the interface language (:mod:`simulation.cli.usage`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ def _options(
     from simulation.i18n import LANGS, normalise, set_lang
 
     if lang is not None and normalise(lang) is None:
-        raise typer.BadParameter(f"'{lang}' is not a language; choose one of {', '.join(LANGS)}")
+        from simulation.i18n import tr
+
+        raise typer.BadParameter(tr("'{lang}' is not a language; choose one of {langs}",
+                                    lang=lang, langs=", ".join(LANGS)))
     set_lang(lang)
 
 
@@ -48,12 +52,27 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    from simulation.cli.usage import CLICK_ERROR, lang_in, show
+    from simulation.i18n import set_lang
+
     _register()
+    set_lang(lang_in(sys.argv[1:] if argv is None else list(argv)))
     try:
-        app(args=argv, prog_name="opmatrix", standalone_mode=True)
+        # not standalone: typer's usage errors come here, to be shown in the interface language
+        code = app(args=argv, prog_name="opmatrix", standalone_mode=False)
     except ScenarioError as exc:
         print(str(exc), file=sys.stderr)
         sys.exit(2)
+    except CLICK_ERROR as exc:
+        show(exc)
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]  # 2 for usage errors
+    except typer.Abort:
+        from simulation.i18n import usage_frame
+
+        print(usage_frame("Aborted!"), file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    if isinstance(code, int) and code:  # typer.Exit(n) inside a command
+        sys.exit(code)

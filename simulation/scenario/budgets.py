@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from simulation.i18n import tr
 from simulation.scenario.types import DAYS_PER_MONTH, WEEKDAYS, resolve_per_segment
 
 #: Expected spend within this share of a budget counts as able to bind (sampling noise).
@@ -226,41 +227,44 @@ def operation_spend_bound(scenario: Any, name: str) -> float | None:
 
 def _unspent(bound: float, budget: float) -> str:
     """'at least 62%' of the budget stays unspent ('all of it' at a bound of 0; never a
-    rounded-up '100%' while something can be spent)."""
+    rounded-up '100%' while something can be spent), in the interface language."""
     if bound <= 0:
-        return "all of it"
+        return tr("all of it")
     share = 1 - bound / budget
     if share >= 0.995:  # rounded down: 99.995 % unspent is "more than 99.9%", never "100.0%"
-        return f"more than {math.floor(share * 1000) / 10:.1f}%"
-    return f"at least {math.floor(share * 100):.0f}%"
+        return tr("more than {share}%", share=f"{math.floor(share * 1000) / 10:.1f}")
+    return tr("at least {share}%", share=f"{math.floor(share * 100):.0f}")
 
 
 def idle_budget_warnings(scenario: Any) -> list[tuple[str, float, str]]:
     """(field path, budget, message) for each declared budget (a channel's, the mix's, the
     perks', the pushes', a lifecycle operation's) that cannot bind: the most it can pay for is
-    below :data:`MARGIN` of it."""
+    below :data:`MARGIN` of it. The message is in the interface language (``--lang zh``:
+    :mod:`simulation.i18n`; field names, KPI columns and names from the file stay as written)."""
     out: list[tuple[str, float, str]] = []
     days = scenario.days
-    advice = ("CPA and ROI count only what is spent (budget_used shows the rest); lower the "
-              "budget, or raise the reach or the population it is meant for")
+    advice = tr("CPA and ROI count only what is spent (budget_used shows the rest); lower the "
+                "budget, or raise the reach or the population it is meant for")
     for name, cfg in scenario.channels.items():
         if cfg.budget is None or cfg.budget <= 0:
             continue
         bound = channel_spend_bound(scenario, name)
         if bound is not None and bound < MARGIN * cfg.budget:
-            out.append((f"channels.{name}.budget", float(cfg.budget),
-                        f"¥{cfg.budget:,.0f} cannot bind: the channel can spend at most "
-                        f"¥{bound:,.0f} in {days} days (reaching every customer it can at its "
-                        f"prices, fixed costs included), so {_unspent(bound, cfg.budget)} of it "
-                        f"stays unspent; {advice}"))
+            out.append((f"channels.{name}.budget", float(cfg.budget), tr(
+                "¥{budget} cannot bind: the channel can spend at most ¥{bound} in {days} days "
+                "(reaching every customer it can at its prices, fixed costs included), so "
+                "{unspent} of it stays unspent; {advice}", budget=f"{cfg.budget:,.0f}",
+                bound=f"{bound:,.0f}", days=days, unspent=_unspent(bound, cfg.budget),
+                advice=advice)))
     budget = scenario.flows.budget
     if budget is not None and budget > 0:
         bound = mix_spend_bound(scenario)
         if bound is not None and bound < MARGIN * budget:
-            out.append(("flows.budget", float(budget),
-                        f"¥{budget:,.0f} cannot bind: every channel and route together can "
-                        f"spend at most ¥{bound:,.0f} in {days} days, so "
-                        f"{_unspent(bound, budget)} of it stays unspent; {advice}"))
+            out.append(("flows.budget", float(budget), tr(
+                "¥{budget} cannot bind: every channel and route together can spend at most "
+                "¥{bound} in {days} days, so {unspent} of it stays unspent; {advice}",
+                budget=f"{budget:,.0f}", bound=f"{bound:,.0f}", days=days,
+                unspent=_unspent(bound, budget), advice=advice)))
     for name, route in scenario.flows.routes.items():
         if route.budget is None or route.budget <= 0:
             continue
@@ -268,18 +272,18 @@ def idle_budget_warnings(scenario: Any) -> list[tuple[str, float, str]]:
         if bound is not None and bound < MARGIN * route.budget:
             fed = [c for c, cfg in scenario.channels.items() if cfg.route == name]
             if not fed:
-                out.append((f"flows.routes.{name}.budget", float(route.budget),
-                            f"¥{route.budget:,.0f} cannot bind: no channel hands responders to "
-                            f"this route (no channel's route is '{name}'), so all of it stays "
-                            f"unspent; set a channel's route and respond_on_contact, or remove "
-                            f"the budget"))
+                out.append((f"flows.routes.{name}.budget", float(route.budget), tr(
+                    "¥{budget} cannot bind: no channel hands responders to this route (no "
+                    "channel's route is '{name}'), so all of it stays unspent; set a channel's "
+                    "route and respond_on_contact, or remove the budget",
+                    budget=f"{route.budget:,.0f}", name=name)))
                 continue
-            out.append((f"flows.routes.{name}.budget", float(route.budget),
-                        f"¥{route.budget:,.0f} cannot bind: the route can spend at most "
-                        f"¥{bound:,.0f} in {days} days (every contact of {', '.join(fed)} "
-                        f"entering it and passing each step at its highest pass rate, within "
-                        f"the steps' capacities), so {_unspent(bound, route.budget)} of it "
-                        f"stays unspent; {advice}"))
+            out.append((f"flows.routes.{name}.budget", float(route.budget), tr(
+                "¥{budget} cannot bind: the route can spend at most ¥{bound} in {days} days "
+                "(every contact of {fed} entering it and passing each step at its highest pass "
+                "rate, within the steps' capacities), so {unspent} of it stays unspent; "
+                "{advice}", budget=f"{route.budget:,.0f}", bound=f"{bound:,.0f}", days=days,
+                fed=", ".join(fed), unspent=_unspent(bound, route.budget), advice=advice)))
     out += _lever_budget_warnings(scenario)
     return out
 
@@ -287,34 +291,35 @@ def idle_budget_warnings(scenario: Any) -> list[tuple[str, float, str]]:
 def _lever_budget_warnings(scenario: Any) -> list[tuple[str, float, str]]:
     """The perks', the pushes' and the lifecycle operations' budgets that cannot bind."""
     days = scenario.days
-    spent = ("CPA and ROI count only what is spent, and no KPI reports this budget's unspent "
-             "part")
-    checks: list[tuple[str, float | None, float | None, str, str]] = []
+    # (field path, budget, bound, what the bound says: a phrase of i18n.ZH, its values)
+    checks: list[tuple[str, float | None, float | None, str, dict[str, object]]] = []
     perks = getattr(scenario, "perks", None)
     if perks is not None and perks.catalogue:
         checks.append(("perks.budget", perks.budget, perks_spend_bound(scenario),
-                       "the perks can pay for at most", "(every customer shown every perk at "
-                       "its offer rate, claiming at the most their segment's appeal allows, "
-                       "within the daily stock)", ))
+                       "the perks can pay for at most ¥{bound} in {days} days (every customer "
+                       "shown every perk at its offer rate, claiming at the most their "
+                       "segment's appeal allows, within the daily stock)", {}))
     push = getattr(scenario, "push", None)
     if push is not None and any(resolve_per_segment(push.daily_send_rate,
                                                     scenario.segment_names)):
         checks.append(("push.budget", push.budget, push_spend_bound(scenario),
-                       "the pushes can cost at most", f"(every customer sent pushes at the "
-                       f"send rate, within {push.per_week} a week, at "
-                       f"¥{push.cost_per_push:g} a push)"))
+                       "the pushes can cost at most ¥{bound} in {days} days (every customer "
+                       "sent pushes at the send rate, within {per_week} a week, at ¥{price} a "
+                       "push)", {"per_week": push.per_week, "price": f"{push.cost_per_push:g}"}))
     ops = getattr(scenario, "lifecycle_operations", None)
     for name, op in ({} if ops is None else ops.operations).items():
         checks.append((f"lifecycle_operations.operations.{name}.budget", op.budget,
-                       operation_spend_bound(scenario, name), "the operation can spend at most",
-                       "(every customer reached at its reach, each contact paying its cost and "
-                       "the reward of its success rate)"))
+                       operation_spend_bound(scenario, name), "the operation can spend at "
+                       "most ¥{bound} in {days} days (every customer reached at its reach, "
+                       "each contact paying its cost and the reward of its success rate)", {}))
     out: list[tuple[str, float, str]] = []
-    for path, budget, bound, what, how in checks:
+    for path, budget, bound, what, values in checks:
         if budget is None or budget <= 0 or bound is None or bound >= MARGIN * budget:
             continue
-        out.append((path, float(budget),
-                    f"¥{budget:,.0f} cannot bind: {what} ¥{bound:,.0f} in {days} days {how}, "
-                    f"so {_unspent(bound, budget)} of it stays unspent; {spent}; lower the "
-                    f"budget, or raise the rates it pays for"))
+        out.append((path, float(budget), tr(
+            "¥{budget} cannot bind: {reason}, so {unspent} of it stays unspent; CPA and ROI "
+            "count only what is spent, and no KPI reports this budget's unspent part; lower "
+            "the budget, or raise the rates it pays for", budget=f"{budget:,.0f}",
+            reason=tr(what, bound=f"{bound:,.0f}", days=days, **values),
+            unspent=_unspent(bound, budget))))
     return out
