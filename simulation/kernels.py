@@ -155,6 +155,45 @@ def uniform_at(key: int, idx: np.ndarray) -> np.ndarray:
     return out
 
 
+def _keep_py(key, cand, p, p_max, block):  # pragma: no cover - compiled
+    """Blocks of ``cand`` kept by thinning: each block's kept slots at the start of its own
+    stretch of ``tmp``; ``counts[b]``: how many."""
+    n = cand.shape[0]
+    tmp, counts = _blocks(n, block)
+    for b in nb.prange(counts.shape[0]):
+        lo = b * block
+        k = lo
+        for j in range(lo, min(n, lo + block)):
+            c = cand[j]
+            tmp[k] = c
+            k += _unit(key, c) * p_max < p[j]  # branch-free: k passes only the kept
+        counts[b] = k - lo
+    return tmp, counts
+
+
+_keep = _twins(_keep_py)
+
+#: Work of one thinning candidate, in scan elements: its uniform (a SplitMix64 mix, ~2.4 ns)
+#: and a compare, reading ``cand`` and ``p`` in order.
+_KEEP_WORK = 2
+
+
+def thin_keep(key: int, cand: np.ndarray, p: np.ndarray, p_max: float) -> np.ndarray:
+    """``cand[uniform_at(key, cand) * p_max < p]`` in one pass (the thinning's keep step,
+    :meth:`simulation.rng.SlotDraws.thinned`): the same uniform, product and comparison per
+    candidate, without the uniforms' and the mask's arrays; kept slots in ``cand``'s order."""
+    cand = np.ascontiguousarray(cand, dtype=np.int64)
+    p = np.asarray(p)
+    if p.dtype not in (np.float32, np.float64):
+        p = p.astype(np.float64)  # numpy's comparison widens ints and bools to float64 too
+    p = np.ascontiguousarray(np.broadcast_to(p, cand.shape))
+    tmp, counts = _keep[_parallel(cand.shape[0] * _KEEP_WORK)](
+        np.uint64(key), cand, p, float(p_max), BLOCK_SIZE)
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return _compact[_parallel(int(offsets[-1]))](tmp, counts, offsets, BLOCK_SIZE)
+
+
 @nb.njit(cache=True, nogil=True)
 def _block_key(key, b):  # pragma: no cover - compiled
     return _mix(key ^ _mix(np.uint64(b + 1) * _M2))
@@ -316,6 +355,35 @@ def _accrue_block(stage, lo, hi, daily_value, segment, weight, unit, value_accru
 
 
 @nb.njit(cache=True, nogil=True)
+def _zeros2f(n, m):  # pragma: no cover - compiled
+    """A zeroed (n, m) float64 array, allocated in a plain ``njit`` function: inside a
+    ``parallel`` kernel ``np.zeros`` is a parallel loop of its own, i.e. one more OpenMP
+    region (pool wake-up and barrier) a call (review D1: 3 regions instead of 1 for money)."""
+    return np.zeros((n, m), dtype=np.float64)
+
+
+@nb.njit(cache=True, nogil=True)
+def _zeros2i(n, m):  # pragma: no cover - compiled
+    """:func:`_zeros2f` in int64."""
+    return np.zeros((n, m), dtype=np.int64)
+
+
+@nb.njit(cache=True, nogil=True)
+def _zeros_bool(n):  # pragma: no cover - compiled
+    """:func:`_zeros2f` for a bool vector."""
+    return np.zeros(n, dtype=np.bool_)
+
+
+@nb.njit(cache=True, nogil=True)
+def _any(flags):  # pragma: no cover - compiled
+    """``flags.any()`` as a plain loop (a reduction in a ``parallel`` kernel is a region)."""
+    for i in range(flags.shape[0]):  # noqa: SIM110 - numba compiles no generator here
+        if flags[i]:
+            return True
+    return False
+
+
+@nb.njit(cache=True, nogil=True)
 def sum_blocks(parts):  # pragma: no cover - compiled
     """Column sums of ``parts`` (a row per block), the blocks added in block order: the same
     bits for any thread count. A function of its own rather than a loop in a ``parallel``
@@ -331,7 +399,7 @@ def _accrue_py(stage, lo, hi, daily_value, segment, weight, unit, value_accrued,
     # pragma: no cover - compiled
     n = stage.shape[0]
     nblocks = (n + block - 1) // block
-    part = np.zeros((nblocks, n_seg), dtype=np.float64)
+    part = _zeros2f(nblocks, n_seg)
     for b in nb.prange(nblocks):
         lo_i = b * block
         hi_i = min(n, lo_i + block)
@@ -618,7 +686,7 @@ def _money_day_py(  # pragma: no cover - compiled
 ):
     m = idx.shape[0]
     nblocks = (m + block - 1) // block
-    part = np.zeros((nblocks, _N_MONEY), dtype=np.float64)
+    part = _zeros2f(nblocks, _N_MONEY)
     pay = has_payroll and payday  # s_in and p_in are empty on other days
     for b in nb.prange(nblocks):
         lo = b * block
@@ -635,11 +703,7 @@ def _money_day_py(  # pragma: no cover - compiled
             s_b, p_b, day, payday, has_payroll, has_deposits, has_card, has_loan,
             savings_share, ramp, pool_keep, lgd, vm_b, vm2, vm_mode, k_card_loss,
         )
-    out = np.zeros(_N_MONEY, dtype=np.float64)
-    for b in range(nblocks):  # block order: the same rounding for any thread count
-        for k in range(_N_MONEY):
-            out[k] += part[b, k]
-    return out
+    return sum_blocks(part)  # block order: the same rounding for any thread count
 
 
 _money_day = _twins(_money_day_py)
@@ -819,12 +883,12 @@ def _gather_in(members, sentiment, s):  # pragma: no cover - compiled
 def _sentiment_gather_py(members, sentiment, block, s):  # pragma: no cover - compiled
     n = members.shape[0]
     nblocks = (n + block - 1) // block
-    anyb = np.zeros(nblocks, dtype=np.bool_)
+    anyb = _zeros_bool(nblocks)
     for b in nb.prange(nblocks):
         lo = b * block
         hi = min(n, lo + block)
         anyb[b] = _gather_in(members[lo:hi], sentiment, s[lo:hi])
-    return anyb.any()
+    return _any(anyb)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -1255,7 +1319,7 @@ def _recount_py(segment, stage, prev_stage, ring, prev_ring, weight, unit, n_sta
                 n_cells, block):  # pragma: no cover - compiled
     n = stage.shape[0]
     nblocks = (n + block - 1) // block
-    part = np.zeros((nblocks, n_cells), dtype=np.int64)
+    part = _zeros2i(nblocks, n_cells)
     for b in nb.prange(nblocks):
         lo = b * block
         hi = min(n, lo + block)
@@ -1373,6 +1437,55 @@ def count_at_least(a: np.ndarray, value) -> int:
     """``np.count_nonzero(a >= value)`` (the data collector's acquisitions: converted on day
     1 or later), block counts added: an integer, the same for any thread count."""
     return int(_count_at_least[_parallel(a.shape[0])](a, value, BLOCK_SIZE))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _max_bits_in(bits):  # pragma: no cover - compiled
+    """The largest of one block's integer bit patterns: an integer maximum, which LLVM
+    vectorises (a float maximum does not vectorise without fastmath: 25-30 against 1.8 ms
+    for 10M float32, one thread, measured)."""
+    m = bits[0]
+    for i in range(1, bits.shape[0]):
+        x = bits[i]
+        m = max(m, x)
+    return m
+
+
+def _max_bits_py(bits, block):  # pragma: no cover - compiled
+    n = bits.shape[0]
+    nblocks = (n + block - 1) // block
+    part = np.empty(nblocks, dtype=bits.dtype)
+    for b in nb.prange(nblocks):
+        part[b] = _max_bits_in(bits[b * block:min(n, (b + 1) * block)])
+    m = part[0]
+    for b in range(1, nblocks):  # a plain loop: part.max() would be a second parallel region
+        m = max(m, part[b])
+    return m
+
+
+_max_bits = _twins(_max_bits_py)
+_BITS = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+
+def max_nonnegative(a: np.ndarray) -> float:
+    """``float(a.max())`` of a float array whose values are all ≥ 0 (hazards, multipliers),
+    block-parallel above ``PARALLEL_MIN_WORK`` (the lifecycle's daily thinning bound over
+    every customer's hazard was the largest serial pass of a 10M day: ~3 ms).
+
+    A non-negative float orders as its bit pattern read as a signed integer, so the integer
+    maximum of the bit patterns is the float maximum exactly — the same value on any thread
+    count (a maximum has no rounding) and the same as numpy's: a NaN (positive sign bit,
+    above every finite pattern) comes back as NaN; a negative value sorts below every
+    non-negative one, so it changes nothing unless all values are negative (then use numpy)."""
+    if a.size == 0:
+        return float(a.max())  # numpy's own error for an empty array
+    bits_type = _BITS.get(a.dtype)
+    if bits_type is None or not a.flags.c_contiguous or a.ndim != 1:
+        return float(a.max())
+    bits = a.view(bits_type)
+    m = _max_bits[_parallel(a.shape[0])](bits, BLOCK_SIZE)
+    value = float(np.array([m], dtype=bits_type).view(a.dtype)[0])
+    return value if value >= 0.0 or value != value else float(a.max())
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -1541,6 +1654,74 @@ def gated_probs(
         np.ascontiguousarray(cand, dtype=np.int64), stage, stage_ok, r, r_ok, use_ring, sc,
         use_screened, segment, np.ascontiguousarray(reach, dtype=np.float64), BLOCK_SIZE,
     )
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _convert_in(idx, key, segment, ring_cum, ring_codes, stage, converted_day, acquired_via,
+                ring, aware_day, day, via, code, prospect_max):  # pragma: no cover - compiled
+    bad = 0
+    n_cut = ring_cum.shape[1]
+    for t in range(idx.shape[0]):
+        i = idx[t]
+        bad += stage[i] > prospect_max
+        u = _unit(key, i)
+        g = segment[i]
+        pick = 0
+        for r in range(n_cut):
+            pick += u > ring_cum[g, r]
+        stage[i] = code
+        converted_day[i] = day
+        acquired_via[i] = via
+        ring[i] = ring_codes[pick]
+        if aware_day[i] < 0:
+            aware_day[i] = day
+    return bad
+
+
+def _convert_py(idx, key, segment, ring_cum, ring_codes, stage, converted_day, acquired_via,
+                ring, aware_day, day, via, code, prospect_max, block):
+    # pragma: no cover - compiled
+    n = idx.shape[0]
+    nblocks = (n + block - 1) // block
+    bad = np.empty(nblocks, dtype=np.int64)
+    for b in nb.prange(nblocks):
+        lo = b * block
+        hi = min(n, lo + block)
+        bad[b] = _convert_in(idx[lo:hi], key, segment, ring_cum, ring_codes, stage,
+                             converted_day, acquired_via, ring, aware_day, day, via, code,
+                             prospect_max)
+    t = 0
+    for b in range(nblocks):  # a plain loop: bad.sum() would be a second parallel region
+        t += bad[b]
+    return t
+
+
+_convert = _twins(_convert_py)
+
+#: Work of one converted customer, in scan elements: a uniform and eight reads or writes at
+#: its slot of population-length arrays (segment, stage, day, source, ring, aware day) —
+#: cache misses at 10M.
+_CONVERT_WORK = 40
+
+
+def convert_slots(
+    idx: np.ndarray, key: int, segment: np.ndarray, ring_cum: np.ndarray,
+    ring_codes: np.ndarray, stage: np.ndarray, converted_day: np.ndarray,
+    acquired_via: np.ndarray, ring: np.ndarray, aware_day: np.ndarray, day: int, via: int,
+    code: int, prospect_max: int,
+) -> int:
+    """``model.convert``'s writes in one pass over ``idx``: each slot ``i`` gets stage
+    ``code``, conversion day ``day``, source ``via``, the ring ``ring_codes[k]`` with k = how
+    many of its segment's cumulative ring shares ``ring_cum[segment[i]]`` its uniform
+    (``key``, i) exceeds (Lifecycle.draw_rings: the same uniform and comparisons), and its
+    aware day if it had none. What numpy did in ~10 fancy-index passes (gathers, a (k, 3)
+    share table and its cumsum, scatters); every slot is its own, so blocks in parallel give
+    the same arrays (a slot twice in ``idx`` gets the same values twice). Returns how many
+    slots were past ``prospect_max`` before (the caller's error: already customers)."""
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    return int(_convert[_parallel(idx.shape[0] * _CONVERT_WORK)](
+        idx, np.uint64(key), segment, ring_cum, ring_codes, stage, converted_day, acquired_via,
+        ring, aware_day, int(day), int(via), np.int8(code), np.int8(prospect_max), BLOCK_SIZE))
 
 
 @nb.njit(cache=True, nogil=True)

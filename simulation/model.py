@@ -19,7 +19,7 @@ from simulation.population.customer import Customer
 from simulation.population.sampling import sample_population
 from simulation.population.sentiment import Sentiment
 from simulation.population.stages import CUSTOMER_STAGES, StageCode
-from simulation.population.state import PopulationState
+from simulation.population.state import RING_CODES, PopulationState
 from simulation.rng import Streams
 from simulation.scenario.schema import WEEKDAYS
 from simulation.strategies.base import Day, StrategyModule
@@ -168,9 +168,17 @@ class OperatingMatrixModel(mesa.Model):
                 f"acquisition source {via!r} is not declared by any enabled module; declared: "
                 f"{', '.join(self.population.sources)}"
             )
-        if idx.size and (self.population.stage[idx] > StageCode.ENGAGED).any():
-            raise RuntimeError(f"{via}: converting customers who are not prospects")
-        self.population.mark_converted(idx, day, code, self.lifecycle.draw_rings(idx))
+        if idx.size:
+            # Lifecycle.draw_rings and PopulationState.mark_converted fused into one pass (the
+            # same uniforms, comparisons and writes; block-parallel when it pays)
+            pop, lc = self.population, self.lifecycle
+            bad = kernels.convert_slots(
+                idx, lc.draws.key("ring", day), pop.segment, lc.ring_cum, RING_CODES,
+                pop.stage, pop.converted_day, pop.acquired_via, pop.ring, pop.aware_day, day,
+                code, int(StageCode.CONVERTED), int(StageCode.ENGAGED),
+            )
+            if bad:  # a module's bug: the run stops here
+                raise RuntimeError(f"{via}: converting customers who are not prospects")
         if count_as is not None:  # represented customers (population weights)
             self.ledger.count(count_as, "conversions", day, self.population.segment_counts(idx))
 

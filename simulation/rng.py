@@ -99,9 +99,8 @@ class SlotDraws:
         cand = self.bernoulli(decision, day, n, p_max)
         if cand.size == 0:
             return cand
-        p = probs(cand)
-        keep = self.uniform(decision + "/keep", day, cand) * p_max < p
-        return cand[keep]
+        # keep where uniform × p_max < p: one fused pass (kernels.thin_keep)
+        return kernels.thin_keep(self.key(decision + "/keep", day), cand, probs(cand), p_max)
 
 
 def stream_key(name: str) -> int:

@@ -170,3 +170,91 @@ def test_recorder_recount_equals_bincounts(parallel_always, threads) -> None:
                                           4, 3)
             assert got.dtype == np.int64 and np.array_equal(got, want.astype(np.int64))
             assert np.array_equal(prev, stage) and np.array_equal(prev_ring, ring)
+
+
+# sizes for the kernels over a candidate or winner list (blocks of BLOCK_SIZE positions)
+LIST_SIZES = (0, 1, C - 1, C, C + 1, B - 1, B, B + 1, 2 * B + C + 3)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_max_nonnegative_equals_numpy(parallel_always, threads) -> None:
+    """The lifecycle's thinning bound: the integer maximum of the bit patterns is numpy's
+    float maximum for non-negative floats (float32 and float64), NaN stays NaN, and arrays
+    with negatives or strides take numpy's own path."""
+    kernels.set_threads(threads)
+    rng = np.random.default_rng(threads)
+    for n in SIZES[1:]:
+        for dt in (np.float32, np.float64):
+            a = (rng.random(n) * 0.01).astype(dt)
+            a[rng.random(n) < 0.2] = 0.0
+            assert kernels.max_nonnegative(a) == float(a.max())
+            a[-1] = 1.0
+            assert kernels.max_nonnegative(a) == 1.0
+            a[rng.integers(0, n)] = np.nan
+            assert np.isnan(kernels.max_nonnegative(a))
+            neg = -rng.random(n).astype(dt)
+            assert kernels.max_nonnegative(neg) == float(neg.max())
+            zeros = np.zeros(n, dtype=dt)
+            assert kernels.max_nonnegative(zeros) == 0.0
+            view = a[::2]
+            view[:] = rng.random(view.size)
+            assert kernels.max_nonnegative(view) == float(view.max())
+    with pytest.raises(ValueError):
+        kernels.max_nonnegative(np.empty(0, dtype=np.float32))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_thin_keep_equals_numpy(parallel_always, threads) -> None:
+    """The thinning's keep step: ``cand[uniform_at(key, cand) * p_max < p]``, float32 or
+    float64 probabilities, none / some / all kept, at every edge size."""
+    kernels.set_threads(threads)
+    rng = np.random.default_rng(threads)
+    for n in LIST_SIZES:
+        cand = np.sort(rng.choice(10 * n + 1, n, replace=False)).astype(np.int64)
+        for dt in (np.float32, np.float64):
+            for p_max in (1.0, 0.25, 1e-3):
+                p = (rng.random(n) * p_max).astype(dt)
+                p[rng.random(n) < 0.3] = 0.0
+                key = int(rng.integers(0, 2**63))
+                want = cand[kernels.uniform_at(key, cand) * p_max < p]
+                got = kernels.thin_keep(key, cand, p, p_max)
+                assert got.dtype == np.int64 and np.array_equal(got, want)
+        assert np.array_equal(kernels.thin_keep(7, cand, np.full(n, 2.0), 1.0), cand)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_convert_slots_equals_draw_rings_and_numpy(parallel_always, threads) -> None:
+    """model.convert's fused pass writes what Lifecycle.draw_rings + PopulationState's
+    fancy-index writes did: the same ring per slot (its uniform against its segment's
+    cumulative shares), day, source and first aware day; counts customers past prospects."""
+    from simulation.population.state import RING_CODES
+
+    kernels.set_threads(threads)
+    rng = np.random.default_rng(threads)
+    shares = np.array([[0.5, 0.3, 0.2], [1.0, 0.0, 0.0], [0.1, 0.1, 0.8]])
+    cum = np.ascontiguousarray(np.cumsum(shares, axis=1)[:, :-1])
+    for m in LIST_SIZES:
+        n = 3 * m + 5
+        idx = np.sort(rng.choice(n, m, replace=False)).astype(np.int64)
+        seg = rng.integers(0, 3, n).astype(np.int16)
+        stage = rng.integers(0, 4, n).astype(np.int8)
+        day_a = np.where(rng.random(n) < 0.5, -1, 3).astype(np.int32)
+        arrays = [stage, np.zeros(n, np.int32), np.full(n, -1, np.int16), np.zeros(n, np.int8),
+                  day_a]
+        want = [a.copy() for a in arrays]
+        key = int(rng.integers(0, 2**63))
+        u = kernels.uniform_at(key, idx)
+        ring = RING_CODES[(u[:, None] > np.cumsum(shares[seg[idx]], axis=1)[:, :-1]).sum(1)]
+        want[0][idx] = 4
+        want[1][idx] = 9
+        want[2][idx] = 2
+        want[3][idx] = ring
+        first = want[4][idx] < 0
+        want[4][idx[first]] = 9
+        bad = kernels.convert_slots(idx, key, seg, cum, RING_CODES, *arrays, 9, 2, 4, 3)
+        assert bad == 0
+        for got, exp in zip(arrays, want, strict=True):
+            assert np.array_equal(got, exp)
+        if m:
+            assert kernels.convert_slots(idx, key, seg, cum, RING_CODES, *arrays, 9, 2, 4,
+                                         3) == m  # every one of them is converted by now

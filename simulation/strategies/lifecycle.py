@@ -81,6 +81,9 @@ class Lifecycle(StrategyModule):
         self.ring_multiplier = np.array([1.0, m.outer, m.middle, m.inner], dtype=np.float32)
         rings = [g.rings for g in sc.population.segments.values()]
         self.ring_shares = np.array([[r.outer, r.middle, r.inner] for r in rings])
+        # each segment's cumulative shares below the last ring: draw_rings' cumsum of a
+        # customer's row, done once per segment (the same values), for model.convert's kernel
+        self.ring_cum = np.ascontiguousarray(np.cumsum(self.ring_shares, axis=1)[:, :-1])
         # In the monthly value's own dtype (float32 when sampled): every value is widened to
         # float64 exactly where it is used, so these are the numbers a float64 copy held, in
         # half the bytes a customer for the daily accrual to stream
@@ -143,11 +146,12 @@ class Lifecycle(StrategyModule):
 
         # Active → at-risk (lapse), hazard scaled by ring. The thinning bound is rounded up to a
         # power of two so that it (and the candidate slots) stay put when hazards move a little.
-        # numpy's SIMD maximum (1.4 ms over 10M hazards) beats a block-parallel numba loop,
-        # which does not vectorise (14 ms on 1 or 2 threads, measured at 10M): kept serial
-        bound = float(pop.churn_hazard.max())
+        # The maximum over every customer is an integer maximum of the float bit patterns,
+        # block-parallel (numpy's float maximum, as fast on one thread, ran serially: ~3 ms a
+        # day at 10M, the largest serial pass of a core_ws day)
+        bound = kernels.max_nonnegative(pop.churn_hazard)
         for m in self.churn_multipliers:
-            bound *= max(1.0, float(m.max()))
+            bound *= max(1.0, kernels.max_nonnegative(m))
         p_max = quantize_up(min(bound, 1.0) * float(self.ring_multiplier.max()))
         ring_mult = self.ring_multiplier
 
