@@ -267,6 +267,27 @@ def test_neighbour_counts_are_the_adjacency_matvec(threads: int, monkeypatch) ->
         numba.set_num_threads(before)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_inverse_degree_is_word_of_mouths_numpy_form(threads: int, monkeypatch) -> None:
+    """Bit for bit the numpy expression word of mouth's setup used, empty rows included, on
+    several blocks of rows and any thread count."""
+    monkeypatch.setattr("simulation.kernels.PARALLEL_MIN_WORK", 0)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        rng = np.random.default_rng(5)
+        deg = rng.integers(0, 40, size=140_000)  # ~2.5 % empty rows
+        deg[:3] = [0, 1, 3]
+        indptr = np.concatenate([[0], np.cumsum(deg)]).astype(np.int64)
+        got = kernels.inverse_degree(indptr)
+        expected = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-300), 0.0)
+        assert got.dtype == np.float64
+        assert np.array_equal(got.view(np.int64), expected.view(np.int64))
+        assert kernels.inverse_degree(np.zeros(1, dtype=np.int64)).size == 0
+    finally:
+        numba.set_num_threads(before)
+
+
 def test_weak_ties_exclude_the_strong_layer_by_its_csr_as_by_its_edges() -> None:
     """The weak layer looks the strong ties up in the strong CSR, row by row, instead of
     sorting the strong layer's keys: the same ties survive."""

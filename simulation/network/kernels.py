@@ -389,6 +389,28 @@ def count_in(indptr: np.ndarray, indices: np.ndarray, mask: np.ndarray) -> np.nd
     return out
 
 
+def _inverse_degree_py(indptr, out, block):  # pragma: no cover - compiled
+    n = indptr.shape[0] - 1
+    for b in nb.prange((n + block - 1) // block):
+        for i in range(b * block, min(n, (b + 1) * block)):
+            d = indptr[i + 1] - indptr[i]
+            out[i] = 1.0 / d if d > 0 else 0.0
+
+
+_inverse_degree = _twins(_inverse_degree_py)
+
+
+def inverse_degree(indptr: np.ndarray) -> np.ndarray:
+    """Per row, 1 / its number of entries (0.0 for an empty row), float64: the bits of
+    ``np.where(deg > 0, 1.0 / np.maximum(deg, 1e-300), 0.0)`` with ``deg = np.diff(indptr)``
+    (an integer degree converts to float64 exactly, then one IEEE division), in one
+    block-parallel pass over ``indptr`` instead of four serial numpy passes over N (at 10M
+    customers word of mouth's setup spent ≈ 0.3 CPU-s in them)."""
+    out = np.empty(indptr.shape[0] - 1, dtype=np.float64)
+    _inverse_degree[_parallel(out.shape[0])](indptr, out, BLOCK_SIZE)
+    return out
+
+
 def weight_in(
     indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, mask: np.ndarray
 ) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 from simulation import kernels
+from simulation.network import kernels as network_kernels
 from simulation.population.stages import ADVOCATE_STAGES, PROSPECT_STAGES, StageCode
 from simulation.scenario.types import Probability, StrictModel
 from simulation.strategies.base import Day, StrategyModule
@@ -60,13 +61,14 @@ class WordOfMouth(StrategyModule):
                 self.counts = np.asarray(
                     self.net.count_neighbours_in(self.advocates), dtype=np.int32
                 )
-                deg = self.net.degree
+                # one block-parallel pass over indptr, the bits of the numpy form below
+                self.inv_degree = network_kernels.inverse_degree(self.net.indptr)
             else:  # weighted share: Σ advocating ties' weight / Σ ties' weight
                 self.counts = np.asarray(
                     self.net.count_neighbours_in(self.advocates), dtype=np.float64
                 )
                 deg = self.net.strength
-            self.inv_degree = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-300), 0.0)
+                self.inv_degree = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-300), 0.0)
 
     def _refresh_counts(self) -> None:
         pop = self.model.population
