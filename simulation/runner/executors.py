@@ -190,13 +190,18 @@ def _frozen_heap() -> Iterator[None]:
     ``_freeze_imports``), which walked every object inherited from this process (~0.1 s a
     worker) and wrote to their pages (copy-on-write copies). Frozen at the fork, they sit in
     the permanent generation the child's collections skip; unfrozen right after, this process
-    collects them as before, so nothing here leaks. Objects are not changed: no number can move.
+    collects them as before, so nothing here leaks — unless the heap was frozen already
+    (``opmatrix``'s entry point freezes its imports: simulation/cli/__init__.py), which stays
+    so, with what was made since (the experiment and its store, alive for the sweep). Objects
+    are not changed: no number can move.
     """
+    frozen_before = gc.get_freeze_count() > 0
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
 
 
 @contextmanager
