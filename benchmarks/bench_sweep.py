@@ -135,11 +135,12 @@ def _cpu(times: Any) -> float:
 @contextlib.contextmanager
 def real_cluster(folder: Path, workers: int) -> Any:
     """A ``dask scheduler`` and ``dask worker --nworkers workers`` (one thread each, the
-    docs/cluster.md recipe with ``--preload simulation.runner.preload``) as separate
+    docs/cluster.md recipe: the preload set in the environment, ``preload.ENV``) as separate
     processes on 127.0.0.1; yields ``(address, scheduler pid, start-up)``, ``start-up`` being
     each side's CPU until every worker has registered: the scheduler's (serial on a real
-    cluster: it starts first) and the worker processes' (nannies included; parallel, one host
-    each)."""
+    cluster: it starts first), the ``dask worker`` process's (its nannies: it starts before
+    any of its workers, so its CPU is serial for them — ``nanny_s``) and the mean of its
+    worker processes' (``worker_process_s``: each starts on its own core, in parallel)."""
     import json
     import signal
     import subprocess
@@ -149,7 +150,9 @@ def real_cluster(folder: Path, workers: int) -> Any:
 
     bin_dir = Path(sys.executable).parent
     info = folder / f"scheduler-{workers}.json"
-    env = {**os.environ, "OPMATRIX_THREADS": "1"}
+    from simulation.runner import preload
+
+    env = {**os.environ, "OPMATRIX_THREADS": "1", **preload.ENV}
     procs = [subprocess.Popen(
         [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
          "--no-dashboard", "--scheduler-file", str(info)],
@@ -164,18 +167,25 @@ def real_cluster(folder: Path, workers: int) -> Any:
         address = json.loads(info.read_text())["address"]
         procs.append(subprocess.Popen(
             [str(bin_dir / "dask"), "worker", address, "--nworkers", str(workers),
-             "--nthreads", "1", "--no-dashboard", "--preload", "simulation.runner.preload"],
+             "--nthreads", "1", "--no-dashboard"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
             start_new_session=True,
         ))
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(workers, timeout=180)
         scheduler = psutil.Process(procs[0].pid)
-        worker_side = [psutil.Process(procs[1].pid)]
-        worker_side += worker_side[0].children(recursive=True)
+        nanny = psutil.Process(procs[1].pid)
+        kids = nanny.children(recursive=True)
+        # multiprocessing's resource tracker is a helper of the nanny process, not a worker
+        tracker = [p for p in kids if "resource_tracker" in " ".join(p.cmdline())]
+        worker_procs = [p for p in kids if p not in tracker]
+        nanny_s = sum(_cpu(p.cpu_times()) for p in [nanny, *tracker])
+        worker_s = [_cpu(p.cpu_times()) for p in worker_procs]
         startup = {
             "scheduler_s": _cpu(scheduler.cpu_times()),
-            "workers_s": sum(_cpu(p.cpu_times()) for p in worker_side),
+            "workers_s": nanny_s + sum(worker_s),
+            "nanny_s": nanny_s,
+            "worker_process_s": sum(worker_s) / max(1, len(worker_s)),
         }
         yield address, procs[0].pid, startup
     finally:
@@ -274,7 +284,8 @@ def cpu_split(
         return out
 
     stack = contextlib.ExitStack()
-    address, scheduler_pid, cluster_start = None, None, {"scheduler_s": 0.0, "workers_s": 0.0}
+    address, scheduler_pid = None, None
+    cluster_start = {"scheduler_s": 0.0, "workers_s": 0.0, "nanny_s": 0.0, "worker_process_s": 0.0}
     if kind == "dask":  # a real scheduler and worker processes, started for this split
         address, scheduler_pid, cluster_start = stack.enter_context(real_cluster(folder, workers))
 
@@ -385,9 +396,13 @@ def cpu_split(
             "forkserver_s": serial_start,
             "parent_s": parent_start_cpu,
             "scheduler_s": cluster_start["scheduler_s"],
-            # kind "dask": each worker process's own start (its preload's imports) too
-            "per_worker_s": worker_start + cluster_start["workers_s"] / workers,
-            "worker_process_start_s": cluster_start["workers_s"] / workers,
+            # kind "dask": a worker is ready after its `dask worker` process (the nannies)
+            # and then its own process (its preload's imports) have started, in sequence
+            "per_worker_s": worker_start + cluster_start["nanny_s"]
+            + cluster_start["worker_process_s"],
+            "worker_process_start_s": cluster_start["nanny_s"] + cluster_start["worker_process_s"],
+            "nanny_s": cluster_start["nanny_s"],
+            "worker_own_process_s": cluster_start["worker_process_s"],
             "warm_up_wall_s": warm_wall,
             "warm_up_runs": warm_runs,
         },

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulation.runner import ResultStore, load_experiment
+from simulation.runner import ResultStore, load_experiment, preload
 from simulation.runner.executors import SerialExecutor
 from simulation.runner.sweep import run_sweep
 
@@ -44,8 +44,8 @@ def _experiment(folder: Path) -> Path:
     return path
 
 
-def _spawn(args: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "OPMATRIX_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+def _spawn(args: list[str], log: Path, extra: dict[str, str] | None = None) -> subprocess.Popen:
+    env = {**os.environ, "OPMATRIX_THREADS": "1", "PYTHONUNBUFFERED": "1", **(extra or {})}
     return subprocess.Popen(
         args, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, cwd=REPO,
         start_new_session=True,
@@ -88,14 +88,16 @@ def test_sweep_on_a_real_cluster_survives_a_killed_worker(tmp_path: Path) -> Non
             # --no-nanny: the worker is the process we kill (a nanny would restart it)
             procs.append(_spawn(
                 [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-nanny",
-                 "--name", name, "--no-dashboard", "--death-timeout", "60",
-                 "--preload", "simulation.runner.preload"],
-                tmp_path / f"{name}.log",
+                 "--name", name, "--no-dashboard", "--death-timeout", "60"],
+                tmp_path / f"{name}.log", preload.ENV,  # the preload, as docs/cluster.md sets it
             ))
         from distributed import Client
 
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(2, timeout=60)
+            # the preload ran in each worker: the simulation is imported before any task
+            loaded = client.run(lambda: "simulation.runner.worker" in sys.modules)
+            assert list(loaded.values()) == [True, True]
         results = tmp_path / "results"
         sweep = subprocess.Popen(
             [str(BIN / "opmatrix"), "sweep", str(exp_path), "--executor", "dask",
