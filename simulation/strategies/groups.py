@@ -31,10 +31,23 @@ have room). Why one rota for both: a coupon is a post; a group nobody runs that 
 Declared state: ``group`` (group id, −1 = none), ``group_muted``, ``koc``, ``group_run`` (the
 customer's group is on today's rota; always true without operators). Moves the shared
 sentiment (``model.sentiment``, raised by perks' stock-outs): spreads and decays it in groups.
+
+Random numbers: every draw is keyed by its decision, the day and the customer slot (or the
+group id, for blocking) through :class:`~simulation.rng.SlotDraws` — ``join`` (thinned at the
+join rate's power-of-two bound), ``koc``, ``block``, ``mute``, ``complaint_leave``, ``posts``
+(one uniform a day, the Poisson count by its inverse CDF), ``convert``, ``recover`` and
+``quiet_forget``. They came from the module's one sequential stream, so how many numbers one
+decision drew (how many candidates joined, whether recovery was on, how many members listened)
+shifted every later decision's numbers, that day and every day after: a lever switched on or
+off that touched none of them still reshuffled joins, mutes and conversions, which is noise in
+every paired (common-random-numbers) comparison. Keyed, a member's outcome of one decision
+depends on its own state and its own number only; the numbers are made block by block, so any
+thread count gives the same ones.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -44,7 +57,7 @@ from pydantic_core import PydanticCustomError
 
 from simulation import kernels
 from simulation.population.stages import Stage, StageCode
-from simulation.rng import bernoulli_indices
+from simulation.rng import quantize_up
 from simulation.scenario.types import (
     DAYS_PER_MONTH,
     WEEKDAYS,
@@ -174,6 +187,27 @@ class GroupsConfig(StrictModel):
 
 _NO_ADVISER = np.full(1, -1, dtype=np.int32)  # stand-in when no advisers are enabled
 _NO_DRAWS = np.zeros(0)
+_DAY_SLOT = np.zeros(1, dtype=np.int64)  # the one "slot" of a draw made once a day
+
+
+def poisson_quantile(u: float, rate: float) -> int:
+    """The smallest ``k`` with P(Poisson(rate) ≤ k) > ``u``: a Poisson draw from one uniform
+    (inverse CDF), monotone in ``rate`` for a fixed ``u``. numpy draws Poisson numbers only
+    from a stream (consuming a varying count of them), and scipy.stats' ``ppf`` would add its
+    import to every run, for a sum of a few terms; the pmf is summed in log space so that a
+    large rate does not underflow ``exp(-rate)``."""
+    k = 0
+    log_rate = math.log(rate)
+    log_p = -rate
+    cdf = math.exp(log_p)
+    while cdf <= u:
+        k += 1
+        log_p += log_rate - math.log(k)
+        p = math.exp(log_p)
+        if p == 0.0 and k > rate:  # the tail below float resolution: u was within rounding
+            break
+        cdf += p
+    return k
 
 
 @dataclass
@@ -410,7 +444,7 @@ class Groups(StrategyModule):
         else:
             quiet = day.index - self.last_post_day >= cfg.quiet_days
             deaf = engaged if quiet else engaged[self.muted[engaged]]
-        out = deaf[self.rng.random(deaf.size) < cfg.quiet_forget]
+        out = deaf[self.draws.uniform("quiet_forget", day.index, deaf) < cfg.quiet_forget]
         pop.stage[out] = Stage.AWARE
         self._count("drifted_out", day, out)
 
@@ -426,11 +460,19 @@ class Groups(StrategyModule):
             self.left[idx] = True
 
     def _join(self, day: Day) -> np.ndarray:
+        """Today's joiners: eligible customers (a join stage, in no group, never left) scan
+        the code at their segment's rate, drawn per slot; candidates at the rate's
+        power-of-two bound (:func:`~simulation.rng.quantize_up`) so that a sweep of the join
+        rate keeps the same candidate slots. Plus today's invitations of chained routes."""
         pop = self.model.population
-        p_max = float(self.join_rate.max())
-        cand = bernoulli_indices(self.rng, pop.n, p_max)
-        cand = cand[self.join_ok[pop.stage[cand]] & (self.group[cand] < 0) & ~self.left[cand]]
-        cand = cand[self.rng.random(cand.size) * p_max < self.join_rate[pop.segment[cand]]]
+        join_ok, group, left, rate = self.join_ok, self.group, self.left, self.join_rate
+
+        def join_p(cand: np.ndarray) -> np.ndarray:
+            ok = join_ok[pop.stage[cand]] & (group[cand] < 0) & ~left[cand]
+            return np.where(ok, rate[pop.segment[cand]], 0.0)
+
+        p_max = quantize_up(float(rate.max()))
+        cand = self.draws.thinned("join", day.index, pop.n, p_max, join_p)
         if self.invited is not None:  # a chained route's group_join step invited them today
             inv = np.flatnonzero(self.invited == day.index)
             inv = inv[(self.group[inv] < 0) & ~self.left[inv]]
@@ -440,7 +482,7 @@ class Groups(StrategyModule):
         self.group[cand] = self.book.assign(self.pool_of[cand])
         if self._members is not None:  # cand: sorted, none of them a member before
             self._members = kernels.merge_sorted(self._members, cand.astype(np.int64, copy=False))
-        self.koc[cand] = self.rng.random(cand.size) < self.cfg.koc_share
+        self.koc[cand] = self.draws.uniform("koc", day.index, cand) < self.cfg.koc_share
         aware = cand[pop.stage[cand] <= StageCode.AWARE]
         pop.mark_engaged(aware, day.index)  # a group member is inside the private domain
         self._count("joins", day, cand)
@@ -453,7 +495,7 @@ class Groups(StrategyModule):
             return
         joins = np.bincount(self.group[joined], minlength=self.book.n_groups)
         hot = np.flatnonzero((joins > cfg.hot_join_threshold) & ~self.book.blocked)
-        hot = hot[self.rng.random(hot.size) < cfg.block_probability]
+        hot = hot[self.draws.uniform("block", day.index, hot) < cfg.block_probability]
         if hot.size == 0:
             return
         self.book.blocked[hot] = True
@@ -470,11 +512,10 @@ class Groups(StrategyModule):
 
         The per-member arithmetic runs in compiled single passes over ``members``
         (:mod:`simulation.kernels`: ``group_mutes``, ``group_sentiment``) with this module's
-        uniforms drawn here, in the same order and number as before."""
+        uniforms drawn here, keyed per member slot (one per member not muted yet, in order)."""
         cfg = self.cfg
-        rng = self.rng
         if cfg.mute_rate > 0:
-            u = rng.random(kernels.count_false(members, self.muted))
+            u = self.draws.uniform("mute", day.index, members[~self.muted[members]])
             adviser = self.model.read_state("adviser")
             muted = kernels.group_mutes(
                 members, self.muted, _NO_ADVISER if adviser is None else adviser,
@@ -487,19 +528,26 @@ class Groups(StrategyModule):
             float(cfg.sentiment_spread), 1.0 - cfg.koc_damping, 1.0 - cfg.sentiment_decay,
         )
         if moved:
-            leave = members[rng.random(members.size) < cfg.leave_per_sentiment * s]
+            u = self.draws.uniform("complaint_leave", day.index, members)
+            leave = members[u < cfg.leave_per_sentiment * s]
             self._remove(leave, rejoin=False)
             self._count("complaint_leaves", day, leave)
             members = self.members()
         return members
 
     def posts_today(self, day: Day) -> tuple[int, float]:
-        """Posts today (Poisson around the cadence, plus one themed post) and their lift."""
+        """Posts today (Poisson around the cadence, plus one themed post) and their lift.
+
+        The count is the Poisson quantile of the day's own uniform (``posts``), so a higher
+        cadence never posts less on a day, and the count does not depend on other draws."""
         cfg = self.cfg
         rate = cfg.posts_per_week / 7.0
         if cfg.content_half_life_days is not None:
             rate *= 0.5 ** ((day.index - 1) / cfg.content_half_life_days)
-        posts = int(self.rng.poisson(rate)) if rate > 0 else 0
+        posts = 0
+        if rate > 0:
+            u = float(self.draws.uniform("posts", day.index, _DAY_SLOT)[0])
+            posts = poisson_quantile(u, rate)
         if day.weekday in self.themed:
             return posts + 1, cfg.themed_day_lift
         return posts, 1.0
@@ -507,14 +555,15 @@ class Groups(StrategyModule):
     def _posts(self, day: Day, members: np.ndarray, posts: int, lift: float) -> None:
         """Posts reach members who have not muted: engaged prospects convert, lapsing
         customers come back, both damped by sentiment (one compiled pass,
-        ``kernels.group_post_effects``; this module's uniforms drawn here as before)."""
+        ``kernels.group_post_effects``; this module's uniforms drawn here, keyed per listening
+        member: ``convert`` and ``recover``)."""
         pop = self.model.population
         if posts == 0:
             return
-        n_listening = kernels.count_false(members, self.muted)
-        u_conv = self.rng.random(n_listening)
+        listening = members[~self.muted[members]]
+        u_conv = self.draws.uniform("convert", day.index, listening)
         recovery = self.cfg.recovery_per_post > 0
-        u_rec = self.rng.random(n_listening) if recovery else _NO_DRAWS
+        u_rec = self.draws.uniform("recover", day.index, listening) if recovery else _NO_DRAWS
         lift = lift * self.prod  # the operators' productivity (1 without operators)
         p_conv = 1.0 - (1.0 - np.minimum(self.convert * lift, 1.0)) ** posts  # per segment
         p_rec = (1.0 - (1.0 - min(self.cfg.recovery_per_post * lift, 1.0)) ** posts) if (
