@@ -111,10 +111,14 @@ def test_product_costs_have_their_own_category_and_their_part_of_the_cpa(finishe
     product = table[table["category"] == "product"]
     assert set(product["item"]) == {"card_issuance", "card_maintenance"}
     bars = rp.cost_breakdown(result).axes[0]
-    texts = {t.get_text().split(" · ")[0]: t.get_text() for t in bars.texts}
+    # each bar's label sits at its bar's y, and the y tick there names the item: look labels up
+    # by item (two items can share a spend text, e.g. '¥24')
+    item_at = {tick.get_position()[1]: tick.get_text() for tick in bars.get_yticklabels()}
+    texts = {item_at[t.get_position()[1]]: t.get_text() for t in bars.texts}
     cpa = rp.yuan(result.summary["cost_per_acquisition"])
     for row in product.itertuples():
-        label = texts[rp.yuan(row.spend)]
+        label = texts[row.item]
+        assert label.startswith(rp.yuan(row.spend) + " · ")
         assert label.endswith(f"product cost: {rp.yuan(row.cpa_part)} of the {cpa} CPA")
         assert "won" not in label
     stale = result.ledger.copy()
