@@ -1585,35 +1585,80 @@ def advocate_changes(
 _CANDIDATE_WORK = 40
 
 
-def _wom_hazard_py(cand, counts, inv_degree, stage, q, prospect_max, block):
+def _wom_keep_py(cand, counts, inv_degree, stage, q, prospect_max, key, p_max, block):
+    # pragma: no cover - compiled
+    """Blocks of candidates kept by word of mouth's thinning: each block's kept slots at the
+    start of its own stretch of ``tmp``; ``kept[b]``: how many."""
+    n = cand.shape[0]
+    tmp, kept = _blocks(n, block)
+    for b in nb.prange(kept.shape[0]):
+        lo = b * block
+        k = lo
+        for t in range(lo, min(n, lo + block)):
+            c = cand[t]
+            if stage[c] <= prospect_max:  # others have hazard 0: never kept, ties not read
+                h = q * counts[c] * inv_degree[c]
+                tmp[k] = c
+                k += _unit(key, c) * p_max < h
+        kept[b] = k - lo
+    return tmp, kept
+
+
+_wom_keep = _twins(_wom_keep_py)
+
+
+def wom_adopt(
+    cand: np.ndarray, counts: np.ndarray, inv_degree: np.ndarray, stage: np.ndarray,
+    q: float, prospect_max: int, key: int, p_max: float,
+) -> np.ndarray:
+    """Word of mouth's thinning keep, fused: the candidates ``c`` with ``uniform_at(key, c)
+    × p_max < hazard``, hazard = ``q`` × advocating ties × 1 / degree for prospects
+    (``stage <= prospect_max``) and 0 for the others — what
+    :meth:`simulation.rng.SlotDraws.thinned` keeps with numpy's ``np.where(stage[cand] <=
+    prospect_max, q * counts[cand] * inv_degree[cand], 0.0)``, the same two products and
+    the same comparison per candidate, in one block-parallel pass without the hazards' and
+    the uniforms' arrays. A candidate who is no prospect is never kept (u × p_max < 0 is
+    false), so its ties and its uniform are not read (at 10M, ~2/3 of the candidates late in
+    a core_ws year: two cache misses saved each)."""
+    cand = np.ascontiguousarray(cand, dtype=np.int64)
+    tmp, kept = _wom_keep[_parallel(cand.shape[0] * _CANDIDATE_WORK)](
+        cand, counts, inv_degree, stage, float(q), np.int8(prospect_max), np.uint64(key),
+        float(p_max), BLOCK_SIZE)
+    offsets = np.zeros(kept.size + 1, dtype=np.int64)
+    np.cumsum(kept, out=offsets[1:])
+    return _compact[_parallel(int(offsets[-1]))](tmp, kept, offsets, BLOCK_SIZE)
+
+
+def _lapse_py(cand, hazard, ring, ring_mult, stage, active, at_risk, key, p_max, block):
     # pragma: no cover - compiled
     n = cand.shape[0]
-    out = np.empty(n, dtype=np.float64)
     for b in nb.prange((n + block - 1) // block):
         for t in range(b * block, min(n, (b + 1) * block)):
             c = cand[t]
-            if stage[c] <= prospect_max:
-                out[t] = q * counts[c] * inv_degree[c]
-            else:  # a customer already: its ties are not read (two cache misses saved)
-                out[t] = 0.0
-    return out
+            if stage[c] == active:  # the others' probability is 0: never kept
+                h = hazard[c] * ring_mult[ring[c]]
+                if _unit(key, c) * p_max < h:
+                    stage[c] = at_risk
 
 
-_wom_hazard = _twins(_wom_hazard_py)
+_lapse = _twins(_lapse_py)
 
 
-def wom_hazard(
-    cand: np.ndarray, counts: np.ndarray, inv_degree: np.ndarray, stage: np.ndarray,
-    q: float, prospect_max: int,
-) -> np.ndarray:
-    """Word of mouth's adoption hazard of candidates ``cand``: ``q`` × advocating ties ×
-    1 / degree for prospects (``stage <= prospect_max``), 0 for the others — numpy's
-    ``np.where(stage[cand] <= prospect_max, q * counts[cand] * inv_degree[cand], 0.0)``, the
-    same two products in the same order per candidate, so the same bits, but the ties of a
-    candidate who is no prospect are not read (at 10M, ~2/3 of the candidates late in a
-    core_ws year). One loop on one thread as on many (block-parallel when the gathers pay)."""
-    return _wom_hazard[_parallel(cand.shape[0] * _CANDIDATE_WORK)](
-        cand, counts, inv_degree, stage, float(q), np.int8(prospect_max), BLOCK_SIZE)
+def lapse_active(
+    cand: np.ndarray, hazard: np.ndarray, ring: np.ndarray, ring_mult: np.ndarray,
+    stage: np.ndarray, active: int, at_risk: int, key: int, p_max: float,
+) -> None:
+    """The lifecycle's lapse thinning keep, fused with its probabilities and its write: every
+    candidate ``c`` with ``stage[c] == active`` and ``uniform_at(key, c) × p_max < hazard[c]
+    × ring_mult[ring[c]]`` moves to ``at_risk`` — what ``stage[thinned(…, lapse_p)] =
+    at_risk`` did with ``lapse_p = np.where(stage[cand] == active, hazard[cand] *
+    ring_mult[ring[cand]], 0.0)`` (the product in the arrays' dtype, float32 for sampled
+    hazards, as numpy's), without its five gathers and three temporaries. Each candidate
+    reads and writes only its own slot, so blocks in parallel give the same stages."""
+    cand = np.ascontiguousarray(cand, dtype=np.int64)
+    _lapse[_parallel(cand.shape[0] * _CANDIDATE_WORK)](
+        cand, hazard, ring, ring_mult, stage, np.int8(active), np.int8(at_risk),
+        np.uint64(key), float(p_max), BLOCK_SIZE)
 
 
 def _gated_py(cand, stage, stage_ok, ring, ring_ok, use_ring, screened, use_screened, segment,

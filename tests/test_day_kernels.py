@@ -258,3 +258,44 @@ def test_convert_slots_equals_draw_rings_and_numpy(parallel_always, threads) -> 
         if m:
             assert kernels.convert_slots(idx, key, seg, cum, RING_CODES, *arrays, 9, 2, 4,
                                          3) == m  # every one of them is converted by now
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_wom_adopt_equals_numpy_thinning(parallel_always, threads) -> None:
+    """Word of mouth's fused keep: numpy's hazard (``np.where`` over the candidates) and the
+    thinning's ``uniform × p_max < hazard``, integer and weighted tie counts, every edge size."""
+    kernels.set_threads(threads)
+    rng = np.random.default_rng(threads)
+    for m in LIST_SIZES:
+        n = 2 * m + 3
+        cand = np.sort(rng.choice(n, m, replace=False)).astype(np.int64)
+        stage = rng.integers(0, 6, n).astype(np.int8)
+        inv_degree = 1.0 / rng.integers(1, 12, n)
+        for counts in (rng.integers(0, 12, n).astype(np.int32), rng.random(n) * 6):
+            h = np.where(stage[cand] <= 2, 0.3 * counts[cand] * inv_degree[cand], 0.0)
+            key = int(rng.integers(0, 2**63))
+            want = cand[kernels.uniform_at(key, cand) * 0.3 < h]
+            got = kernels.wom_adopt(cand, counts, inv_degree, stage, 0.3, 2, key, 0.3)
+            assert got.dtype == np.int64 and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_lapse_active_equals_numpy_thinning(parallel_always, threads) -> None:
+    """The lifecycle's fused lapse: numpy's ``np.where(stage == active, hazard × ring
+    multiplier, 0)`` (float32 or float64 hazards), the thinning's keep and the write."""
+    kernels.set_threads(threads)
+    rng = np.random.default_rng(threads)
+    ring_mult = np.array([1.0, 0.7, 1.3, 2.0], dtype=np.float32)
+    for m in LIST_SIZES:
+        n = 2 * m + 3
+        cand = np.sort(rng.choice(n, m, replace=False)).astype(np.int64)
+        ring = rng.integers(0, 4, n).astype(np.int8)
+        for dt in (np.float32, np.float64):
+            hazard = (rng.random(n) * 0.4).astype(dt)
+            stage = rng.integers(2, 6, n).astype(np.int8)
+            key = int(rng.integers(0, 2**63))
+            p = np.where(stage[cand] == 3, hazard[cand] * ring_mult[ring[cand]], 0.0)
+            want = stage.copy()
+            want[cand[kernels.uniform_at(key, cand) * 0.5 < p]] = 4
+            kernels.lapse_active(cand, hazard, ring, ring_mult, stage, 3, 4, key, 0.5)
+            assert np.array_equal(stage, want)

@@ -262,8 +262,10 @@ def test_population_passes_equal_numpy_on_any_thread_count(parallel_always, n) -
         inv_degree = 1.0 / rng.integers(1, 20, n)
         for counts in (rng.integers(0, 9, n).astype(np.int32), rng.random(n) * 5):
             want_h = np.where(stage[cand] <= 2, 0.01 * counts[cand] * inv_degree[cand], 0.0)
-            got = kernels.wom_hazard(cand, counts, inv_degree, stage, 0.01, 2)
-            assert got.tobytes() == want_h.tobytes()
+            for p_max in (0.01, 0.005):  # the bound and below it (some always kept)
+                keep = kernels.uniform_at(99, cand) * p_max < want_h
+                got = kernels.wom_adopt(cand, counts, inv_degree, stage, 0.01, 2, 99, p_max)
+                assert got.dtype == np.int64 and np.array_equal(got, cand[keep])
 
 
 def test_group_kernels_are_thread_invariant_across_blocks(parallel_always) -> None:

@@ -159,7 +159,14 @@ class Lifecycle(StrategyModule):
             h = self.churn_hazard(cand) * ring_mult[pop.ring[cand]]
             return np.where(stage[cand] == StageCode.ACTIVE, h, 0.0)
 
-        stage[draws.thinned("lapse", d, n, p_max, lapse_p)] = StageCode.AT_RISK
+        if self.churn_multipliers or p_max <= 0.0:
+            stage[draws.thinned("lapse", d, n, p_max, lapse_p)] = StageCode.AT_RISK
+        else:  # thinned("lapse", …, lapse_p) with its keep, probabilities and write fused
+            cand = draws.bernoulli("lapse", d, n, p_max)
+            kernels.lapse_active(
+                cand, pop.churn_hazard, pop.ring, ring_mult, stage, int(StageCode.ACTIVE),
+                int(StageCode.AT_RISK), draws.key("lapse/keep", d), p_max,
+            )
 
         # both scans in one pass: the at-risk moves below only add at_risk[to_dormant] to
         # the dormant customers, so those are merged in (the same sorted slots as a rescan)

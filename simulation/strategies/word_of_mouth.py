@@ -103,12 +103,15 @@ class WordOfMouth(StrategyModule):
             won = cand[pop.stage[cand] <= PROSPECT_MAX]
         else:
             self._refresh_counts()
-            counts, inv_degree, stage = self.counts, self.inv_degree, pop.stage
-
-            def hazard(cand: np.ndarray) -> np.ndarray:
-                return kernels.wom_hazard(cand, counts, inv_degree, stage, self.q, PROSPECT_MAX)
-
-            won = self.draws.thinned("adopt", d, pop.n, self.q, hazard)
+            # SlotDraws.thinned("adopt", …) with the hazard q × advocating share, its keep
+            # step fused with the hazard (kernels.wom_adopt: the same candidates, uniforms and
+            # comparisons, one block-parallel pass; imitation > 0 when the module is on)
+            p_max = min(self.q, 1.0)
+            cand = self.draws.bernoulli("adopt", d, pop.n, p_max)
+            won = kernels.wom_adopt(
+                cand, self.counts, self.inv_degree, pop.stage, self.q, PROSPECT_MAX,
+                self.draws.key("adopt/keep", d), p_max,
+            )
         if self.effect == "convert":
             self.model.convert(won, day.index, "word_of_mouth")
             self.model.ledger.count(
