@@ -58,7 +58,13 @@ def test_keys_separate_every_input(store: Path) -> None:
     assert graph_key(cfg, pop, 2) != key  # seed
     assert graph_key(cfg.model_copy(update={"p": 0.2}), pop, 1) != key  # parameters
     other_pop = _model(seed=2).population  # same size, other segment/city assignment
-    assert graph_key(cfg, other_pop, 1) != key
+    assert not np.array_equal(other_pop.city, pop.city)
+    # a plain Watts–Strogatz graph does not depend on who is where, so neither does its key
+    assert graph_key(cfg, other_pop, 1) == key
+    for graph in ({"kind": "sbm"}, {"kind": "watts_strogatz", "k": 6, "p": 0.1,
+                                     "weak_ties": {"mean_degree": 4.0}}):
+        placed = scenario_from_dict(small_scenario_dict(graph=graph)).graph
+        assert graph_key(placed, other_pop, 1) != graph_key(placed, pop, 1)
     sbm = scenario_from_dict(small_scenario_dict(graph={"kind": "sbm"})).graph
     assert graph_key(sbm, pop, 1) != key  # generator
     _model(seed=2)
