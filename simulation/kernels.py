@@ -1439,6 +1439,28 @@ def count_at_least(a: np.ndarray, value) -> int:
     return int(_count_at_least[_parallel(a.shape[0])](a, value, BLOCK_SIZE))
 
 
+def _to_float32_py(a, out, block):  # pragma: no cover - compiled
+    n = a.shape[0]
+    for b in nb.prange((n + block - 1) // block):
+        for i in range(b * block, min(n, (b + 1) * block)):
+            out[i] = np.float32(a[i])
+
+
+_to_float32 = _twins(_to_float32_py)
+
+
+def to_float32(a: np.ndarray) -> np.ndarray:
+    """``a.astype(np.float32)`` of a 1-d float64 array, block-parallel above
+    ``PARALLEL_MIN_WORK`` (the money layer's one snapshot of every customer's value: ~60 ms
+    serial at 10M). One rounding per element (round to nearest, as numpy's cast): the same
+    bits on any thread count."""
+    if a.ndim != 1 or a.dtype != np.float64:
+        return a.astype(np.float32)
+    out = np.empty(a.shape[0], dtype=np.float32)
+    _to_float32[_parallel(a.shape[0])](a, out, BLOCK_SIZE)
+    return out
+
+
 @nb.njit(cache=True, nogil=True, inline="always")
 def _max_bits_in(bits):  # pragma: no cover - compiled
     """The largest of one block's integer bit patterns: an integer maximum, which LLVM

@@ -299,3 +299,19 @@ def test_lapse_active_equals_numpy_thinning(parallel_always, threads) -> None:
             want[cand[kernels.uniform_at(key, cand) * 0.5 < p]] = 4
             kernels.lapse_active(cand, hazard, ring, ring_mult, stage, 3, 4, key, 0.5)
             assert np.array_equal(stage, want)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_to_float32_equals_astype(parallel_always, threads) -> None:
+    """The money layer's value snapshot: numpy's float64 → float32 cast bit for bit (ties
+    to even, overflow to inf, subnormals, NaN)."""
+    kernels.set_threads(threads)
+    rng = np.random.default_rng(threads)
+    for n in SIZES:
+        a = rng.random(n) * 10.0 ** rng.integers(-45, 45, n)
+        a[rng.random(n) < 0.01] = np.nan
+        a[rng.random(n) < 0.01] = -np.inf
+        got = kernels.to_float32(a)
+        with np.errstate(over="ignore"):  # numpy warns of the overflow to inf it makes
+            want = a.astype(np.float32)
+        assert got.dtype == np.float32 and got.tobytes() == want.tobytes()

@@ -514,7 +514,7 @@ class MoneyLayer:
         loan interest and default losses so far (loans are valued on their remaining
         schedule instead of their last month, simulation/money/lifetime.py)."""
         self.flush()
-        self.value_snapshot = self.model.population.value_accrued.astype(np.float32)
+        self.value_snapshot = kernels.to_float32(self.model.population.value_accrued)
         for book in self.books.values():
             m = book.m
             book.snap_m = m
