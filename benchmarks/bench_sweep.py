@@ -283,6 +283,10 @@ def cpu_split(
                     out[child.pid] = _cpu(child.cpu_times())
         return out
 
+    # Processes this process already has (e.g. the forkserver an earlier dask-local split left
+    # running: multiprocessing keeps it for the life of the process) are not this split's:
+    # their CPU since they started must not count as this split's workers' start-up.
+    before = set(children())
     stack = contextlib.ExitStack()
     address, scheduler_pid = None, None
     cluster_start = {"scheduler_s": 0.0, "workers_s": 0.0, "nanny_s": 0.0, "worker_process_s": 0.0}
@@ -354,7 +358,8 @@ def cpu_split(
     warm_runs = warm_report.done
     serial_start = sum(servers.values())
     in_workers = sum(
-        cpu for pid, cpu in kids_warm.items() if pid not in servers and pid != scheduler_pid
+        cpu for pid, cpu in kids_warm.items()
+        if pid not in servers and pid != scheduler_pid and pid not in before
     ) - cluster_start["workers_s"]  # a real cluster's worker processes: their own start apart
     # what the workers burn per second (measured idle) is not per run: taken out of both
     per_second = worker_idle_share * workers
@@ -362,6 +367,11 @@ def cpu_split(
     worker_start = max(
         0.0, in_workers - warm_runs * (t_sim + c_worker_run) - per_second * warm_wall
     ) / workers
+    # The same from the runs' own clocks alone (numba's target set-up and cache loads happen
+    # inside the first run's simulation): less exposed to the per-second chores subtracted
+    # above, whose idle rate a loaded machine misjudges; the larger of the two is used.
+    first_run_sim = max(0.0, warm_report.simulate_cpu_seconds - warm_runs * t_sim) / workers
+    worker_start = max(worker_start, first_run_sim)
     parent_start_cpu = max(0.0, parent_warm - warm_runs * c_parent)
     c_sched = max(0.0, (sched1 - sched0) - sched_idle_share * report.seconds) / n
     # The forkserver is started before the parent starts a cluster (executors.prepare /
@@ -403,6 +413,7 @@ def cpu_split(
             "worker_process_start_s": cluster_start["nanny_s"] + cluster_start["worker_process_s"],
             "nanny_s": cluster_start["nanny_s"],
             "worker_own_process_s": cluster_start["worker_process_s"],
+            "first_run_sim_extra_s": first_run_sim,
             "warm_up_wall_s": warm_wall,
             "warm_up_runs": warm_runs,
         },
