@@ -25,6 +25,13 @@ Two switches, deliberately different in kind:
   and ``experiments/elderly_contact_windows.yaml`` compare these two.
 - ``enabled: false`` removes the whole mechanism from the simulated *world* (no windows,
   fatigue, caps): a modelling ablation, not a strategy.
+
+Random numbers: the policy serves every channel, so its draws (the send hour ``hour/<channel>``
+and the opt-out ``opt_out/<channel>``) are keyed per customer slot and by the channel's name
+(:class:`~simulation.rng.SlotDraws`). One sequential stream served the channels in their order:
+a channel switched off (or reaching fewer customers) no longer consumed its draws, and every
+later channel's contacts landed at other hours and opted out on other numbers, which broke the
+common random numbers of paired comparisons (tests/test_crn_contact_windows.py).
 """
 
 from __future__ import annotations
@@ -284,11 +291,13 @@ class ContactWindows(StrategyModule):
         if counts is not None:
             counts[idx] += 1
 
-    def _hour_in_window(self, masks: np.ndarray) -> np.ndarray:
-        """A uniformly chosen set hour of each 24-bit mask (every mask has at least one)."""
+    @staticmethod
+    def _hour_in_window(masks: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """A uniformly chosen set hour of each 24-bit mask (every mask has at least one),
+        picked by the uniform ``u`` of each contact (aligned with ``masks``)."""
         bits = (masks[:, None] >> np.arange(24, dtype=np.uint32)) & 1
         rank = np.cumsum(bits, axis=1)
-        pick = (self.rng.random(masks.size) * rank[:, -1]).astype(np.int64)
+        pick = (u * rank[:, -1]).astype(np.int64)
         return np.argmax(rank > pick[:, None], axis=1).astype(np.uint32)
 
     def deliver(self, code: int, idx: np.ndarray, day: Day) -> np.ndarray:
@@ -297,11 +306,13 @@ class ContactWindows(StrategyModule):
         pop = self.model.population
         ledger = self.model.ledger
         name = self.names[code]
+        # keyed per slot and channel: another channel's contacts never shift these numbers
+        u_hour = self.draws.uniform(f"hour/{name}", day.index, idx)
         if self.scheduled:
-            sent = self._hour_in_window(pop.availability[idx] & self.send_masks[code])
+            sent = self._hour_in_window(pop.availability[idx] & self.send_masks[code], u_hour)
         else:
             hours = self.send_hours[code]
-            sent = hours[self.rng.integers(hours.size, size=idx.size)]
+            sent = hours[np.minimum((u_hour * hours.size).astype(np.int64), hours.size - 1)]
         in_window = (pop.availability[idx] >> sent) & 1 == 1
         f = self.policy.fatigue
         mult = np.where(in_window, 1.0, self.policy.out_of_window_response)
@@ -313,7 +324,8 @@ class ContactWindows(StrategyModule):
         self.fatigue[idx] += np.float32(f.per_contact)
         if self.can_leave[code] and f.opt_out_per_contact > 0:
             tired = np.flatnonzero(self.fatigue[idx] > f.opt_out_threshold)
-            left = tired[self.rng.random(tired.size) < f.opt_out_per_contact]
+            u_leave = self.draws.uniform(f"opt_out/{name}", day.index, idx[tired])
+            left = tired[u_leave < f.opt_out_per_contact]
             mult[left] = 0.0  # the message that made them leave gets no response
             leave = idx[left]
             self.opted_out[leave] = True
