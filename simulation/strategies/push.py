@@ -16,6 +16,13 @@ Declared state: ``push_opted_out``, ``push_week_count``, ``push_tolerance``. Led
 category ``push`` (events ``sent``, ``opens``, ``opt_outs``, ``conversions``, ``recalled``).
 This lever was added through the lever contract alone: this file, its ``Lever(...)`` line in
 ``registry.py`` and tests/test_push.py (docs/architecture.md).
+
+Random numbers: the tolerances are drawn once at set-up for every customer (their order never
+changes). The daily draws (``send``, ``afford``, ``open``, ``convert``, ``recall``) are keyed
+per customer slot (:class:`~simulation.rng.SlotDraws`). They came from one sequential stream,
+sized by who was eligible that day: another lever that changed anyone's stage (or opt-out)
+shifted every later customer's numbers, so paired comparisons saw push noise that was not the
+lever's effect (tests/test_crn_push.py).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import numpy as np
 from pydantic import Field
 
 from simulation.population.stages import Stage
-from simulation.rng import affordable_subset, bernoulli_indices
+from simulation.rng import affordable_by_priority
 from simulation.scenario.types import (
     PerSegmentProbability,
     Probability,
@@ -118,14 +125,18 @@ class Push(StrategyModule):
         ledger = self.model.ledger
         cfg = self.cfg
         d = day.index
-        p_max = float(self.send.max())
-        idx = bernoulli_indices(self.rng, pop.n, p_max)
-        idx = idx[self.targets[pop.stage[idx]] & ~self.opted_out[idx]]
-        idx = idx[self.week_count[idx] < cfg.per_week]
-        idx = idx[self.rng.random(idx.size) * p_max < self.send[pop.segment[idx]]]
-        if cfg.cost_per_push > 0:
-            idx = affordable_subset(
-                self.rng, idx, cfg.cost_per_push, self.budget_left, pop.weights()
+        draws = self.draws
+
+        def send_p(cand: np.ndarray) -> np.ndarray:
+            ok = self.targets[pop.stage[cand]] & ~self.opted_out[cand]
+            ok &= self.week_count[cand] < cfg.per_week
+            return np.where(ok, self.send[pop.segment[cand]], 0.0)
+
+        idx = draws.thinned("send", d, pop.n, float(self.send.max()), send_p)
+        if cfg.cost_per_push > 0 and idx.size:
+            priority = draws.uniform("afford", d, idx)
+            idx = affordable_by_priority(
+                idx, priority, cfg.cost_per_push, self.budget_left, pop.weights()
             )
         if idx.size == 0:
             return
@@ -141,14 +152,15 @@ class Push(StrategyModule):
         p_open = np.full(idx.size, cfg.open_rate)
         if self.model.sentiment is not None:
             p_open = p_open * (1.0 - self.model.sentiment.values[idx].astype(np.float64))
-        opened = idx[self.rng.random(idx.size) < p_open]
+        opened = idx[draws.uniform("open", d, idx) < p_open]
         ledger.count("push", "opens", d, pop.segment_counts(opened))
         stage = pop.stage[opened]
         prospects = opened[stage <= Stage.ENGAGED]
-        won = prospects[self.rng.random(prospects.size) < self.convert[pop.segment[prospects]]]
+        u_convert = draws.uniform("convert", d, prospects)
+        won = prospects[u_convert < self.convert[pop.segment[prospects]]]
         self.model.convert(won, d, "push", count_as="push")
         if cfg.recall_on_open > 0:
             lapsing = opened[(stage == Stage.AT_RISK) | (stage == Stage.DORMANT)]
-            back = lapsing[self.rng.random(lapsing.size) < cfg.recall_on_open]
+            back = lapsing[draws.uniform("recall", d, lapsing) < cfg.recall_on_open]
             pop.stage[back] = Stage.ACTIVE
             ledger.count("push", "recalled", d, pop.segment_counts(back))
