@@ -24,6 +24,16 @@ Redemption costs ``unit_cost`` (ledger category ``perk``) and does what the perk
 trigger is for [002]: a **first-order** red packet converts a prospect, a **fission** red packet
 is shared with a tie who becomes aware or engaged, a **recall** red packet brings an at-risk or
 dormant customer back.
+
+Random numbers: every draw is keyed by the perk's name, per customer slot
+(:class:`~simulation.rng.SlotDraws`: ``shown/<perk>``, ``engage``, ``claim``, ``stock`` (the
+priority that decides who gets the day's stock), ``redeem``, ``afford`` (who the budget pays
+for), ``convert``, ``recall``, ``share``; a national group's city of the day per group,
+``city/<perk>``). The tie a sharer passes the red packet to comes from a generator keyed by
+(perk, day) (:meth:`Perks._tie_rng`). All perks shared one sequential stream in catalogue
+order: a perk switched off (or shown to fewer customers) no longer consumed its draws, and
+every later perk's customers claimed, redeemed and converted on other numbers, which broke the
+common random numbers of paired comparisons (tests/test_crn_perks.py).
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ import numpy as np
 from pydantic import Field
 
 from simulation.population.stages import Stage
-from simulation.rng import affordable_subset, bernoulli_indices
+from simulation.rng import affordable_by_priority, lowest_priority
 from simulation.scenario.types import (
     WEEKDAYS,
     NonNegative,
@@ -184,20 +194,22 @@ class Perks(StrategyModule):
 
     def _offer(self, plan: PerkPlan, day: Day) -> None:
         pop = self.model.population
-        rng = self.rng
+        draws = self.draws
         cfg = plan.cfg
         d = day.index
-        shown = bernoulli_indices(rng, pop.n, cfg.offer_rate)
+        name = plan.name
+        shown = draws.bernoulli(f"shown/{name}", d, pop.n, cfg.offer_rate)
         shown = shown[plan.targets[pop.stage[shown]]]
         coupon_city: np.ndarray | None = None
         if cfg.delivery == "groups":
-            shown, coupon_city = self._group_delivery(shown)
+            shown, coupon_city = self._group_delivery(plan, shown, d)
         if shown.size == 0:
             return
         self._count(plan, "shown", d, shown)
         if cfg.exposure_engage > 0:
             prospects = shown[pop.stage[shown] <= Stage.AWARE]
-            engaged = prospects[rng.random(prospects.size) < cfg.exposure_engage]
+            u_engage = draws.uniform(f"engage/{name}", d, prospects)
+            engaged = prospects[u_engage < cfg.exposure_engage]
             pop.mark_engaged(engaged, d)
             self._count(plan, "engaged", d, engaged)
 
@@ -208,11 +220,13 @@ class Perks(StrategyModule):
             * (1.0 - self.sentiment.values[shown])
             * plan.urgency
         )
-        claims = shown[rng.random(shown.size) < p]
+        claims = shown[draws.uniform(f"claim/{name}", d, shown) < p]
         if cfg.daily_stock is not None and claims.size > cfg.daily_stock:
-            order = rng.permutation(claims.size)
-            refused = claims[order[cfg.daily_stock :]]
-            claims = np.sort(claims[order[: cfg.daily_stock]])
+            # the day's stock goes to the claims of lowest priority: a uniform random subset
+            priority = draws.uniform(f"stock/{name}", d, claims)
+            served = lowest_priority(claims, priority, cfg.daily_stock)
+            refused = claims[~np.isin(claims, served, assume_unique=True)]
+            claims = served
             self.sentiment.complain(refused, cfg.complaint)
             self._count(plan, "stock_outs", d, refused)
         self._count(plan, "claims", d, claims)
@@ -224,9 +238,13 @@ class Perks(StrategyModule):
             mismatch = pop.city[claims] != coupon_city[self._groups_of(claims)]
             redeem_p[mismatch] = 0.0
             self._count(plan, "geo_mismatch", d, claims[mismatch])
-        redeemed = claims[rng.random(claims.size) < redeem_p]
+        redeemed = claims[draws.uniform(f"redeem/{name}", d, claims) < redeem_p]
         cost = plan.cfg.cost
-        redeemed = affordable_subset(rng, redeemed, cost, self.budget_left, pop.weights())
+        if cost > 0 and redeemed.size:
+            priority = draws.uniform(f"afford/{name}", d, redeemed)
+            redeemed = affordable_by_priority(
+                redeemed, priority, cost, self.budget_left, pop.weights()
+            )
         if redeemed.size == 0:
             return
         self._count(plan, "redemptions", d, redeemed)
@@ -237,14 +255,25 @@ class Perks(StrategyModule):
             self.budget_left -= pop.represented(redeemed) * cost
         self._effects(plan, redeemed, d)
 
+    def _tie_rng(self, plan: PerkPlan, d: int) -> np.random.Generator:
+        """A generator of its own for the ties the perk's sharers pass red packets to on day
+        ``d``, keyed by (perk, day): another perk, or another day, never shifts it. (A sharer's
+        tie still depends on who else shares this perk that day: ``random_tie`` draws one number
+        per sharer in order.)"""
+        key = self.draws.key(f"tie/{plan.name}", d)
+        return np.random.Generator(np.random.PCG64(key))
+
     def _groups_of(self, idx: np.ndarray) -> np.ndarray:
         assert self.group is not None, "perks.delivery: groups needs the groups lever on"
         return self.group[idx].astype(np.int64)
 
-    def _group_delivery(self, shown: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def _group_delivery(
+        self, plan: PerkPlan, shown: np.ndarray, d: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Keep the shown customers who sit in a group that is run today (on the operators'
         rota, ``group_run``) and listen (not muted); the city of each group's deals today (a
-        city group's own city; a national group's drawn by population)."""
+        city group's own city; a national group's drawn by population, one keyed uniform per
+        group)."""
         pop = self.model.population
         group = self.group
         if group is None:  # groups are off: nobody to deliver to
@@ -263,28 +292,31 @@ class Perks(StrategyModule):
             cities[group[members]] = pop.city[members]
         else:
             weights = np.bincount(pop.city, minlength=int(pop.city.max(initial=0)) + 1)
-            cities = self.rng.choice(weights.size, size=n_groups, p=weights / weights.sum())
+            cum = np.cumsum(weights / weights.sum())
+            u = self.draws.uniform(f"city/{plan.name}", d, np.arange(n_groups, dtype=np.int64))
+            cities = np.minimum(np.searchsorted(cum, u, side="right"), weights.size - 1)
         return shown, cities
 
     def _effects(self, plan: PerkPlan, redeemed: np.ndarray, d: int) -> None:
         """What redeeming does, by lifecycle trigger ([002])."""
         pop = self.model.population
-        rng = self.rng
+        draws = self.draws
         cfg = plan.cfg
+        name = plan.name
         stage = pop.stage[redeemed]
         if cfg.convert_on_redeem > 0:
             prospects = redeemed[stage <= Stage.ENGAGED]
-            won = prospects[rng.random(prospects.size) < cfg.convert_on_redeem]
+            won = prospects[draws.uniform(f"convert/{name}", d, prospects) < cfg.convert_on_redeem]
             self.model.convert(won, d, plan.item)
             self._count(plan, "conversions", d, won)
         if cfg.recall_on_redeem > 0:
             lapsing = redeemed[(stage == Stage.AT_RISK) | (stage == Stage.DORMANT)]
-            back = lapsing[rng.random(lapsing.size) < cfg.recall_on_redeem]
+            back = lapsing[draws.uniform(f"recall/{name}", d, lapsing) < cfg.recall_on_redeem]
             pop.stage[back] = Stage.ACTIVE
             self._count(plan, "recalled", d, back)
         if cfg.share_on_redeem > 0:
-            sharers = redeemed[rng.random(redeemed.size) < cfg.share_on_redeem]
-            friends = self.model.network.random_tie(sharers, self.rng)
+            sharers = redeemed[draws.uniform(f"share/{name}", d, redeemed) < cfg.share_on_redeem]
+            friends = self.model.network.random_tie(sharers, self._tie_rng(plan, d))
             friends = np.unique(friends[friends >= 0])
             friends = friends[pop.stage[friends] <= Stage.AWARE]
             if cfg.share_effect == "engage":
