@@ -25,6 +25,14 @@ Mechanisms and their sources (DOMAIN.md §2.2–2.3):
 Declared state: ``referrals`` (successful referrals per customer) and the churn and value
 multipliers Lifecycle applies (referral writes no other module's arrays); ``pop.referrer``.
 The daily step costs O(invitations + referred customers), never O(population).
+
+Random numbers: each draw is keyed by its decision, the day and the inviter's slot
+(:class:`~simulation.rng.SlotDraws`): ``invite`` (thinned at the invitation rate's power-of-two
+bound), ``weak`` (which layer), ``tie/strong`` or ``tie/weak`` (which tie), ``accept``. They
+came from the module's one sequential stream, so one more or one fewer candidate (a customer
+another lever converted, say) gave every later inviter other numbers, that day and after:
+noise in every paired comparison. Keyed, an inviter's invitation, tie and acceptance depend on
+its own state and its own numbers only, whoever else invites.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from simulation.population.stages import Stage
-from simulation.rng import bernoulli_indices
+from simulation.rng import quantize_up
 from simulation.scenario.types import (
     NonNegative,
     Positive,
@@ -56,7 +64,25 @@ from simulation.strategies.base import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from simulation.network.social import SocialNetwork
+
+
+class _GivenUniforms:
+    """The one uniform per customer that :meth:`SocialNetwork.random_tie` draws (its
+    documented contract: ``random(size)``, or ``integers(0, n − 1, size)`` on a complete
+    network), handed over in advance so that they can be keyed per inviter slot."""
+
+    def __init__(self, u: np.ndarray) -> None:
+        self.u = u
+
+    def random(self, size: int) -> np.ndarray:
+        assert size == self.u.size
+        return self.u
+
+    def integers(self, low: int, high: int, size: int) -> np.ndarray:
+        assert size == self.u.size
+        span = high - low
+        return low + np.minimum((self.u * span).astype(np.int64), span - 1)
 
 # ---------------------------------------------------------------------------- configuration
 
@@ -235,6 +261,8 @@ class Referral(StrategyModule):
         officer = cfg.officer_uplift if cfg.officer_visible else 1.0
         self.base_rate = (cfg.invite_rate * officer) * pop.referral_propensity.astype(np.float64)
         self.p_max = min(1.0, float(self.base_rate.max(initial=0.0) * self.motivation.max()))
+        #: candidates' bound: a power of two, so a sweep of the rate keeps the same candidates
+        self.p_cand = quantize_up(self.p_max)
         self.strong = model.network
         self.weak = model.network.weak
         self.weak_share = cfg.weak_tie_share if self.weak is not None else 0.0
@@ -248,30 +276,40 @@ class Referral(StrategyModule):
         self.referrer_mult = float(np.float32(cfg.referrer_churn_multiplier))
 
     # -------------------------------------------------------------- daily step
-    def inviters(self) -> np.ndarray:
-        """Customers inviting a tie today: rate × propensity × tier motivation (thinned)."""
+    def inviters(self, day: int) -> np.ndarray:
+        """Customers inviting a tie on ``day``: rate × propensity × tier motivation, drawn per
+        slot (thinned from the rate's power-of-two bound)."""
         pop = self.model.population
-        cand = bernoulli_indices(self.rng, pop.n, self.p_max)
-        if cand.size == 0:
-            return cand
-        st = pop.stage[cand]
-        cand = cand[(st == Stage.ACTIVE) | (st == Stage.CONVERTED)]
-        p = self.base_rate[cand] * self.motivation[np.minimum(self.referrals[cand],
-                                                              self.schedule.size - 1)]
-        return cand[self.rng.random(cand.size) * self.p_max < p]
+        base, motivation, referrals = self.base_rate, self.motivation, self.referrals
+        top = self.schedule.size - 1
+
+        def invite_p(cand: np.ndarray) -> np.ndarray:
+            st = pop.stage[cand]
+            customer = (st == Stage.ACTIVE) | (st == Stage.CONVERTED)
+            p = base[cand] * motivation[np.minimum(referrals[cand], top)]
+            return np.where(customer, p, 0.0)
+
+        return self.draws.thinned("invite", day, pop.n, self.p_cand, invite_p)
+
+    def _ties(self, network: SocialNetwork, decision: str, day: int,
+              inviter: np.ndarray) -> np.ndarray:
+        """One tie of each inviter, from the inviter's own uniform under ``decision``."""
+        u = self.draws.uniform(decision, day, inviter)
+        return network.random_tie(inviter, _GivenUniforms(u))  # type: ignore[arg-type]
 
     def step(self, day: Day) -> None:
         model = self.model
         pop = model.population
         cfg = self.cfg
-        inviter = self.inviters()
+        d = day.index
+        inviter = self.inviters(d)
         if inviter.size:
-            weak = self.rng.random(inviter.size) < self.weak_share
+            weak = self.draws.uniform("weak", d, inviter) < self.weak_share
             invitee = np.empty(inviter.size, dtype=np.int64)
-            invitee[~weak] = self.strong.random_tie(inviter[~weak], self.rng)
+            invitee[~weak] = self._ties(self.strong, "tie/strong", d, inviter[~weak])
             if weak.any():
                 assert self.weak is not None
-                invitee[weak] = self.weak.random_tie(inviter[weak], self.rng)
+                invitee[weak] = self._ties(self.weak, "tie/weak", d, inviter[weak])
             ok = invitee >= 0
             inviter, invitee, weak = inviter[ok], invitee[ok], weak[ok]
             model.ledger.count(
@@ -280,7 +318,7 @@ class Referral(StrategyModule):
             )
             prospect = pop.stage[invitee] <= Stage.ENGAGED  # O(invitees), not O(population)
             accept = np.where(weak, cfg.acceptance.weak, cfg.acceptance.strong)
-            won = prospect & (self.rng.random(invitee.size) < accept)
+            won = prospect & (self.draws.uniform("accept", d, inviter) < accept)
             inviter, invitee = inviter[won], invitee[won]
             # One invitee accepts one invitation: the first of the day wins.
             invitee, first = np.unique(invitee, return_index=True)
