@@ -224,7 +224,7 @@ def test_thin_keep_equals_numpy(parallel_always, threads) -> None:
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_convert_slots_equals_draw_rings_and_numpy(parallel_always, threads) -> None:
-    """model.convert's fused pass writes what Lifecycle.draw_rings + PopulationState's
+    """model.convert's fused pass writes what Lifecycle.draw_rings (gone now) + PopulationState's
     fancy-index writes did: the same ring per slot (its uniform against its segment's
     cumulative shares), day, source and first aware day; counts customers past prospects."""
     from simulation.population.state import RING_CODES

@@ -11,7 +11,6 @@ import numpy as np
 
 from simulation import kernels
 from simulation.population.stages import RingCode, Stage, StageCode
-from simulation.population.state import RING_CODES
 from simulation.rng import quantize_up
 from simulation.scenario.types import (
     DAYS_PER_MONTH,
@@ -58,7 +57,9 @@ class LifecycleConfig(StrictModel):
 class Lifecycle(StrategyModule):
     """The population's own dynamics (always on): forgetting, private-domain conversion, lapse
     → at-risk → dormant → churn with recovery, ring upgrades, value accrual, and the ring each
-    new customer lands in (:meth:`draw_rings`, used by ``model.convert``).
+    new customer lands in (its segment's shares, :attr:`ring_cum`, drawn by ``model.convert``
+    from this module's ``"ring"`` draws: per customer slot, so a customer's ring of the day is
+    its own whichever module converted it).
 
     Other modules change churn and value only through arrays they own and declare with the
     ``churn_multiplier`` / ``value_multiplier`` role; Lifecycle multiplies them in."""
@@ -81,8 +82,8 @@ class Lifecycle(StrategyModule):
         self.ring_multiplier = np.array([1.0, m.outer, m.middle, m.inner], dtype=np.float32)
         rings = [g.rings for g in sc.population.segments.values()]
         self.ring_shares = np.array([[r.outer, r.middle, r.inner] for r in rings])
-        # each segment's cumulative shares below the last ring: draw_rings' cumsum of a
-        # customer's row, done once per segment (the same values), for model.convert's kernel
+        # each segment's cumulative ring shares below the last ring (a customer's ring: how
+        # many its "ring" uniform exceeds), once per segment, for model.convert's kernel
         self.ring_cum = np.ascontiguousarray(np.cumsum(self.ring_shares, axis=1)[:, :-1])
         # In the monthly value's own dtype (float32 when sampled): every value is widened to
         # float64 exactly where it is used, so these are the numbers a float64 copy held, in
@@ -93,19 +94,6 @@ class Lifecycle(StrategyModule):
         # No flat value anywhere (the money layer earns it): other modules only ever scale
         # daily_value (value multipliers), so it stays zero and accruing it is skipped.
         self._no_flat_value = not bool(self.daily_value.any())
-
-    def draw_rings(self, idx: np.ndarray, day: int | None = None) -> np.ndarray:
-        """Ring each newly converted customer lands in, from its segment's ring shares.
-
-        Drawn per customer slot (a customer converts at most once a day, so its ring draw of
-        the day is its own whichever module converted it)."""
-        if idx.size == 0:
-            return np.empty(0, dtype=np.int8)
-        shares = self.ring_shares[self.model.population.segment[idx]]
-        d = self.model.day if day is None else day
-        u = self.draws.uniform("ring", d, idx)
-        pick = (u[:, None] > np.cumsum(shares, axis=1)[:, :-1]).sum(axis=1)
-        return RING_CODES[pick]
 
     def churn_hazard(self, idx: np.ndarray) -> np.ndarray:
         """Lapse hazard of customers ``idx`` before the ring factor: the sampled trait times
