@@ -27,8 +27,16 @@ staff are reached at the employer (「代发进企」, enterprise visits). So:
 
 Employers are the world the bank acts in, not a bank lever (``world=True`` in the declaration):
 the counterfactual keeps them. Declared state: ``employer`` (id, −1 none), ``employer_screened``,
-``employer_outflow``, ``salary_missed``; the module draws from its own stream, once at setup and
-once per employer per payday.
+``employer_outflow``, ``salary_missed``.
+
+Random numbers: each set-up draw has its own stream, keyed by what it draws —
+``employers/size``, ``employers/stability``, ``employers/outflow`` and, per segment,
+``employers/staff/<segment>`` (who works where) — and each payday's "does it pay" is keyed by
+the day and the employer (``pays``, :class:`~simulation.rng.SlotDraws`). They came from the
+module's one sequential stream, so a spread switched on or off (``size_sigma: 0`` draws no
+sizes, a Beta with sd 0 no stabilities) or one more segment with employers gave every later
+draw other numbers: the staff landed at other employers and other employers missed a payday,
+noise in every paired comparison of a payroll set-up.
 """
 
 from __future__ import annotations
@@ -109,17 +117,19 @@ class Employers(StrategyModule):
         sc = model.scenario
         cfg: EmployersConfig = sc.employers
         self.cfg = cfg
-        rng = self.rng
+        streams = model.streams
         members = {name: np.flatnonzero(pop.segment == sc.segment_names.index(name))
                    for name in cfg.segments}
         counts = {name: max(1, round(float(pop.weight[members[name]].sum()) / mean))
                   for name, mean in cfg.segments.items()}
         k = sum(counts.values())
         self.count = k
-        size = rng.lognormal(0.0, cfg.size_sigma, size=k) if cfg.size_sigma > 0 else np.ones(k)
-        self.stability = draw_beta(rng, cfg.pay_stability, k).astype(np.float64)
-        outflow = (rng.lognormal(0.0, cfg.outflow_sigma, size=k) if cfg.outflow_sigma > 0
-                   else np.ones(k))
+        size = (streams.get("employers/size").lognormal(0.0, cfg.size_sigma, size=k)
+                if cfg.size_sigma > 0 else np.ones(k))
+        self.stability = draw_beta(streams.get("employers/stability"), cfg.pay_stability,
+                                   k).astype(np.float64)
+        outflow = (streams.get("employers/outflow").lognormal(0.0, cfg.outflow_sigma, size=k)
+                   if cfg.outflow_sigma > 0 else np.ones(k))
         employer = self.state("employer")
         #: per segment: (payday, its staff, their employer ids, its employer ids)
         self.payrolls: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -129,7 +139,8 @@ class Employers(StrategyModule):
             ids = np.arange(first, first + count)
             first += count
             p = size[ids] / size[ids].sum()
-            emp = ids[rng.choice(count, size=staff.size, p=p)]
+            staff_rng = streams.get(f"employers/staff/{name}")
+            emp = ids[staff_rng.choice(count, size=staff.size, p=p)]
             employer[staff] = emp
             payday = sc.money.segments[name].payroll.payday
             self.payrolls.append((payday, staff, emp, ids))
@@ -155,7 +166,7 @@ class Employers(StrategyModule):
             since = days_since_payday(day.index, payday)
             if since == 0:
                 unpaid = np.zeros(self.count, dtype=bool)
-                unpaid[ids] = self.rng.random(ids.size) >= self.stability[ids]
+                unpaid[ids] = self.draws.uniform("pays", day.index, ids) >= self.stability[ids]
                 self.missed[staff] = unpaid[emp]
             elif since == 1:
                 self.missed[staff] = False
