@@ -365,8 +365,8 @@ def test_coupons_posted_in_groups_follow_the_operators_rota() -> None:
     seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     deliver = perks._group_delivery
 
-    def recording(shown: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        kept, cities = deliver(shown)
+    def recording(plan, shown: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray | None]:
+        kept, cities = deliver(plan, shown, d)
         group = perks.group.copy()
         listening = np.flatnonzero((group >= 0) & ~perks.group_muted)
         seen.append((kept, group, listening[~perks.group_run[listening]]))
