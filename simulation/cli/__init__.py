@@ -58,14 +58,20 @@ def main(argv: list[str] | None = None) -> None:
     first run (runner/worker.py): each full collection of a run (and each world a run frees,
     simulation/incremental.py) would otherwise walk those ~300k objects again. Measured on
     ``opmatrix run quickstart -s population.size=2000 --days 5 --no-plots``: the collector's
-    CPU 0.39–0.44 s → 0.08–0.10 s. No object changes, so no number can move."""
+    CPU 0.39–0.44 s → 0.08–0.10 s. No object changes, so no number can move.
+
+    Only the real command (``argv`` None: the console script, ``python -m simulation``)
+    freezes: a caller that runs commands in its own process (the CLI tests) would otherwise
+    make each call's not-yet-collected garbage permanent (a dead 200k-customer model stayed
+    alive; review S1)."""
     import gc
 
     from simulation.cli.usage import CLICK_ERROR, lang_in, show
     from simulation.i18n import set_lang
 
     _register()
-    gc.freeze()
+    if argv is None:
+        gc.freeze()
     set_lang(lang_in(sys.argv[1:] if argv is None else list(argv)))
     try:
         # not standalone: typer's usage errors come here, to be shown in the interface language
