@@ -206,19 +206,35 @@ def affordable_subset(
     A fixed fee may leave the budget a rounding error below zero and a tiny unit cost may make
     the ratio overflow an int: both ends are clamped before drawing.
     """
-    if unit_cost <= 0 or idx.size == 0:
+    ratio = _budget_ratio(idx, unit_cost, budget_left, weight)
+    if ratio is None:
         return idx
-    ratio = max(budget_left, 0.0) / unit_cost
     if weight is not None:
-        w = weight[idx]
-        if float(w.sum()) <= ratio:
-            return idx
-        order = rng.permutation(idx.size)
-        keep = order[np.cumsum(w[order]) <= ratio]
-        return np.sort(idx[keep])
-    if ratio >= idx.size:
-        return idx
+        return _paid_prefix(idx, rng.permutation(idx.size), weight, ratio)
     return np.sort(rng.choice(idx, size=int(ratio), replace=False))
+
+
+def _budget_ratio(
+    idx: np.ndarray, unit_cost: float, budget_left: float, weight: np.ndarray | None
+) -> float | None:
+    """How many unit costs the budget left pays for (clamped at 0), or None when it pays for
+    every one of ``idx`` (each ``weight`` times; nothing to pay when the unit cost is 0): the
+    check both budget subsets make before they draw."""
+    if unit_cost <= 0 or idx.size == 0:
+        return None
+    ratio = max(budget_left, 0.0) / unit_cost
+    covered = float(weight[idx].sum()) <= ratio if weight is not None else ratio >= idx.size
+    return None if covered else ratio
+
+
+def _paid_prefix(
+    idx: np.ndarray, order: np.ndarray, weight: np.ndarray, ratio: float
+) -> np.ndarray:
+    """The weighted rows of ``idx`` that the budget pays for, taken in ``order`` (a random
+    order), kept in index order."""
+    w = weight[idx]
+    keep = order[np.cumsum(w[order]) <= ratio]
+    return np.sort(idx[keep])
 
 
 def lowest_priority(idx: np.ndarray, priority: np.ndarray, size: int) -> np.ndarray:
@@ -251,18 +267,11 @@ def affordable_by_priority(
 
     Same distribution as :func:`affordable_subset` for i.i.d. uniform priorities (sorting
     them is a uniform random order)."""
-    if unit_cost <= 0 or idx.size == 0:
+    ratio = _budget_ratio(idx, unit_cost, budget_left, weight)
+    if ratio is None:
         return idx
-    ratio = max(budget_left, 0.0) / unit_cost
     if weight is not None:
-        w = weight[idx]
-        if float(w.sum()) <= ratio:
-            return idx
-        order = np.argsort(priority, kind="stable")
-        keep = order[np.cumsum(w[order]) <= ratio]
-        return np.sort(idx[keep])
-    if ratio >= idx.size:
-        return idx
+        return _paid_prefix(idx, np.argsort(priority, kind="stable"), weight, ratio)
     return lowest_priority(idx, priority, int(ratio))
 
 
