@@ -87,6 +87,32 @@ def model_of(data: dict[str, Any], seed: int = 0, module: type | None = None) ->
     return model, model.module(module)
 
 
+def crn_dict(days: int) -> dict[str, Any]:
+    """The common-random-numbers tests' world: 3,000 customers and no word of mouth (so a
+    lever's effect cannot spread), for ``days`` days. A test adds an inert lever and one that
+    works, runs it with the inert one on and off, and compares (:func:`assert_same_events`)."""
+    data = small_scenario_dict(days=days)
+    data["population"]["size"] = 3000
+    data["word_of_mouth"] = {"imitation": 0.0}
+    return data
+
+
+def inert_channel(reach: float) -> dict[str, Any]:
+    """A channel with no possible effect (it contacts only active customers); declare it
+    first, so that on a shared stream its draws would come before every other channel's."""
+    return {"daily_reach": reach, "cost_per_contact": 0.01, "conversion_on_contact": 0.5,
+            "targets": ["active"]}
+
+
+def assert_same_events(on: dict[str, Any], off: dict[str, Any]) -> None:
+    """Every event series of ``on`` equals ``off``'s, day by day (same keys)."""
+    import numpy as np
+
+    assert on.keys() == off.keys()
+    for key in on:
+        assert np.array_equal(on[key], off[key]), (key, on[key], off[key])
+
+
 @pytest.fixture
 def small_dict() -> dict[str, Any]:
     return small_scenario_dict()

@@ -16,17 +16,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import model_of, small_scenario_dict
+from tests.conftest import assert_same_events, crn_dict, inert_channel, model_of
 
 
 def _events(reach_of_inert: float, schedule: str) -> dict[str, np.ndarray]:
-    data = small_scenario_dict(days=10)
-    data["population"]["size"] = 3000
-    data["word_of_mouth"] = {"imitation": 0.0}
+    data = crn_dict(days=10)
     data["channels"] = {
         # first in declaration order; contacts only active customers: no possible effect
-        "inert": {"daily_reach": reach_of_inert, "cost_per_contact": 0.01,
-                  "conversion_on_contact": 0.5, "targets": ["active"]},
+        "inert": inert_channel(reach_of_inert),
         # a channel customers can leave (WeCom): fatigue makes them opt out
         "worker": {"kind": "wecom_1to1", "daily_reach": 0.1, "cost_per_contact": 1.0,
                    "targets": ["unaware", "aware", "engaged"],
@@ -48,9 +45,7 @@ def test_switching_off_an_inert_channel_leaves_others_hours_and_opt_outs_unchang
     schedule: str,
 ) -> None:
     on, off = _events(0.2, schedule), _events(0.0, schedule)
-    assert on.keys() == off.keys()
-    for key in on:
-        assert np.array_equal(on[key], off[key]), (key, on[key], off[key])
+    assert_same_events(on, off)
     # the check bites: contacts land out of window, customers opt out, and some convert
     assert on["opt_outs"].sum() > 0 and on["conversions"].sum() > 0
     if schedule == "channel_hours":

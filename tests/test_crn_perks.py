@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.conftest import model_of, small_scenario_dict
+from tests.conftest import assert_same_events, crn_dict, model_of
 
 
 def _events(offer_of_inert: float) -> dict[str, np.ndarray]:
-    data = small_scenario_dict(days=12)
-    data["population"]["size"] = 3000
+    data = crn_dict(days=12)
     for seg in data["population"]["segments"].values():
         seg["perk_appeal"] = {"worker": 1.0}
-    data["word_of_mouth"] = {"imitation": 0.0}
     data["perks"] = {"budget": 900.0, "catalogue": {
         # first in catalogue order; shown to active customers only, and nobody claims it
         "inert": {"offer_rate": offer_of_inert, "claim_rate": 0.0, "targets": ["active"]},
@@ -39,9 +37,7 @@ def _events(offer_of_inert: float) -> dict[str, np.ndarray]:
 
 def test_switching_off_an_inert_perk_leaves_the_other_perks_events_unchanged() -> None:
     on, off = _events(0.3), _events(0.0)
-    assert on.keys() == off.keys()
-    for key in on:
-        assert np.array_equal(on[key], off[key]), (key, on[key], off[key])
+    assert_same_events(on, off)
     # the check bites: the stock runs out, the budget runs out, and redeeming acts
     assert on["stock_outs"].sum() > 0 and on["conversions"].sum() > 0
     assert on["shared_to"].sum() > 0 and on["redemptions"][-1] == 0  # budget spent

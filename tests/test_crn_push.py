@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.conftest import model_of, small_scenario_dict
+from tests.conftest import assert_same_events, crn_dict, model_of
 
 
 def _events(reach_of_other: float) -> dict[str, np.ndarray]:
-    data = small_scenario_dict(days=21)
-    data["population"]["size"] = 3000
+    data = crn_dict(days=21)
     data["population"]["segments"]["payroll"]["initial"] = {"aware": 0.5, "converted": 0.1}
-    data["word_of_mouth"] = {"imitation": 0.0}
     data["channels"] = {
         "cards_only": {"daily_reach": {"credit_card": reach_of_other, "default": 0.0},
                        "cost_per_contact": 0.5, "conversion_on_contact": 0.3},
@@ -37,8 +35,6 @@ def _events(reach_of_other: float) -> dict[str, np.ndarray]:
 
 def test_a_channel_on_another_segment_leaves_push_events_of_this_one_unchanged() -> None:
     on, off = _events(0.2), _events(0.0)
-    assert on.keys() == off.keys()
-    for key in on:
-        assert np.array_equal(on[key], off[key]), (key, on[key], off[key])
+    assert_same_events(on, off)
     # the check bites: pushes are sent, opened, opt customers out and convert in this segment
     assert on["opt_outs"].sum() > 0 and on["conversions"].sum() > 0

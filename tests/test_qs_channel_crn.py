@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.conftest import model_of, small_scenario_dict
+from tests.conftest import assert_same_events, crn_dict, inert_channel, model_of
 
 
 def _events(reach_of_inert: float) -> tuple[np.ndarray, np.ndarray]:
-    data = small_scenario_dict(days=10)
-    data["population"]["size"] = 3000
-    data["word_of_mouth"] = {"imitation": 0.0}
+    data = crn_dict(days=10)
     data["channels"] = {
         # first in declaration order; contacts only active customers: no possible effect
-        "inert": {"daily_reach": reach_of_inert, "cost_per_contact": 0.01,
-                  "conversion_on_contact": 0.5, "targets": ["active"]},
+        "inert": inert_channel(reach_of_inert),
         "worker": {"daily_reach": 0.05, "cost_per_contact": 1.0,
                    "conversion_on_contact": 0.05, "engage_on_contact": 0.3},
     }
@@ -51,12 +48,9 @@ def _graph_events(reach_of_inert: float) -> dict[str, np.ndarray]:
     """The same check through every other keyed draw: a daily capacity (random subset), a
     budget that binds (random affordable subset), a response into a route with a capacity and
     a prize budget, a hand-over edge and the platform's traffic match on the receiving side."""
-    data = small_scenario_dict(days=10)
-    data["population"]["size"] = 3000
-    data["word_of_mouth"] = {"imitation": 0.0}
+    data = crn_dict(days=10)
     data["channels"] = {
-        "inert": {"daily_reach": reach_of_inert, "cost_per_contact": 0.01,
-                  "conversion_on_contact": 0.5, "targets": ["active"]},
+        "inert": inert_channel(reach_of_inert),
         "worker": {"daily_reach": 0.05, "cost_per_contact": 1.0, "daily_capacity": 100,
                    "budget": 700.0, "conversion_on_contact": 0.02, "engage_on_contact": 0.2,
                    "respond_on_contact": 0.3, "route": "r", "hand_over": {"helper": 0.3}},
@@ -76,9 +70,7 @@ def _graph_events(reach_of_inert: float) -> dict[str, np.ndarray]:
 
 def test_switching_off_an_inert_channel_leaves_routes_subsets_and_hand_overs_unchanged() -> None:
     on, off = _graph_events(0.2), _graph_events(0.0)
-    assert on.keys() == off.keys()
-    for key in on:
-        assert np.array_equal(on[key], off[key]), (key, on[key], off[key])
+    assert_same_events(on, off)
     # the check bites: the capacity, the channel budget, the route and the hand-over all act
     assert on["worker.conversions"].sum() > 0 and on["helper.contacts"].sum() > 0
     assert on["worker.leads"].max() == 10 and on["worker.contacts"][-1] == 0  # cap; spent
