@@ -133,9 +133,18 @@ class SocialNetwork:
         if self.is_complete:
             other = rng.integers(0, self.n - 1, size=idx.size)
             return other + (other >= idx)  # anyone but oneself
+        return self.tie_at(idx, rng.random(idx.size))
+
+    def tie_at(self, idx: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """:meth:`random_tie` with each customer's uniform given (``u``, aligned with ``idx``),
+        for a caller whose uniforms are keyed per customer slot (common random numbers: the
+        tie then depends on the customer and its key only)."""
+        if self.is_complete:
+            span = self.n - 1
+            other = np.minimum((u * span).astype(np.int64), span - 1)
+            return other + (other >= idx)  # anyone but oneself
         assert self.indptr is not None and self.indices is not None
         deg = self.indptr[idx + 1] - self.indptr[idx]
-        u = rng.random(idx.size)
         out = np.full(idx.size, -1, dtype=np.int64)
         has = deg > 0
         if self.weights is None:

@@ -67,23 +67,6 @@ if TYPE_CHECKING:
     from simulation.network.social import SocialNetwork
 
 
-class _GivenUniforms:
-    """The one uniform per customer that :meth:`SocialNetwork.random_tie` draws (its
-    documented contract: ``random(size)``, or ``integers(0, n − 1, size)`` on a complete
-    network), handed over in advance so that they can be keyed per inviter slot."""
-
-    def __init__(self, u: np.ndarray) -> None:
-        self.u = u
-
-    def random(self, size: int) -> np.ndarray:
-        assert size == self.u.size
-        return self.u
-
-    def integers(self, low: int, high: int, size: int) -> np.ndarray:
-        assert size == self.u.size
-        span = high - low
-        return low + np.minimum((self.u * span).astype(np.int64), span - 1)
-
 # ---------------------------------------------------------------------------- configuration
 
 
@@ -295,7 +278,7 @@ class Referral(StrategyModule):
               inviter: np.ndarray) -> np.ndarray:
         """One tie of each inviter, from the inviter's own uniform under ``decision``."""
         u = self.draws.uniform(decision, day, inviter)
-        return network.random_tie(inviter, _GivenUniforms(u))  # type: ignore[arg-type]
+        return network.tie_at(inviter, u)
 
     def step(self, day: Day) -> None:
         model = self.model
